@@ -1,0 +1,52 @@
+package lease
+
+import "errors"
+
+// Sentinel errors. Functions of this package wrap them with context; test
+// for them with errors.Is.
+var (
+	// ErrInvalidSlug is returned when a slug is not 1-128 characters of
+	// A-Z a-z 0-9 . _ - starting with a letter or a digit.
+	ErrInvalidSlug = errors.New("invalid slug")
+
+	// ErrInvalidPool is returned by ParsePool for a SPEC it refuses.
+	ErrInvalidPool = errors.New("invalid pool")
+
+	// ErrExhausted is returned by Acquire when every pool alias is leased
+	// or held and no stale lease could be reclaimed.
+	ErrExhausted = errors.New("pool exhausted")
+
+	// ErrLocked is returned by Open when the lock file could not be
+	// locked within Options.LockTimeout.
+	ErrLocked = errors.New("lock not obtained")
+
+	// ErrCorrupt is returned by Open, and by any operation that reads a
+	// damaged page, when the database file is empty, truncated, not a
+	// bbolt file, not an aliaslease database, or internally inconsistent.
+	// The file is never modified once this is detected.
+	ErrCorrupt = errors.New("database unreadable")
+
+	// ErrNewerSchema is returned by Open when the database was written by
+	// a newer aliaslease whose schema this one does not know. It wraps
+	// ErrCorrupt, since the file cannot be read either way.
+	ErrNewerSchema = errors.New("database has a newer schema")
+
+	// ErrNoDatabase is returned by Open without Options.Create when the
+	// database file does not exist. Callers treat it as an empty database.
+	ErrNoDatabase = errors.New("no database")
+
+	// ErrNotFound is returned by Release when the slug holds no lease.
+	ErrNotFound = errors.New("no lease")
+
+	// ErrGenerationMismatch is returned by Release when the slug's lease
+	// is not the generation the caller named.
+	ErrGenerationMismatch = errors.New("generation mismatch")
+
+	// ErrInventory is returned when the container inventory (Docker) was
+	// needed and could not be read in full.
+	ErrInventory = errors.New("container inventory unavailable")
+
+	// ErrInterface is returned by Acquire when the alias could not be
+	// brought up on the loopback interface; the new lease is gone again.
+	ErrInterface = errors.New("alias not usable on the interface")
+)
