@@ -5,6 +5,3 @@ package lease
 // crashPoint marks a place where the reliability suite may kill the
 // process; it compiles to nothing without the aliaslease_crash build tag.
 func crashPoint(string) {}
-
-// CrashPoint is crashPoint for the command-line layer.
-func CrashPoint(name string) { crashPoint(name) }

@@ -15,6 +15,3 @@ func crashPoint(name string) {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	}
 }
-
-// CrashPoint is crashPoint for the command-line layer.
-func CrashPoint(name string) { crashPoint(name) }

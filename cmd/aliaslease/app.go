@@ -56,9 +56,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler:         func(*cli.Context, error) {},
 		UseShortOptionHandling: false,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "db", EnvVars: []string{"ALIASLEASE_DB"}, Usage: "lease database `PATH` (default: $XDG_STATE_HOME/aliaslease/leases.db)"},
-			&cli.StringFlag{Name: "pool", EnvVars: []string{"ALIASLEASE_POOL"}, Value: lease.DefaultPool, Usage: "addresses to hand out: `SPEC` of addresses, A-B ranges and CIDRs, comma-separated"},
-			&cli.StringFlag{Name: "docker", EnvVars: []string{"ALIASLEASE_DOCKER"}, Value: "auto", Usage: "use Docker: `auto|on|off`"},
+			&cli.StringFlag{Name: "db", Usage: "lease database `PATH` (env ALIASLEASE_DB; default $XDG_STATE_HOME/aliaslease/leases.db or ~/.local/state/aliaslease/leases.db)"},
+			&cli.StringFlag{Name: "pool", Usage: "addresses to hand out: `SPEC` of addresses, A-B ranges and CIDRs, comma-separated (env ALIASLEASE_POOL; default " + lease.DefaultPool + ")"},
+			&cli.StringFlag{Name: "docker", Usage: "use Docker: `auto|on|off` (env ALIASLEASE_DOCKER; default auto)"},
 			&cli.StringFlag{Name: "docker-host", Usage: "Docker daemon `URL` (default: DOCKER_HOST, the current context, then the default socket)"},
 			&cli.DurationFlag{Name: "docker-timeout", Value: 5 * time.Second, Usage: "bound on all Docker calls of one command"},
 			&cli.DurationFlag{Name: "lock-timeout", Value: lease.DefaultLockTimeout, Usage: "how long to wait for the lock"},
@@ -194,11 +194,11 @@ func noArgs(c *cli.Context) error {
 // manager builds the lease manager from the global flags. Nothing that
 // talks to Docker is built when Docker is off.
 func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
-	path, err := dbPath(c.String("db"))
+	path, err := dbPath(setting(c, "db", "ALIASLEASE_DB", ""))
 	if err != nil {
 		return nil, err
 	}
-	pool, err := lease.ParsePool(c.String("pool"))
+	pool, err := poolSetting(c)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
 	if m.Grace < 0 {
 		return nil, usagef("--grace must not be negative")
 	}
-	switch mode := c.String("docker"); mode {
+	switch mode := setting(c, "docker", "ALIASLEASE_DOCKER", "auto"); mode {
 	case "off":
 		m.Mode = lease.InventoryOff
 	case "on", "auto":
@@ -237,6 +237,25 @@ func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
 		m.Interface = netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter}
 	}
 	return m, nil
+}
+
+// setting returns a global flag's value when it was given, else its
+// environment variable when that is not empty, else def. An empty
+// variable counts as unset, as it does for DOCKER_HOST.
+func setting(c *cli.Context, flag, env, def string) string {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(flag) {
+			return cc.String(flag)
+		}
+	}
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	return def
+}
+
+func poolSetting(c *cli.Context) (lease.Pool, error) {
+	return lease.ParsePool(setting(c, "pool", "ALIASLEASE_POOL", lease.DefaultPool))
 }
 
 // dbPath returns the database path: --db or ALIASLEASE_DB, else
@@ -359,7 +378,7 @@ func gc(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	if c.String("docker") == "off" {
+	if setting(c, "docker", "ALIASLEASE_DOCKER", "auto") == "off" {
 		return usagef("gc needs Docker, but --docker is off: without it nothing can be known to be stale")
 	}
 	m, err := manager(c, false)

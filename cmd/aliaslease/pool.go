@@ -16,7 +16,7 @@ func poolStatus(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	pool, err := lease.ParsePool(c.String("pool"))
+	pool, err := poolSetting(c)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func poolUp(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	pool, err := lease.ParsePool(c.String("pool"))
+	pool, err := poolSetting(c)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func poolPlist(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	pool, err := lease.ParsePool(c.String("pool"))
+	pool, err := poolSetting(c)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,486 @@
+package lease
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"math/rand"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+	bolt "go.etcd.io/bbolt"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func openTest(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, &Options{Create: true, LockTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustAcquire(t *testing.T, s *Store, req AcquireRequest) AcquireResult {
+	t.Helper()
+	if req.Now.IsZero() {
+		req.Now = t0
+	}
+	if req.Pool.Len() == 0 {
+		req.Pool = MustParsePool(DefaultPool)
+	}
+	res, err := s.Acquire(req)
+	if err != nil {
+		t.Fatalf("Acquire(%q) = %v", req.Slug, err)
+	}
+	return res
+}
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestAcquireLowestFreeAndRenew(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	for i, slug := range []string{"a", "b", "c"} {
+		res := mustAcquire(t, s, AcquireRequest{Slug: slug})
+		want := netip.AddrFrom4([4]byte{127, 0, 0, byte(16 + i)})
+		if res.Lease.Alias != want || res.Outcome != Created || res.Lease.Generation != uint64(i+1) {
+			t.Errorf("Acquire(%q) = %+v, want %s, new, generation %d", slug, res, want, i+1)
+		}
+	}
+	later := t0.Add(time.Hour)
+	res := mustAcquire(t, s, AcquireRequest{Slug: "b", Now: later})
+	if res.Lease.Alias != addr("127.0.0.17") || res.Outcome != Renewed || res.Lease.Generation != 2 ||
+		!res.Lease.RenewedAt.Equal(later) || !res.Lease.AcquiredAt.Equal(t0) {
+		t.Errorf("Acquire(%q) again = %+v, want same alias and generation, renewed at %v", "b", res, later)
+	}
+	// Releasing the middle one frees the lowest hole for the next slug.
+	if _, err := s.Release("b", 0); err != nil {
+		t.Fatalf("Release(%q) = %v", "b", err)
+	}
+	if res := mustAcquire(t, s, AcquireRequest{Slug: "d"}); res.Lease.Alias != addr("127.0.0.17") || res.Lease.Generation != 4 {
+		t.Errorf("Acquire(%q) = %+v, want 127.0.0.17 generation 4", "d", res.Lease)
+	}
+	got, err := s.Get("b")
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(%q) = %+v, %v, want ErrNotFound", "b", got, err)
+	}
+}
+
+func TestGenerationNeverReused(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	var last uint64
+	for i := 0; i < 20; i++ {
+		res := mustAcquire(t, s, AcquireRequest{Slug: "same"})
+		if res.Lease.Generation <= last {
+			t.Fatalf("round %d: generation %d after %d", i, res.Lease.Generation, last)
+		}
+		last = res.Lease.Generation
+		if _, err := s.Release("same", res.Lease.Generation); err != nil {
+			t.Fatalf("Release(%q, %d) = %v", "same", last, err)
+		}
+	}
+}
+
+func TestReleaseGeneration(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	first := mustAcquire(t, s, AcquireRequest{Slug: "a"}).Lease
+	if _, err := s.Release("a", first.Generation); err != nil {
+		t.Fatalf("Release(%q, %d) = %v", "a", first.Generation, err)
+	}
+	second := mustAcquire(t, s, AcquireRequest{Slug: "a"}).Lease
+	// A late release naming the first generation must not free the second.
+	_, err := s.Release("a", first.Generation)
+	if !errors.Is(err, ErrGenerationMismatch) || !strings.Contains(err.Error(), "generation 2") {
+		t.Errorf("Release(%q, %d) = %v, want ErrGenerationMismatch naming generation 2", "a", first.Generation, err)
+	}
+	if got, err := s.Get("a"); err != nil || got != second {
+		t.Errorf("Get(%q) = %+v, %v, want %+v", "a", got, err, second)
+	}
+	if l, err := s.Release("a", second.Generation); err != nil || l.Alias != second.Alias {
+		t.Errorf("Release(%q, %d) = %+v, %v, want %s", "a", second.Generation, l, err, second.Alias)
+	}
+	if _, err := s.Release("a", 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Release(%q) of no lease = %v, want ErrNotFound", "a", err)
+	}
+	if _, err := s.Release("a b", 0); !errors.Is(err, ErrInvalidSlug) {
+		t.Errorf("Release(%q) = %v, want ErrInvalidSlug", "a b", err)
+	}
+}
+
+func TestAliasLeftThePool(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	wide := MustParsePool("127.0.0.16-127.0.0.20")
+	for _, slug := range []string{"a", "b", "c"} {
+		mustAcquire(t, s, AcquireRequest{Slug: slug, Pool: wide})
+	}
+	// The pool shrinks to .16-.17 and then moves to .17-.18: c keeps .18
+	// (renewed, though outside the pool), and nobody else gets it.
+	narrow := MustParsePool("127.0.0.17-127.0.0.18")
+	res := mustAcquire(t, s, AcquireRequest{Slug: "c", Pool: narrow, Now: t0.Add(time.Minute)})
+	if res.Lease.Alias != addr("127.0.0.18") || res.Outcome != Renewed {
+		t.Errorf("Acquire(%q) = %+v, want renewed 127.0.0.18", "c", res)
+	}
+	if _, err := s.Release("a", 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Acquire(AcquireRequest{Slug: "d", Pool: narrow, Now: t0})
+	if !errors.Is(err, ErrExhausted) {
+		t.Errorf("Acquire(%q) = %v, want ErrExhausted (.17 and .18 are leased)", "d", err)
+	}
+	if got, _ := s.Get("c"); got.Alias != addr("127.0.0.18") {
+		t.Errorf("Get(%q) = %+v, want it kept on 127.0.0.18", "c", got)
+	}
+}
+
+func TestExhausted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	pool := MustParsePool("127.0.0.16-127.0.0.19")
+	for _, slug := range []string{"a", "b", "c", "d"} {
+		mustAcquire(t, s, AcquireRequest{Slug: slug, Pool: pool})
+	}
+	before := readFile(t, path)
+	_, err := s.Acquire(AcquireRequest{Slug: "e", Pool: pool, Now: t0})
+	if !errors.Is(err, ErrExhausted) {
+		t.Fatalf("Acquire(%q) = %v, want ErrExhausted", "e", err)
+	}
+	if !bytes.Equal(before, readFile(t, path)) {
+		t.Errorf("a failed Acquire changed the database file")
+	}
+	// A renewal still works on a full pool.
+	if res := mustAcquire(t, s, AcquireRequest{Slug: "c", Pool: pool}); res.Outcome != Renewed {
+		t.Errorf("Acquire(%q) on a full pool = %+v, want renewed", "c", res)
+	}
+}
+
+func TestRenewOnlyWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	before := readFile(t, path)
+	_, err := s.Acquire(AcquireRequest{Slug: "b", Pool: MustParsePool(DefaultPool), Now: t0, RenewOnly: true})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Acquire(%q, RenewOnly) = %v, want ErrNotFound", "b", err)
+	}
+	if !bytes.Equal(before, readFile(t, path)) {
+		t.Errorf("RenewOnly of a slug without a lease changed the file")
+	}
+}
+
+func TestAcquireWithSnapshot(t *testing.T) {
+	pool := MustParsePool("127.0.0.16-127.0.0.20")
+	tests := []struct {
+		name      string
+		leases    map[string]time.Duration // slug -> age of its lease at snapshot time
+		holders   []Holder
+		slug      string
+		want      string
+		outcome   Outcome
+		reclaimed []string
+	}{
+		{
+			name:    "foreign holder skipped",
+			holders: []Holder{{Alias: addr("127.0.0.16"), Name: "other"}},
+			slug:    "a", want: "127.0.0.17", outcome: Created,
+		},
+		{
+			name:    "wildcard binding blocks nothing",
+			holders: []Holder{{Alias: netip.IPv4Unspecified(), Name: "wild"}},
+			slug:    "a", want: "127.0.0.16", outcome: Created,
+		},
+		{
+			name:   "stale lease reclaimed and reused",
+			leases: map[string]time.Duration{"old": time.Hour},
+			slug:   "a", want: "127.0.0.16", outcome: Created, reclaimed: []string{"old"},
+		},
+		{
+			name:   "pending lease kept",
+			leases: map[string]time.Duration{"young": time.Minute},
+			slug:   "a", want: "127.0.0.17", outcome: Created,
+		},
+		{
+			name:    "live lease kept",
+			leases:  map[string]time.Duration{"busy": time.Hour},
+			holders: []Holder{{Alias: addr("127.0.0.16"), Name: "busy-1"}},
+			slug:    "a", want: "127.0.0.17", outcome: Created,
+		},
+		{
+			name:    "labelled container adopted",
+			holders: []Holder{{Alias: addr("127.0.0.19"), Slug: "a"}, {Alias: addr("127.0.0.18"), Slug: "a"}},
+			slug:    "a", want: "127.0.0.18", outcome: Adopted,
+		},
+		{
+			name:    "labelled container outside the pool not adopted",
+			holders: []Holder{{Alias: addr("127.0.0.40"), Slug: "a"}},
+			slug:    "a", want: "127.0.0.16", outcome: Created,
+		},
+		{
+			name:    "alias leased to another slug not adopted",
+			leases:  map[string]time.Duration{"first": 0},
+			holders: []Holder{{Alias: addr("127.0.0.16"), Slug: "a"}},
+			slug:    "a", want: "127.0.0.17", outcome: Created,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+			snapAt := t0.Add(24 * time.Hour)
+			for _, slug := range sortedKeys(tt.leases) {
+				mustAcquire(t, s, AcquireRequest{Slug: slug, Pool: pool, Now: snapAt.Add(-tt.leases[slug])})
+			}
+			res := mustAcquire(t, s, AcquireRequest{Slug: tt.slug, Pool: pool, Now: snapAt.Add(time.Second), Grace: 10 * time.Minute,
+				Snapshot: &Snapshot{Holders: tt.holders, TakenAt: snapAt}})
+			var reclaimed []string
+			for _, d := range res.Reclaimed {
+				reclaimed = append(reclaimed, d.Lease.Slug)
+			}
+			if res.Lease.Alias != addr(tt.want) || res.Outcome != tt.outcome || strings.Join(reclaimed, ",") != strings.Join(tt.reclaimed, ",") {
+				t.Errorf("Acquire(%q) = %s %s reclaimed %v, want %s %s reclaimed %v", tt.slug, res.Lease.Alias, res.Outcome, reclaimed, tt.want, tt.outcome, tt.reclaimed)
+			}
+			for _, slug := range tt.reclaimed {
+				if _, err := s.Get(slug); !errors.Is(err, ErrNotFound) {
+					t.Errorf("Get(%q) after reclaim = %v, want ErrNotFound", slug, err)
+				}
+			}
+		})
+	}
+}
+
+func TestReclaim(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	pool := MustParsePool(DefaultPool)
+	mustAcquire(t, s, AcquireRequest{Slug: "stale", Pool: pool, Now: t0})
+	mustAcquire(t, s, AcquireRequest{Slug: "live", Pool: pool, Now: t0})
+	mustAcquire(t, s, AcquireRequest{Slug: "pending", Pool: pool, Now: t0.Add(55 * time.Minute)})
+	snap := Snapshot{TakenAt: t0.Add(time.Hour), Holders: []Holder{{Alias: addr("127.0.0.17"), Name: "live-1"}}}
+	before := readFile(t, path)
+	ds, err := s.Reclaim(snap, 10*time.Minute, true)
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("Reclaim(dry run) = %v, %v", ds, err)
+	}
+	if !bytes.Equal(before, readFile(t, path)) {
+		t.Errorf("a dry run changed the file")
+	}
+	if _, err := s.Reclaim(snap, 10*time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := s.Leases()
+	var left []string
+	for _, l := range ls {
+		left = append(left, l.Slug)
+	}
+	if got := strings.Join(left, ","); got != "live,pending" {
+		t.Errorf("leases after Reclaim = %s, want live,pending", got)
+	}
+}
+
+func TestCreatePermissionsAndLeftovers(t *testing.T) {
+	// Modes must not depend on the umask, neither a permissive nor a
+	// restrictive one.
+	for _, umask := range []int{0o000, 0o277} {
+		old := syscall.Umask(umask)
+		dir := filepath.Join(t.TempDir(), "a", "b")
+		path := filepath.Join(dir, "leases.db")
+		s, err := Open(path, &Options{Create: true})
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatalf("Open(%q) under umask %#o = %v", path, umask, err)
+		}
+		s.Close()
+		for p, want := range map[string]fs.FileMode{filepath.Dir(dir): 0o700 | fs.ModeDir, dir: 0o700 | fs.ModeDir, path: 0o600, path + ".lock": 0o600} {
+			if fi, err := os.Stat(p); err != nil || fi.Mode() != want {
+				t.Errorf("umask %#o: mode of %s = %v, %v, want %v", umask, p, fi.Mode(), err, want)
+			}
+		}
+	}
+	// A leftover of an interrupted creation is ignored and removed.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "leases.db")
+	leftover := filepath.Join(dir, ".leases.db.creating-123")
+	if err := os.WriteFile(leftover, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, path)
+	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	s.Close()
+	if _, err := os.Stat(leftover); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("leftover %s still there after creation: %v", leftover, err)
+	}
+}
+
+func TestNoCreateWithoutCreate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "leases.db")
+	for _, ro := range []bool{false, true} {
+		if _, err := Open(path, &Options{ReadOnly: ro}); !errors.Is(err, ErrNoDatabase) {
+			t.Errorf("Open(%q, ReadOnly=%v) = %v, want ErrNoDatabase", path, ro, err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("Open without Create created %v", ents)
+	}
+}
+
+func TestLockTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	openTest(t, path).Close()
+	// flock(2) locks conflict between open file descriptions, so another
+	// Flock in this process stands for another process.
+	other := flock.New(path + ".lock")
+	if ok, err := other.TryLock(); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	defer other.Unlock()
+	start := time.Now()
+	_, err := Open(path, &Options{LockTimeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path+".lock") {
+		t.Errorf("Open(%q) under a held lock = %v, want ErrLocked naming the lock file", path, err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("Open gave up after %v, before the lock timeout", d)
+	}
+	// Readers share the lock with each other, not with a writer.
+	other.Unlock()
+	r1, err := Open(path, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	r2, err := Open(path, &Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Errorf("second reader: %v, want a shared lock", err)
+	} else {
+		r2.Close()
+	}
+	if _, err := Open(path, &Options{LockTimeout: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+		t.Errorf("writer beside a reader: %v, want ErrLocked", err)
+	}
+}
+
+// damaged returns a table of unreadable database files.
+func damaged(t *testing.T) map[string][]byte {
+	t.Helper()
+	dir := t.TempDir()
+	valid := filepath.Join(dir, "valid.db")
+	s := openTest(t, valid)
+	for i := 0; i < 40; i++ {
+		mustAcquire(t, s, AcquireRequest{Slug: strings.Repeat("s", 100) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Pool: MustParsePool("127.0.0.64/26")})
+	}
+	s.Close()
+	good := readFile(t, valid)
+	// bbolt grows its file in chunks beyond the pages in use; a file cut
+	// only in that unused tail is not damaged. Cut the pages in use.
+	m, ok := readMeta(bytes.NewReader(good), 0)
+	inUse := int(m.pgid) * pageSize
+	if !ok || inUse < 14*pageSize {
+		t.Fatalf("valid database has only %d pages in use", m.pgid)
+	}
+	rnd := make([]byte, 64<<10)
+	rand.New(rand.NewSource(1)).Read(rnd)
+	flipped := bytes.Clone(good)
+	flipped[pageHeaderLen+20] ^= 0xff          // meta 0: root page id
+	flipped[pageSize+pageHeaderLen+20] ^= 0xff // meta 1
+	newer := filepath.Join(dir, "newer.db")
+	db, err := bolt.Open(newer, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		m, _ := tx.CreateBucket(bucketMeta)
+		tx.CreateBucket(bucketLeases)
+		tx.CreateBucket(bucketAliases)
+		return m.Put(keySchema, []byte{0, 0, 0, 9})
+	})
+	db.Close()
+	foreign := filepath.Join(dir, "foreign.db")
+	db, _ = bolt.Open(foreign, 0o600, nil)
+	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+	db.Close()
+	return map[string][]byte{
+		"0 bytes":         {},
+		"5 bytes":         []byte("hello"),
+		"8 KiB of zeros":  make([]byte, 8<<10),
+		"random bytes":    rnd,
+		"cut in half":     good[:inUse/2],
+		"cut to 13 pages": good[:13*pageSize],
+		"one page":        good[:pageSize],
+		"two pages":       good[:2*pageSize],
+		"cut to 9 pages":  good[:9*pageSize],
+		"both metas bad":  flipped,
+		"newer schema":    readFile(t, newer),
+		"not aliaslease":  readFile(t, foreign),
+		"text file":       []byte("127.0.0.16 bottle\n"),
+	}
+}
+
+func TestDamagedFiles(t *testing.T) {
+	for name, content := range damaged(t) {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "leases.db")
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range []Options{{Create: true}, {}, {ReadOnly: true}} {
+				s, err := Open(path, &o)
+				if err == nil {
+					s.Close()
+				}
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("Open(%s, %+v) = %v, want ErrCorrupt", name, o, err)
+				}
+				if name == "newer schema" && !errors.Is(err, ErrNewerSchema) {
+					t.Errorf("Open(%s) = %v, want ErrNewerSchema", name, err)
+				}
+			}
+			if got := readFile(t, path); !bytes.Equal(got, content) {
+				t.Errorf("Open changed the damaged file (%d bytes, was %d)", len(got), len(content))
+			}
+		})
+	}
+}
+
+func TestDamagedLeaseRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLeases).Put([]byte("a"), []byte{9, 9}) })
+	if _, err := s.Leases(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Leases() over a damaged record = %v, want ErrCorrupt", err)
+	}
+	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Acquire(%q) over a damaged record = %v, want ErrCorrupt", "a", err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func sortedKeys(m map[string]time.Duration) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	for i := range ks {
+		for j := i + 1; j < len(ks); j++ {
+			if ks[j] < ks[i] {
+				ks[i], ks[j] = ks[j], ks[i]
+			}
+		}
+	}
+	return ks
+}
