@@ -1,0 +1,142 @@
+package test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeDocker serves a Docker API on a unix socket that misbehaves in the
+// ways a real engine cannot be made to: errors, garbled answers, silence.
+// It returns the DOCKER_HOST URL.
+func fakeDocker(t *testing.T, fault string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ald")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "docker.sock")
+	if fault == "unreachable" {
+		return "unix://" + sock
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	if fault == "hang" {
+		// Accept connections and never answer.
+		go func() {
+			var held []net.Conn
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					for _, c := range held {
+						c.Close()
+					}
+					return
+				}
+				held = append(held, c)
+			}
+		}()
+		return "unix://" + sock
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.41")
+		w.Write([]byte("OK"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case fault == "500":
+			http.Error(w, `{"message":"engine on fire"}`, http.StatusInternalServerError)
+		case fault == "truncated" && strings.HasSuffix(r.URL.Path, "/containers/json"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`[{"Id":"0123456789abcdef","Names":["/x"],"State":"running","Ports":[{"IP":"127.0.0.16","PrivatePort":80,"Pub`))
+		case fault == "inspect500" && strings.HasSuffix(r.URL.Path, "/containers/json"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`[{"Id":"0123456789abcdef","Names":["/x"],"State":"exited","Ports":[]}]`))
+		case fault == "inspect500":
+			http.Error(w, `{"message":"inspect failed"}`, http.StatusInternalServerError)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "unix://" + sock
+}
+
+// TestDockerFaults: whatever goes wrong with Docker, gc exits 4 within
+// the Docker timeout plus a second, and the database is untouched; acquire
+// under auto warns and reclaims nothing, under on exits 4.
+func TestDockerFaults(t *testing.T) {
+	for _, fault := range []string{"unreachable", "hang", "500", "truncated", "inspect500"} {
+		t.Run(fault, func(t *testing.T) {
+			host := fakeDocker(t, fault)
+			db := filepath.Join(t.TempDir(), "leases.db")
+			env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=" + host}
+			mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "acquire", "old")
+			before := readFile(t, db)
+			const timeout = time.Second
+			for _, args := range [][]string{
+				{"--docker-timeout", "1s", "gc", "--grace", "0s"},
+				{"--docker-timeout", "1s", "--docker", "on", "gc", "--grace", "0s"},
+				{"--docker-timeout", "1s", "gc", "--grace", "0s", "--dry-run"},
+				{"--docker-timeout", "1s", "--docker", "on", "acquire", "--grace", "0s", "new"},
+				{"--docker-timeout", "1s", "--docker", "on", "list"},
+			} {
+				began := time.Now()
+				r := cli(t, env, args...)
+				took := time.Since(began)
+				if r.code != 4 || r.stdout != "" || !strings.Contains(r.stderr, "aliaslease: error: container inventory unavailable") {
+					t.Errorf("aliaslease %s: %v, want exit 4 with nothing on stdout", strings.Join(args, " "), r)
+				}
+				if took > timeout+time.Second {
+					t.Errorf("aliaslease %s took %v, more than the Docker timeout plus a second", strings.Join(args, " "), took)
+				}
+				if !bytes.Equal(before, readFile(t, db)) {
+					t.Fatalf("aliaslease %s changed the database", strings.Join(args, " "))
+				}
+			}
+			// auto: a warning, a lease from the leases alone, nothing reclaimed.
+			r := cli(t, env, "--docker-timeout", "1s", "acquire", "--grace", "0s", "new")
+			if r.code != 0 || r.stdout != "127.0.0.17\n" || !strings.Contains(r.stderr, "warning: container inventory unavailable") {
+				t.Errorf("acquire under auto: %v, want 127.0.0.17 and a warning", r)
+			}
+			if list := mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "list"); !strings.Contains(list, "old ") {
+				t.Errorf("the old lease was reclaimed without Docker's answer:\n%s", list)
+			}
+		})
+	}
+}
+
+// writeContext makes a DOCKER_CONFIG whose current context is name, with
+// the given endpoint, and returns its directory.
+func writeContext(t *testing.T, name, host string) string {
+	t.Helper()
+	dir := t.TempDir()
+	sum := sha256.Sum256([]byte(name))
+	meta := filepath.Join(dir, "contexts", "meta", hex.EncodeToString(sum[:]))
+	if err := os.MkdirAll(meta, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	js := fmt.Sprintf(`{"Name":%q,"Metadata":{},"Endpoints":{"docker":{"Host":%q,"SkipTLSVerify":false}}}`, name, host)
+	if err := os.WriteFile(filepath.Join(meta, "meta.json"), []byte(js), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"auths":{},"currentContext":%q}`, name)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -1,0 +1,47 @@
+package test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoopbackDownInNetns runs acquire in a fresh network namespace, where
+// lo is down: binding 127.0.0.16 still works there, connecting does not,
+// so acquire must exit 7 and leave no lease. With lo brought up first it
+// succeeds. Needs root (CI runs as root); skipped otherwise.
+func TestLoopbackDownInNetns(t *testing.T) {
+	if !isRoot() {
+		t.Skip("needs root for unshare -n")
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: %v", tool, err)
+		}
+	}
+	db := filepath.Join(t.TempDir(), "leases.db")
+	run := func(script string) (string, int) {
+		cmd := exec.Command("unshare", "-n", "sh", "-c", script, "sh", bin, db)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "ALIASLEASE_DOCKER=off"}
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("unshare: %v", err)
+		}
+		return string(out), code
+	}
+	out, code := run(`"$1" --db "$2" acquire a`)
+	if code != 7 || !strings.Contains(out, "can be bound but not reached") || !strings.Contains(out, "ip link set lo up") {
+		t.Errorf("acquire with lo down: exit %d, %q; want exit 7 saying loopback is down", code, out)
+	}
+	if list := mustCLI(t, []string{"ALIASLEASE_DOCKER=off"}, "--db", db, "list"); strings.Contains(list, "127.0.0.") {
+		t.Errorf("a lease was left behind after exit 7:\n%s", list)
+	}
+	out, code = run(`ip link set lo up && "$1" --db "$2" acquire a`)
+	if code != 0 || out != "127.0.0.16\n" {
+		t.Errorf("acquire with lo up: exit %d, %q; want 127.0.0.16", code, out)
+	}
+}
