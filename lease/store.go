@@ -334,6 +334,38 @@ func (s *Store) Release(slug string, generation uint64) (Lease, error) {
 	return l, err
 }
 
+// Check verifies the database: bbolt's consistency check of every page,
+// then that every lease is readable and that the lease and alias indexes
+// agree one to one (an alias leased to one slug, a slug holding one alias).
+// Problems are ErrCorrupt.
+func (s *Store) Check() error {
+	return s.view(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() { // drain: the checker stops only at the end
+			if first == nil {
+				first = fmt.Errorf("%w: %s: %v", ErrCorrupt, s.path, err)
+			}
+		}
+		if first != nil {
+			return first
+		}
+		leases, err := readLeases(tx)
+		if err != nil {
+			return err
+		}
+		aliases := tx.Bucket(bucketAliases)
+		for _, l := range leases {
+			if got := aliases.Get(aliasKey(l.Alias)); string(got) != l.Slug {
+				return fmt.Errorf("%w: %s holds %s, but the alias index names %q", ErrCorrupt, l.Slug, l.Alias, got)
+			}
+		}
+		if n := aliases.Stats().KeyN; n != len(leases) {
+			return fmt.Errorf("%w: %d leases but %d aliases indexed", ErrCorrupt, len(leases), n)
+		}
+		return nil
+	})
+}
+
 // Reclaim classifies every lease against snap and removes the stale ones,
 // in one transaction, returning every decision (not only the stale ones).
 // With dryRun it decides the same but writes nothing; a ReadOnly store
@@ -523,12 +555,19 @@ func sortLeases(ls []Lease) {
 // The lock file must be a regular file: a symlink, FIFO or directory
 // planted there is refused rather than followed or blocked on.
 func lockFile(path string, timeout time.Duration, shared bool) (*flock.Flock, error) {
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+	fi, err := os.Lstat(path)
+	existed := err == nil
+	if existed && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("lock file %s is not a regular file (%s); remove it", path, fi.Mode().Type())
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
 	flag := os.O_CREATE | os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	if existed && shared {
+		// flock needs no write access: a reader of a database on a
+		// read-only file system can still take the shared lock.
+		flag = os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	}
 	lk := flock.New(path, flock.SetFlag(flag), flock.SetPermissions(0o600))
 	try := lk.TryLock
 	if shared {
@@ -545,8 +584,11 @@ func lockFile(path string, timeout time.Duration, shared bool) (*flock.Flock, er
 			return nil, fmt.Errorf("lock file %s: %w", path, err)
 		}
 		if ok {
-			// The lock file may have just been created under a umask;
-			// files aliaslease creates are 0600 whatever the umask.
+			// A lock file just created got 0600 less the umask; files
+			// aliaslease creates are 0600 whatever the umask.
+			if existed {
+				return lk, nil
+			}
 			if err := os.Chmod(path, 0o600); err != nil {
 				lk.Unlock()
 				return nil, fmt.Errorf("lock file %s: %w", path, err)

@@ -15,8 +15,10 @@ import (
 	"testing"
 )
 
-// bin is the aliaslease binary built for this run.
-var bin string
+// bin is the aliaslease binary built for this run; crashBin is the same
+// built with the aliaslease_crash tag, whose crash points SIGKILL the
+// process where ALIASLEASE_CRASH names them.
+var bin, crashBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "aliaslease-test-bin")
@@ -25,9 +27,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "aliaslease")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/aliaslease").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building aliaslease: %v\n%s", err, out)
-		os.Exit(1)
+	crashBin = filepath.Join(dir, "aliaslease-crash")
+	for _, b := range [][]string{{"-o", bin}, {"-tags", "aliaslease_crash", "-o", crashBin}} {
+		args := append(append([]string{"build"}, b...), "../cmd/aliaslease")
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go %v: %v\n%s", args, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	cleanupDocker()
@@ -48,6 +54,11 @@ func (r result) String() string {
 // cli runs aliaslease with args, in an environment holding only env and
 // PATH/HOME, and returns what it did.
 func cli(t testing.TB, env []string, args ...string) result {
+	t.Helper()
+	return runBin(t, bin, env, args...)
+}
+
+func runBin(t testing.TB, bin string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)

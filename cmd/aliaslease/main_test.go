@@ -97,4 +97,3 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("mode of %s = %#o, want %#o", args[0], got, want)
 	}
 }
-
