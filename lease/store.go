@@ -655,7 +655,6 @@ func create(path string) error {
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}
-	crashPoint("create-midway")
 	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second, PageSize: pageSize})
 	if err != nil {
 		return fmt.Errorf("create database: %w", err)
@@ -680,6 +679,7 @@ func create(path string) error {
 	if err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}
+	crashPoint("create-midway") // a whole database aside, not yet in place
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}

@@ -1,0 +1,8 @@
+# Convenience targets; CI runs .ci/run.
+.PHONY: test docker soak bench
+test:
+	go test -count=1 -v ./...
+docker:
+	bash test/docker-up.sh
+soak:
+	bash test/soak.sh $(FUZZ_MINUTES)
