@@ -6,3 +6,5 @@ docker:
 	bash test/docker-up.sh
 soak:
 	bash test/soak.sh $(FUZZ_MINUTES)
+bench:
+	bash test/bench/run.sh
