@@ -158,7 +158,9 @@ func cleanup() {
 	exec.Command("docker", "rmi", "-f", "aliaslease-bench:latest").Run()
 }
 
-func ms(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) }
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64)
+}
 
 func main() {
 	flag.Parse()
