@@ -1,8 +1,9 @@
 package lease
 
 import (
+	"cmp"
 	"net/netip"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -70,18 +71,45 @@ type Decision struct {
 // Only a lease with no holder whose renewal is at least grace old is
 // stale; nothing else may ever be reclaimed. It is pure: the decisions
 // depend on its arguments alone. Decisions come sorted by alias.
+//
+// Leases and holders are walked in step, both in alias order, so the cost
+// is a sort of each and one linear pass: a nearly full pool of 65,536
+// leases is judged in milliseconds.
 func classify(leases []Lease, holders []Holder, now time.Time, grace time.Duration) []Decision {
-	byAlias := make(map[netip.Addr][]Holder)
+	hs := make([]Holder, 0, len(holders))
 	for _, h := range holders {
 		if h.Alias.Is4() && loopback.Contains(h.Alias) {
-			byAlias[h.Alias] = append(byAlias[h.Alias], h)
+			hs = append(hs, h)
 		}
 	}
-	leased := make(map[netip.Addr]bool, len(leases))
-	out := make([]Decision, 0, len(leases))
-	for _, l := range leases {
-		leased[l.Alias] = true
-		d := Decision{Lease: l, Alias: l.Alias, Holders: byAlias[l.Alias]}
+	slices.SortStableFunc(hs, func(a, b Holder) int { return a.Alias.Compare(b.Alias) })
+	ls := leases
+	byAlias := func(a, b Lease) int { return cmp.Compare(addrToU32(a.Alias), addrToU32(b.Alias)) }
+	if !slices.IsSortedFunc(ls, byAlias) {
+		ls = slices.Clone(leases)
+		slices.SortFunc(ls, byAlias)
+	}
+	out := make([]Decision, 0, len(ls))
+	// group returns the holders on the alias at hs[j:], and the index past them.
+	group := func(j int) ([]Holder, int) {
+		k := j + 1
+		for k < len(hs) && hs[k].Alias == hs[j].Alias {
+			k++
+		}
+		return hs[j:k:k], k
+	}
+	j := 0
+	for _, l := range ls {
+		v := addrToU32(l.Alias)
+		for j < len(hs) && addrToU32(hs[j].Alias) < v {
+			var g []Holder
+			g, j = group(j)
+			out = append(out, Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g})
+		}
+		d := Decision{Lease: l, Alias: l.Alias}
+		if j < len(hs) && hs[j].Alias == l.Alias {
+			d.Holders, j = group(j)
+		}
 		switch {
 		case len(d.Holders) > 0 && labelledForOther(d.Holders, l.Slug):
 			d.State, d.Reason = Conflict, ReasonLabelMismatch
@@ -94,12 +122,11 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 		}
 		out = append(out, d)
 	}
-	for a, hs := range byAlias {
-		if !leased[a] {
-			out = append(out, Decision{Alias: a, State: Foreign, Reason: ReasonUnleased, Holders: hs})
-		}
+	for j < len(hs) {
+		var g []Holder
+		g, j = group(j)
+		out = append(out, Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g})
 	}
-	sortDecisions(out)
 	return out
 }
 
@@ -110,8 +137,7 @@ func unclassified(leases []Lease) []Decision {
 	for i, l := range leases {
 		out[i] = Decision{Lease: l, Alias: l.Alias, State: Unknown, Reason: ReasonNotAsked}
 	}
-	sortDecisions(out)
-	return out
+	return out // leases come sorted by alias
 }
 
 func labelledForOther(hs []Holder, slug string) bool {
@@ -121,15 +147,6 @@ func labelledForOther(hs []Holder, slug string) bool {
 		}
 	}
 	return false
-}
-
-func sortDecisions(ds []Decision) {
-	sort.Slice(ds, func(i, j int) bool {
-		if c := ds[i].Alias.Compare(ds[j].Alias); c != 0 {
-			return c < 0
-		}
-		return ds[i].Lease.Slug < ds[j].Lease.Slug
-	})
 }
 
 // adoptable returns the lowest pool alias that a container labelled for

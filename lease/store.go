@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"syscall"
 	"time"
 
@@ -548,7 +549,7 @@ func decodeLease(slug string, b []byte) (Lease, error) {
 
 // sortLeases puts leases, read in slug order, in alias order.
 func sortLeases(ls []Lease) {
-	sort.Slice(ls, func(i, j int) bool { return ls[i].Alias.Less(ls[j].Alias) })
+	slices.SortFunc(ls, func(a, b Lease) int { return cmp.Compare(addrToU32(a.Alias), addrToU32(b.Alias)) })
 }
 
 // lockFile takes the exclusive (or shared) lock on path within timeout.
