@@ -54,6 +54,7 @@ type Manager struct {
 	Interface   Interface        // nil leaves the interface alone
 	Warn        func(error)      // receives warnings; nil drops them
 	Now         func() time.Time // nil means time.Now
+	Command     string           // names the command in the audit log and lock record
 }
 
 func (m *Manager) now() time.Time {
@@ -70,7 +71,7 @@ func (m *Manager) warn(err error) {
 }
 
 func (m *Manager) open(create, readOnly bool) (*Store, error) {
-	return Open(m.Path, &Options{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly})
+	return Open(m.Path, &Options{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command})
 }
 
 // take asks the inventory. It returns a nil snapshot, and no error, when
@@ -165,7 +166,7 @@ func (m *Manager) up(ctx context.Context, res AcquireResult) error {
 	}
 	s, oerr := m.open(false, false)
 	if oerr == nil {
-		_, oerr = s.Release(res.Lease.Slug, res.Lease.Generation)
+		_, oerr = s.release(res.Lease.Slug, res.Lease.Generation, "interface-failed")
 		s.Close()
 	}
 	if oerr != nil && !errors.Is(oerr, ErrGenerationMismatch) && !errors.Is(oerr, ErrNotFound) {

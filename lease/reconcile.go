@@ -165,3 +165,11 @@ func adoptable(slug string, holders []Holder, pool Pool, leased func(netip.Addr)
 	}
 	return best, best.IsValid()
 }
+
+// Classify judges leases against the holders of a snapshot with the given
+// grace period, as gc and acquire do; list and the health report use it.
+// Decisions come sorted by alias; foreign ones are reported for every
+// loopback alias, in the pool or not.
+func Classify(leases []Lease, snap Snapshot, grace time.Duration) []Decision {
+	return classify(leases, snap.Holders, snap.TakenAt, grace)
+}

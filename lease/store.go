@@ -64,16 +64,20 @@ type Options struct {
 	// not exist. Without it, a missing database is ErrNoDatabase and
 	// nothing is created.
 	Create bool
+	// Command names the command in the audit log and in the lock file's
+	// record of its holder ("acquire", "gc", ...).
+	Command string
 }
 
 // Store is an open lease database. It holds the lock file from Open until
 // Close, so a Store should live only as long as one decision: open, call
 // one method, close. A Store is not safe for concurrent use.
 type Store struct {
-	path string
-	lock *flock.Flock
-	db   *bolt.DB
-	ro   bool
+	path    string
+	lock    *flock.Flock
+	db      *bolt.DB
+	ro      bool
+	command string
 }
 
 // Open locks path's lock file (path + ".lock") and opens the database at
@@ -96,11 +100,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	} else if err := mkdirAll(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
-	lk, err := lockFile(path+".lock", o.LockTimeout, o.ReadOnly)
+	lk, err := lockFile(path+".lock", o.LockTimeout, o.ReadOnly, o.Command)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{path: path, lock: lk, ro: o.ReadOnly}
+	s := &Store{path: path, lock: lk, ro: o.ReadOnly, command: o.Command}
 	if err := s.open(o); err != nil {
 		lk.Unlock()
 		lk.Close()
@@ -257,7 +261,10 @@ func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
 			}
 			l.RenewedAt = req.Now.UTC()
 			res.Lease, res.Outcome = l, Renewed
-			return leases.Put(key, encodeLease(l))
+			if err := leases.Put(key, encodeLease(l)); err != nil {
+				return err
+			}
+			return s.logEvent(tx, req.Now, EventRenew, l, "")
 		}
 		if req.RenewOnly {
 			return fmt.Errorf("%w for %s", ErrNotFound, req.Slug)
@@ -270,7 +277,7 @@ func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
 			}
 			for _, d := range classify(all, snap.Holders, snap.TakenAt, req.Grace) {
 				if d.State == Stale {
-					if err := deleteLease(tx, d.Lease); err != nil {
+					if err := s.reclaim(tx, req.Now, d); err != nil {
 						return err
 					}
 					res.Reclaimed = append(res.Reclaimed, d)
@@ -304,9 +311,24 @@ func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
 			return err
 		}
 		res.Lease, res.Outcome = l, outcome
-		return aliases.Put(aliasKey(alias), key)
+		if err := aliases.Put(aliasKey(alias), key); err != nil {
+			return err
+		}
+		kind := EventAcquire
+		if outcome == Adopted {
+			kind = EventAdopt
+		}
+		return s.logEvent(tx, req.Now, kind, l, "")
 	})
 	return res, err
+}
+
+// reclaim removes a stale lease and logs why.
+func (s *Store) reclaim(tx *bolt.Tx, now time.Time, d Decision) error {
+	if err := deleteLease(tx, d.Lease); err != nil {
+		return err
+	}
+	return s.logEvent(tx, now, EventReclaim, d.Lease, d.Reason)
 }
 
 // Release ends slug's lease and returns it. A non-zero generation makes
@@ -314,6 +336,11 @@ func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
 // kept and ErrGenerationMismatch is returned along with the current lease.
 // A slug without a lease is ErrNotFound.
 func (s *Store) Release(slug string, generation uint64) (Lease, error) {
+	return s.release(slug, generation, "")
+}
+
+// release is Release, logging reason with the event.
+func (s *Store) release(slug string, generation uint64, reason string) (Lease, error) {
 	if err := ValidateSlug(slug); err != nil {
 		return Lease{}, err
 	}
@@ -330,7 +357,10 @@ func (s *Store) Release(slug string, generation uint64) (Lease, error) {
 		if generation != 0 && l.Generation != generation {
 			return fmt.Errorf("%w: %s holds generation %d, not %d", ErrGenerationMismatch, slug, l.Generation, generation)
 		}
-		return deleteLease(tx, l)
+		if err := deleteLease(tx, l); err != nil {
+			return err
+		}
+		return s.logEvent(tx, time.Now(), EventRelease, l, reason)
 	})
 	return l, err
 }
@@ -384,7 +414,7 @@ func (s *Store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 		}
 		for _, d := range ds {
 			if d.State == Stale {
-				if err := deleteLease(tx, d.Lease); err != nil {
+				if err := s.reclaim(tx, snap.TakenAt, d); err != nil {
 					return err
 				}
 			}
@@ -555,7 +585,7 @@ func sortLeases(ls []Lease) {
 // lockFile takes the exclusive (or shared) lock on path within timeout.
 // The lock file must be a regular file: a symlink, FIFO or directory
 // planted there is refused rather than followed or blocked on.
-func lockFile(path string, timeout time.Duration, shared bool) (*flock.Flock, error) {
+func lockFile(path string, timeout time.Duration, shared bool, command string) (*flock.Flock, error) {
 	fi, err := os.Lstat(path)
 	existed := err == nil
 	if existed && !fi.Mode().IsRegular() {
@@ -587,12 +617,14 @@ func lockFile(path string, timeout time.Duration, shared bool) (*flock.Flock, er
 		if ok {
 			// A lock file just created got 0600 less the umask; files
 			// aliaslease creates are 0600 whatever the umask.
-			if existed {
-				return lk, nil
+			if !existed {
+				if err := os.Chmod(path, 0o600); err != nil {
+					lk.Unlock()
+					return nil, fmt.Errorf("lock file %s: %w", path, err)
+				}
 			}
-			if err := os.Chmod(path, 0o600); err != nil {
-				lk.Unlock()
-				return nil, fmt.Errorf("lock file %s: %w", path, err)
+			if !shared {
+				recordHolder(path, command)
 			}
 			return lk, nil
 		}
@@ -671,7 +703,10 @@ func create(path string) error {
 		if _, err := tx.CreateBucket(bucketLeases); err != nil {
 			return err
 		}
-		_, err = tx.CreateBucket(bucketAliases)
+		if _, err := tx.CreateBucket(bucketAliases); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(bucketLog)
 		return err
 	})
 	if cerr := db.Close(); err == nil {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"text/template"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -100,9 +101,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:      "list",
 				Aliases:   []string{"ls"},
 				Usage:     "show every lease and every foreign pool alias with its state",
-				UsageText: "aliaslease list [--json]\n\nEXAMPLE:\n   aliaslease ls --json | jq -r '.[] | select(.state==\"stale\") | .slug'",
-				Flags:     []cli.Flag{jsonFlag, graceFlag},
-				Action:    list,
+				UsageText: "aliaslease list [--json | --format TEMPLATE]\n\nEXAMPLE:\n   aliaslease ls --json | jq -r '.[] | select(.state==\"stale\") | .slug'\n   aliaslease ls --format '{{.Slug}}={{.Alias}}'\n   aliaslease ls --format 'table {{.Slug}}\\t{{.State}}'",
+				Flags: []cli.Flag{jsonFlag, graceFlag,
+					&cli.StringFlag{Name: "format", Usage: "print each row with a Go `TEMPLATE` ({{.Slug}} {{.Alias}} {{.State}} {{.Age}} {{.Holders}} {{.Generation}} {{.AcquiredAt}} {{.RenewedAt}} {{.Reason}}); \"table TEMPLATE\" adds a header, \"json\" is --json"},
+				},
+				Action: list,
 			},
 			{
 				Name:      "gc",
@@ -141,9 +144,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 		},
 	}
+	app.Commands = append(app.Commands, opsCommands()...)
 	setUsage(app.Commands, onUsage)
 	return app
 }
+
+// dockerInventory is the Docker adapter behind lease.Inventory.
+type dockerInventory = dockerinv.Inventory
 
 var (
 	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print JSON"}
@@ -207,6 +214,7 @@ func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
 		Pool:        pool,
 		LockTimeout: c.Duration("lock-timeout"),
 		Grace:       c.Duration("grace"),
+		Command:     c.Command.FullName(),
 		Warn: func(err error) {
 			fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: %v\n", err)
 		},
@@ -344,6 +352,22 @@ func list(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
+	format := c.String("format")
+	if format == "" {
+		format = "table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Holders}}"
+	}
+	asJSON := c.Bool("json") || format == "json"
+	// As with docker's --format, \t and \n typed in a shell stand for a
+	// tab and a newline.
+	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
+	var tmpl *template.Template
+	table := strings.HasPrefix(format, "table ") || format == "table"
+	if !asJSON {
+		var err error
+		if tmpl, err = template.New("format").Option("missingkey=error").Parse(strings.TrimPrefix(strings.TrimPrefix(format, "table"), " ")); err != nil {
+			return usagef("--format: %v", err)
+		}
+	}
 	m, err := manager(c, false)
 	if err != nil {
 		return err
@@ -352,26 +376,53 @@ func list(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
+	if asJSON {
 		out := make([]object, len(ds))
 		for i, d := range ds {
 			out[i] = decisionObject(d, true)
 		}
 		return writeJSON(c.App.Writer, out)
 	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLUG\tALIAS\tSTATE\tAGE\tHOLDERS")
+	var w io.Writer = c.App.Writer
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+		w = tw
+		header := map[string]string{}
+		for _, f := range []string{"Slug", "Alias", "State", "Age", "Holders", "Generation", "AcquiredAt", "RenewedAt", "Reason"} {
+			header[f] = strings.ToUpper(f)
+		}
+		if err := tmpl.Execute(w, header); err != nil {
+			return usagef("--format: %v", err)
+		}
+		fmt.Fprintln(w)
+	}
 	now := time.Now()
 	for _, d := range ds {
-		slug, age := d.Lease.Slug, "-"
-		if slug == "" {
-			slug = "-"
+		r := listRow{Slug: d.Lease.Slug, Alias: d.Alias.String(), State: string(d.State), Age: "-", Holders: holderNames(d.Holders),
+			Generation: d.Lease.Generation, AcquiredAt: d.Lease.AcquiredAt, RenewedAt: d.Lease.RenewedAt, Reason: d.Reason}
+		if r.Slug == "" {
+			r.Slug = "-"
 		} else {
-			age = humanAge(now.Sub(d.Lease.RenewedAt))
+			r.Age = humanAge(now.Sub(d.Lease.RenewedAt))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", slug, d.Alias, d.State, age, holderNames(d.Holders))
+		if err := tmpl.Execute(w, r); err != nil {
+			return usagef("--format: %v", err)
+		}
+		fmt.Fprintln(w)
 	}
-	return tw.Flush()
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// listRow is what a list --format template sees of each row.
+type listRow struct {
+	Slug, Alias, State, Age, Holders string
+	Generation                       uint64
+	AcquiredAt, RenewedAt            time.Time
+	Reason                           string
 }
 
 func gc(c *cli.Context) error {
@@ -500,6 +551,9 @@ func normalizeArgs(app *cli.App, args []string) []string {
 			return args
 		}
 		i++
+		if cmd.SkipFlagParsing {
+			return args
+		}
 		if len(cmd.Subcommands) == 0 {
 			return append(append([]string{}, args[:i]...), reorder(cmd.Flags, args[i:])...)
 		}

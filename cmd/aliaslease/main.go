@@ -42,6 +42,10 @@ func report(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		return int(es) // the outcome was already reported
+	}
 	code, hint := exitFailure, ""
 	var ue usageError
 	switch {

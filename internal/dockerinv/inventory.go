@@ -297,3 +297,36 @@ func dedupe(hs []lease.Holder) []lease.Holder {
 }
 
 var _ lease.Inventory = (*Inventory)(nil)
+
+// Engine describes the daemon an Inventory talks to.
+type Engine struct {
+	Endpoint   Endpoint
+	Version    string // engine version, "20.10.24"
+	APIVersion string // its current API version, "1.41"
+}
+
+// Engine resolves the endpoint and asks the daemon its version, under the
+// same timeout as Holders.
+func (inv *Inventory) Engine(ctx context.Context) (Engine, error) {
+	ep, err := Resolve(inv.cfg.Host, inv.cfg.Getenv)
+	e := Engine{Endpoint: ep}
+	if err != nil {
+		return e, err
+	}
+	if inv.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, inv.cfg.Timeout)
+		defer cancel()
+	}
+	c, err := newClient(ep)
+	if err != nil {
+		return e, err
+	}
+	defer c.http.CloseIdleConnections()
+	var v struct{ Version, APIVersion string }
+	if err := c.get(ctx, "/version", &v); err != nil {
+		return e, fmt.Errorf("docker at %s (%s): version: %w", ep.Host, ep.Source, err)
+	}
+	e.Version, e.APIVersion = v.Version, v.APIVersion
+	return e, nil
+}

@@ -1,0 +1,343 @@
+// Package doctor builds aliaslease's health report: the database, its
+// lock, the Docker endpoint, the pool and the interface, and the problems
+// found among them, each with a hint.
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aliaslease/aliaslease/internal/dockerinv"
+	"github.com/aliaslease/aliaslease/lease"
+	"github.com/aliaslease/aliaslease/netif"
+)
+
+// Config says what to examine.
+type Config struct {
+	DBPath      string
+	Pool        lease.Pool
+	LockTimeout time.Duration
+	Grace       time.Duration
+	DockerMode  string               // auto, on or off
+	Inventory   *dockerinv.Inventory // nil when DockerMode is off
+	Interface   interface {
+		Status(context.Context, lease.Pool) ([]netif.AliasStatus, error)
+	}
+	// StuckAfter is how long a held lock may have been held before it is
+	// reported as a problem.
+	StuckAfter time.Duration
+}
+
+// Report is the health report. Its JSON form is what doctor --json prints.
+type Report struct {
+	Database  Database    `json:"database"`
+	Lock      Lock        `json:"lock"`
+	Docker    Docker      `json:"docker"`
+	Pool      Pool        `json:"pool"`
+	Interface []Alias     `json:"interface"`
+	Problems  []Problem   `json:"problems"`
+	Wildcards []Wildcard  `json:"wildcard_bindings"`
+	Checked   time.Time   `json:"checked_at"`
+	Leases    []LeaseLine `json:"-"`
+}
+
+// Database is the state of the lease database.
+type Database struct {
+	Path    string `json:"path"`
+	Exists  bool   `json:"exists"`
+	Size    int64  `json:"size"`
+	Schema  int    `json:"schema,omitempty"`
+	Check   string `json:"check"` // "ok", "not created yet", or the error
+	Leases  int    `json:"leases"`
+	Events  int    `json:"audit_events"`
+	healthy bool
+}
+
+// Lock is the state of the lock file.
+type Lock struct {
+	Path    string     `json:"path"`
+	Held    bool       `json:"held"`
+	PID     int        `json:"pid,omitempty"`
+	Since   *time.Time `json:"since,omitempty"`
+	Command string     `json:"command,omitempty"`
+	Error   string     `json:"error,omitempty"`
+}
+
+// Docker is the state of the Docker endpoint.
+type Docker struct {
+	Mode       string `json:"mode"`
+	Host       string `json:"host,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Reachable  bool   `json:"reachable"`
+	Version    string `json:"engine_version,omitempty"`
+	APIVersion string `json:"api_version,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Pool counts the pool's aliases by state.
+type Pool struct {
+	Spec     string `json:"spec"`
+	Size     int    `json:"size"`
+	Leased   int    `json:"leased"`
+	Live     int    `json:"live"`
+	Pending  int    `json:"pending"`
+	Stale    int    `json:"stale"`
+	Conflict int    `json:"conflict"`
+	Foreign  int    `json:"foreign"`
+	Unknown  int    `json:"unknown"`
+	Free     int    `json:"free"`
+}
+
+// Alias is one pool alias on the interface.
+type Alias struct {
+	Alias  string `json:"alias"`
+	Up     bool   `json:"up"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Wildcard is a container publishing a port on every address.
+type Wildcard struct {
+	Container string `json:"container"`
+	HostIP    string `json:"host_ip"`
+	Port      string `json:"port"`
+}
+
+// Problem is one thing wrong, with what to do about it.
+type Problem struct {
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+	Hint   string `json:"hint"`
+}
+
+// LeaseLine is one lease or foreign alias, for the text report.
+type LeaseLine = lease.Decision
+
+// Healthy reports whether no problem was found.
+func (r *Report) Healthy() bool { return len(r.Problems) == 0 }
+
+func (r *Report) problem(kind, hint, format string, a ...any) {
+	r.Problems = append(r.Problems, Problem{Kind: kind, Detail: fmt.Sprintf(format, a...), Hint: hint})
+}
+
+// Run examines everything and returns the report. It changes nothing: the
+// database is opened read-only under the shared lock, and only when it
+// exists.
+func Run(ctx context.Context, cfg Config) *Report {
+	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}}
+	leases := r.database(cfg)
+	r.lock(cfg)
+	snap := r.docker(ctx, cfg)
+	r.pool(cfg, leases, snap)
+	r.iface(ctx, cfg)
+	return r
+}
+
+func (r *Report) database(cfg Config) []lease.Lease {
+	d := &r.Database
+	d.Path = cfg.DBPath
+	fi, err := os.Stat(cfg.DBPath)
+	if errors.Is(err, os.ErrNotExist) {
+		d.Check, d.healthy = "not created yet (the first acquire creates it)", true
+		return nil
+	}
+	if err != nil {
+		d.Check = err.Error()
+		r.problem("database", "check the path and its permissions", "database %s: %v", cfg.DBPath, err)
+		return nil
+	}
+	d.Exists, d.Size = true, fi.Size()
+	s, err := lease.Open(cfg.DBPath, &lease.Options{ReadOnly: true, LockTimeout: cfg.LockTimeout})
+	if err != nil {
+		d.Check = err.Error()
+		hint := "see doctor's lock section"
+		if errors.Is(err, lease.ErrCorrupt) {
+			hint = "the file is left untouched; move it aside (aliaslease recover --from-docker --force does, and rebuilds from labelled containers)"
+		}
+		r.problem("database", hint, "%v", err)
+		return nil
+	}
+	defer s.Close()
+	d.Schema = lease.SchemaVersion
+	if err := s.Check(); err != nil {
+		d.Check = err.Error()
+		r.problem("database", "the file is left untouched; aliaslease recover --from-docker --force moves it aside and rebuilds", "%v", err)
+		return nil
+	}
+	ls, err := s.Leases()
+	if err != nil {
+		d.Check = err.Error()
+		r.problem("database", "aliaslease recover --from-docker --force moves it aside and rebuilds", "%v", err)
+		return nil
+	}
+	evs, _ := s.Events(0, "")
+	d.Check, d.Leases, d.Events, d.healthy = "ok", len(ls), len(evs), true
+	return ls
+}
+
+func (r *Report) lock(cfg Config) {
+	st, err := lease.LockStatus(cfg.DBPath)
+	r.Lock = Lock{Path: st.Path, Held: st.Held, PID: st.PID, Command: st.Command}
+	if err != nil {
+		r.Lock.Error = err.Error()
+		r.problem("lock", "remove it; aliaslease creates a regular lock file", "%v", err)
+		return
+	}
+	if st.PID != 0 {
+		since := st.Since
+		r.Lock.Since = &since
+	}
+	if !st.Held {
+		return
+	}
+	switch {
+	case st.PID != 0 && time.Since(st.Since) > cfg.StuckAfter:
+		r.problem("lock", fmt.Sprintf("if pid %d is stuck, stop it; allocation waits for it", st.PID),
+			"lock %s held by pid %d (aliaslease %s) since %s", st.Path, st.PID, st.Command, st.Since.Format(time.RFC3339))
+	case st.PID == 0:
+		r.problem("lock", "an operator's 'flock "+st.Path+" COMMAND' pauses allocation until it ends; 'fuser "+st.Path+"' names the holder",
+			"lock %s is held by a process that is not a recorded aliaslease", st.Path)
+	}
+}
+
+func (r *Report) docker(ctx context.Context, cfg Config) *lease.Snapshot {
+	r.Docker.Mode = cfg.DockerMode
+	if cfg.Inventory == nil {
+		return nil
+	}
+	eng, err := cfg.Inventory.Engine(ctx)
+	r.Docker.Host, r.Docker.Source = eng.Endpoint.Host, eng.Endpoint.Source
+	if err != nil {
+		r.Docker.Error = err.Error()
+		r.problem("docker", "is the engine running? check --docker-host, DOCKER_HOST, DOCKER_CONTEXT; gc cannot reclaim without it",
+			"%v", err)
+		return nil
+	}
+	r.Docker.Version, r.Docker.APIVersion = eng.Version, eng.APIVersion
+	at := time.Now()
+	hs, err := cfg.Inventory.Holders(ctx)
+	if err != nil {
+		r.Docker.Error = err.Error()
+		r.problem("docker", "the engine answered its version but not the container list; check its log", "%v", err)
+		return nil
+	}
+	r.Docker.Reachable = true
+	for _, h := range hs {
+		if h.Alias.IsUnspecified() {
+			r.Wildcards = append(r.Wildcards, Wildcard{Container: h.Name, HostIP: h.Alias.String(), Port: h.Port})
+		}
+	}
+	sort.Slice(r.Wildcards, func(i, j int) bool { return r.Wildcards[i].Container < r.Wildcards[j].Container })
+	for _, w := range r.Wildcards {
+		r.problem("wildcard", "publish it on its bottle's alias (-p ALIAS:PORT:PORT); a binding on every address blocks that port on every alias",
+			"container %s publishes %s on all addresses (%s)", w.Container, w.Port, w.HostIP)
+	}
+	return &lease.Snapshot{Holders: hs, TakenAt: at}
+}
+
+func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
+	p := &r.Pool
+	p.Spec, p.Size = cfg.Pool.String(), cfg.Pool.Len()
+	var ds []lease.Decision
+	if snap != nil {
+		ds = lease.Classify(leases, *snap, cfg.Grace)
+	} else {
+		for _, l := range leases {
+			ds = append(ds, lease.Decision{Lease: l, Alias: l.Alias, State: lease.Unknown})
+		}
+	}
+	used := map[netip.Addr]bool{}
+	for _, d := range ds {
+		inPool := cfg.Pool.Contains(d.Alias)
+		if d.State == lease.Foreign && !inPool {
+			continue
+		}
+		r.Leases = append(r.Leases, d)
+		if inPool {
+			used[d.Alias] = true
+		}
+		if d.Lease.Slug != "" {
+			p.Leased++
+		}
+		switch d.State {
+		case lease.Live:
+			p.Live++
+		case lease.Pending:
+			p.Pending++
+		case lease.Stale:
+			p.Stale++
+		case lease.Unknown:
+			p.Unknown++
+		case lease.Conflict:
+			p.Conflict++
+			r.problem("conflict", fmt.Sprintf("stop or relabel the container; the lease of %s is kept and never reclaimed while it is held", d.Lease.Slug),
+				"%s is leased to %s, but %s", d.Alias, d.Lease.Slug, holderList(d.Holders))
+		case lease.Foreign:
+			p.Foreign++
+			r.problem("foreign", "label the bundle aliaslease.slug=SLUG and run 'aliaslease acquire SLUG' to adopt the alias, or move the container; aliaslease never hands this alias out",
+				"%s is in the pool but not leased, and %s", d.Alias, holderList(d.Holders))
+		}
+	}
+	p.Free = p.Size - len(used)
+}
+
+func holderList(hs []lease.Holder) string {
+	s := ""
+	for i, h := range hs {
+		if i > 0 {
+			s += ", "
+		}
+		label := "unlabelled"
+		if h.Slug != "" {
+			label = "labelled " + h.Slug
+		}
+		s += fmt.Sprintf("%s (%s, %s) publishes on it", h.Name, label, h.State)
+	}
+	return s
+}
+
+// maxInterfaceChecks bounds the per-alias interface check on large pools.
+const maxInterfaceChecks = 1024
+
+func (r *Report) iface(ctx context.Context, cfg Config) {
+	r.Interface = []Alias{}
+	if cfg.Interface == nil {
+		return
+	}
+	pool := cfg.Pool
+	if pool.Len() > maxInterfaceChecks {
+		r.problem("interface", "use a smaller --pool for doctor to check every alias", "the pool has %d aliases; only the first %d are checked", pool.Len(), maxInterfaceChecks)
+		pool = firstN(pool, maxInterfaceChecks)
+	}
+	st, err := cfg.Interface.Status(ctx, pool)
+	if err != nil {
+		r.problem("interface", "aliases cannot be checked on this system", "%v", err)
+		return
+	}
+	down := 0
+	for _, s := range st {
+		r.Interface = append(r.Interface, Alias{Alias: s.Alias.String(), Up: s.Up, Detail: s.Detail})
+		if !s.Up {
+			down++
+		}
+	}
+	if down > 0 {
+		r.problem("interface", "macOS: aliaslease pool up (one sudo prompt), or install the boot LaunchDaemon (docs/operations.md); Linux: ip link set lo up",
+			"%d of %d pool aliases are not usable on the loopback interface", down, len(st))
+	}
+}
+
+func firstN(p lease.Pool, n int) lease.Pool {
+	var items []string
+	p.All(func(a netip.Addr) bool {
+		items = append(items, a.String())
+		return len(items) < n
+	})
+	q, _ := lease.ParsePool(strings.Join(items, ","))
+	return q
+}

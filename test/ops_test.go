@@ -1,0 +1,166 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRunForwardsSIGTERM: SIGTERM sent to "aliaslease run" reaches the
+// command, whose exit status run passes on, and the lease is released.
+func TestRunForwardsSIGTERM(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "leases.db")
+	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}
+	cmd := exec.Command(bin, "run", "sig", "--", "sh", "-c", `trap 'echo got-term; exit 42' TERM; echo "ready $ALIASLEASE_ALIAS"; while :; do sleep 0.05; done`)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "ready 127.0.0.16" {
+		t.Fatalf("first line %q, want the command's ready line", lines.Text())
+	}
+	if list := mustCLI(t, env, "list"); !strings.Contains(list, "sig ") {
+		t.Errorf("no lease while the command runs:\n%s", list)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for lines.Scan() {
+		rest = append(rest, lines.Text())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("run did not end after SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 42 || strings.Join(rest, ",") != "got-term" {
+		t.Errorf("run after SIGTERM: exit %d (%v), output %q, stderr %q; want 42 and got-term", code, err, rest, stderr.String())
+	}
+	if list := mustCLI(t, env, "list"); strings.Contains(list, "sig ") {
+		t.Errorf("the lease outlived run:\n%s", list)
+	}
+}
+
+// TestRecoverFromDocker rebuilds leases from labelled containers, never
+// overwriting a database without --force, and moving one aside with it.
+func TestRecoverFromDocker(t *testing.T) {
+	start(t, container{name: "rec-a", alias: "127.0.0.18", port: 18090, slug: "rec-a"})
+	start(t, container{name: "rec-b", alias: "127.0.0.16", port: 18091, slug: "rec-b", state: "exited"})
+	start(t, container{name: "rec-b2", alias: "127.0.0.20", port: 18092, slug: "rec-b"})
+	start(t, container{name: "rec-x1", alias: "127.0.0.22", port: 18093, slug: "rec-x"})
+	start(t, container{name: "rec-y1", alias: "127.0.0.22", port: 18094, slug: "rec-y"})
+	start(t, container{name: "rec-none", alias: "127.0.0.24", port: 18095})
+	dir := t.TempDir()
+	db := filepath.Join(dir, "leases.db")
+	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=on", "DOCKER_HOST=unix:///var/run/docker.sock"}
+
+	r := cli(t, env, "recover")
+	if r.code != 2 || !strings.Contains(r.stderr, "--from-docker is required") {
+		t.Errorf("recover without --from-docker: %v, want exit 2", r)
+	}
+	r = cli(t, env, "recover", "--from-docker")
+	if r.code != 0 || r.stdout != "rec-b 127.0.0.16\nrec-a 127.0.0.18\n" || !strings.Contains(r.stderr, "127.0.0.22: containers of 2 slugs") {
+		t.Fatalf("recover --from-docker: %v", r)
+	}
+	var rows []row
+	if err := json.Unmarshal([]byte(mustCLI(t, env, "list", "--json")), &rows); err != nil || len(rows) < 2 {
+		t.Fatalf("list after recover: %v %v", rows, err)
+	}
+	// Renewal of a recovered lease, and a new slug skipping everything held.
+	wantAlias(t, env, "rec-a", "127.0.0.18")
+	wantAlias(t, env, "fresh", "127.0.0.17")
+	if log := mustCLI(t, env, "log", "--slug", "rec-a"); !strings.Contains(log, "recover") {
+		t.Errorf("the audit log lacks the recovery:\n%s", log)
+	}
+
+	// An existing, readable database is never overwritten without --force.
+	before := readFile(t, db)
+	r = cli(t, env, "recover", "--from-docker")
+	if r.code != 1 || !strings.Contains(r.stderr, "database exists") || !bytes.Equal(before, readFile(t, db)) {
+		t.Errorf("recover over a readable database: %v, want exit 1 and the file unchanged", r)
+	}
+	// A damaged one neither: exit 6.
+	if err := os.WriteFile(db, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = cli(t, env, "recover", "--from-docker")
+	if r.code != 6 || !strings.Contains(r.stderr, "--force moves it aside") || string(readFile(t, db)) != "garbage" {
+		t.Errorf("recover over a damaged database: %v, want exit 6 and the file unchanged", r)
+	}
+	// --force moves it aside, never deleting it, and rebuilds.
+	r = cli(t, env, "recover", "--from-docker", "--force")
+	aside, _ := filepath.Glob(db + ".aside-*")
+	if r.code != 0 || len(aside) != 1 || string(readFile(t, aside[0])) != "garbage" || !strings.Contains(r.stdout, "rec-a 127.0.0.18") {
+		t.Errorf("recover --force: %v, moved aside %v", r, aside)
+	}
+	checkDB(t, db)
+}
+
+type doctorReport struct {
+	Database struct{ Check string }
+	Docker   struct {
+		Reachable bool
+		Version   string `json:"engine_version"`
+	}
+	Pool struct {
+		Size, Leased, Live, Pending, Conflict, Foreign, Free int
+	}
+	Problems []struct{ Kind, Detail, Hint string }
+}
+
+// TestDoctor on the real engine finds a binding on every address and a
+// conflict, exits 1, and says what to do about each.
+func TestDoctor(t *testing.T) {
+	_, env := dockerEnv(t)
+	// Healthy first: a lease, its own container.
+	wantAlias(t, env, "doc-a", "127.0.0.16")
+	start(t, container{name: "doc-a", alias: "127.0.0.16", port: 18096, slug: "doc-a"})
+	r := cli(t, env, "doctor")
+	if r.code != 0 || !strings.Contains(r.stdout, "no problems found") {
+		t.Errorf("doctor, healthy: %v", r)
+	}
+	// A container publishing on every address, and another slug's
+	// container on doc-a's alias.
+	wild := start(t, container{name: "doc-wild", port: 18097})
+	start(t, container{name: "doc-intruder", alias: "127.0.0.16", port: 18098, slug: "doc-b"})
+	r = cli(t, env, "doctor", "--json")
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("doctor --json: %v\n%v", err, r)
+	}
+	if r.code != 1 || !rep.Docker.Reachable || rep.Database.Check != "ok" || rep.Pool.Size != 16 || rep.Pool.Leased != 1 || rep.Pool.Conflict != 1 {
+		t.Errorf("doctor --json: exit %d, %+v", r.code, rep)
+	}
+	kinds := map[string]string{}
+	for _, p := range rep.Problems {
+		kinds[p.Kind] = p.Detail + " / " + p.Hint
+	}
+	if !strings.Contains(kinds["wildcard"], wild) || !strings.Contains(kinds["wildcard"], "on all addresses") {
+		t.Errorf("doctor did not report the wildcard binding of %s: %v", wild, kinds)
+	}
+	if !strings.Contains(kinds["conflict"], "leased to doc-a") || !strings.Contains(kinds["conflict"], "labelled doc-b") || !strings.Contains(kinds["conflict"], "hint") && kinds["conflict"] == "" {
+		t.Errorf("doctor did not report the conflict: %v", kinds)
+	}
+	r = cli(t, env, "doctor")
+	if r.code != 1 || !strings.Contains(r.stdout, "problem(s):") || !strings.Contains(r.stdout, "hint: ") {
+		t.Errorf("doctor text: %v", r)
+	}
+}
