@@ -22,11 +22,14 @@ func recordHolder(path, command string) {
 		return
 	}
 	defer f.Close()
-	rec := fmt.Sprintf("pid=%d since=%s command=%s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339Nano), command)
-	if f.Truncate(0) == nil {
-		f.WriteAt([]byte(rec), 0)
-	}
+	// One fixed-size write in place: no truncation, so the file's size,
+	// and with it the file system's metadata, stays put after the first.
+	rec := fmt.Sprintf("pid=%d since=%s command=%s", os.Getpid(), time.Now().UTC().Format(time.RFC3339Nano), command)
+	f.WriteAt([]byte(fmt.Sprintf("%-*.*s\n", lockRecordLen-1, lockRecordLen-1, rec)), 0)
 }
+
+// lockRecordLen is the size of the holder record in the lock file.
+const lockRecordLen = 128
 
 // LockState is what LockStatus found out about a lock file.
 type LockState struct {

@@ -251,10 +251,15 @@ func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
 // environment variable when that is not empty, else def. An empty
 // variable counts as unset, as it does for DOCKER_HOST.
 func setting(c *cli.Context, flag, env, def string) string {
+	// Global flags are parsed by the app's own (outermost) command.
+	var root *cli.Context
 	for _, cc := range c.Lineage() {
-		if cc.IsSet(flag) {
-			return cc.String(flag)
+		if cc.Command != nil {
+			root = cc
 		}
+	}
+	if root != nil && root.IsSet(flag) {
+		return root.String(flag)
 	}
 	if v := os.Getenv(env); v != "" {
 		return v
