@@ -77,12 +77,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				ArgsUsage: "SLUG",
 				UsageText: "aliaslease acquire [--json] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG\n\n" +
 					"EXAMPLE:\n   alias=$(aliaslease acquire bottle-7) && docker run -p \"$alias:8080:8080\" --label aliaslease.slug=bottle-7 ...",
-				Flags: []cli.Flag{
-					jsonFlag,
-					&cli.DurationFlag{Name: "wait", Usage: "when the pool is exhausted, retry for up to `DURATION`"},
-					graceFlag,
-					&cli.BoolFlag{Name: "no-ifup", Usage: "record the lease but leave the loopback interface alone"},
-				},
+				Flags:  append([]cli.Flag{jsonFlag}, acquireFlags...),
 				Action: acquire,
 			},
 			{
@@ -153,6 +148,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 type dockerInventory = dockerinv.Inventory
 
 var (
+	// acquireFlags are shared by acquire and run.
+	acquireFlags = []cli.Flag{
+		&cli.DurationFlag{Name: "wait", Usage: "when the pool is exhausted, retry for up to `DURATION`"},
+		graceFlag,
+		&cli.BoolFlag{Name: "no-ifup", Usage: "record the lease but leave the loopback interface alone"},
+	}
 	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print JSON"}
 	graceFlag = &cli.DurationFlag{Name: "grace", Value: lease.DefaultGrace, Usage: "a holderless lease renewed less than `DURATION` ago is pending, not stale"}
 )

@@ -52,12 +52,7 @@ func opsCommands() []*cli.Command {
 			ArgsUsage: "SLUG -- COMMAND [ARGS...]",
 			UsageText: "aliaslease run [--keep] [--wait DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
 				"EXAMPLE:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS",
-			Flags: []cli.Flag{
-				&cli.BoolFlag{Name: "keep", Usage: "keep the lease when COMMAND ends"},
-				&cli.DurationFlag{Name: "wait", Usage: "when the pool is exhausted, retry for up to `DURATION`"},
-				graceFlag,
-				&cli.BoolFlag{Name: "no-ifup", Usage: "record the lease but leave the loopback interface alone"},
-			},
+			Flags:  append([]cli.Flag{&cli.BoolFlag{Name: "keep", Usage: "keep the lease when COMMAND ends"}}, acquireFlags...),
 			Action: runCmd,
 		},
 		{

@@ -57,20 +57,11 @@ const inspectConcurrency = 8
 // runs under one deadline; any failure fails the whole answer, since a
 // partial inventory read as complete would let a live lease be reclaimed.
 func (inv *Inventory) Holders(ctx context.Context) ([]lease.Holder, error) {
-	ep, err := Resolve(inv.cfg.Host, inv.cfg.Getenv)
+	ctx, ep, c, done, err := inv.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if inv.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, inv.cfg.Timeout)
-		defer cancel()
-	}
-	c, err := newClient(ep)
-	if err != nil {
-		return nil, fmt.Errorf("docker at %s (%s): %w", ep.Host, ep.Source, err)
-	}
-	defer c.http.CloseIdleConnections()
+	defer done()
 	hs, err := c.holders(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -79,6 +70,24 @@ func (inv *Inventory) Holders(ctx context.Context) ([]lease.Holder, error) {
 		return nil, fmt.Errorf("docker at %s (%s): %w", ep.Host, ep.Source, err)
 	}
 	return hs, nil
+}
+
+// connect resolves the endpoint and makes a client whose calls all share
+// one deadline, the configured timeout; done releases both.
+func (inv *Inventory) connect(ctx context.Context) (context.Context, Endpoint, *client, func(), error) {
+	ep, err := Resolve(inv.cfg.Host, inv.cfg.Getenv)
+	if err != nil {
+		return ctx, ep, nil, nil, err
+	}
+	c, err := newClient(ep)
+	if err != nil {
+		return ctx, ep, nil, nil, fmt.Errorf("docker at %s (%s): %w", ep.Host, ep.Source, err)
+	}
+	cancel := context.CancelFunc(func() {})
+	if inv.cfg.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, inv.cfg.Timeout)
+	}
+	return ctx, ep, c, func() { cancel(); c.http.CloseIdleConnections() }, nil
 }
 
 // client is the smallest Engine API client that serves Holders.
@@ -308,21 +317,12 @@ type Engine struct {
 // Engine resolves the endpoint and asks the daemon its version, under the
 // same timeout as Holders.
 func (inv *Inventory) Engine(ctx context.Context) (Engine, error) {
-	ep, err := Resolve(inv.cfg.Host, inv.cfg.Getenv)
+	ctx, ep, c, done, err := inv.connect(ctx)
 	e := Engine{Endpoint: ep}
 	if err != nil {
 		return e, err
 	}
-	if inv.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, inv.cfg.Timeout)
-		defer cancel()
-	}
-	c, err := newClient(ep)
-	if err != nil {
-		return e, err
-	}
-	defer c.http.CloseIdleConnections()
+	defer done()
 	var v struct{ Version, APIVersion string }
 	if err := c.get(ctx, "/version", &v); err != nil {
 		return e, fmt.Errorf("docker at %s (%s): version: %w", ep.Host, ep.Source, err)
