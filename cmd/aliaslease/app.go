@@ -294,17 +294,7 @@ func acquire(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := lease.ValidateSlug(slug); err != nil {
-		return err
-	}
-	if c.Duration("wait") < 0 {
-		return usagef("--wait must not be negative")
-	}
-	m, err := manager(c, !c.Bool("no-ifup"))
-	if err != nil {
-		return err
-	}
-	res, err := m.Acquire(c.Context, slug, c.Duration("wait"))
+	res, _, err := acquireSlug(c, slug)
 	if err != nil {
 		return err
 	}
@@ -315,6 +305,23 @@ func acquire(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintln(c.App.Writer, res.Lease.Alias)
 	return err
+}
+
+// acquireSlug checks slug and the acquireFlags, and acquires; acquire and
+// run share it.
+func acquireSlug(c *cli.Context, slug string) (lease.AcquireResult, *lease.Manager, error) {
+	if err := lease.ValidateSlug(slug); err != nil {
+		return lease.AcquireResult{}, nil, err
+	}
+	if c.Duration("wait") < 0 {
+		return lease.AcquireResult{}, nil, usagef("--wait must not be negative")
+	}
+	m, err := manager(c, !c.Bool("no-ifup"))
+	if err != nil {
+		return lease.AcquireResult{}, nil, err
+	}
+	res, err := m.Acquire(c.Context, slug, c.Duration("wait"))
+	return res, m, err
 }
 
 func release(c *cli.Context) error {

@@ -226,14 +226,7 @@ func runCmd(c *cli.Context) error {
 		return usagef("run: SLUG and COMMAND expected: aliaslease run SLUG -- COMMAND [ARGS...]")
 	}
 	slug := args[0]
-	if err := lease.ValidateSlug(slug); err != nil {
-		return err
-	}
-	m, err := manager(c, !c.Bool("no-ifup"))
-	if err != nil {
-		return err
-	}
-	res, err := m.Acquire(c.Context, slug, c.Duration("wait"))
+	res, m, err := acquireSlug(c, slug)
 	if err != nil {
 		return err
 	}
