@@ -158,17 +158,20 @@ func (s *Store) open(o Options) error {
 	return nil
 }
 
-// Close closes the database and releases the lock.
+// Close closes the database and releases the lock. Closing twice is a
+// no-op.
 func (s *Store) Close() error {
 	var err error
 	if s.db != nil {
 		err = s.db.Close()
+		s.db = nil
 	}
 	if s.lock != nil {
 		if uerr := s.lock.Unlock(); err == nil {
 			err = uerr
 		}
 		s.lock.Close()
+		s.lock = nil
 	}
 	return err
 }
