@@ -65,6 +65,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.DurationFlag{Name: "lock-timeout", Value: lease.DefaultLockTimeout, Usage: "how long to wait for the lock"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.Args().First() == "help" { // "aliaslease help [COMMAND]", as git and docker take it
+				if c.NArg() == 1 {
+					return cli.ShowAppHelp(c)
+				}
+				if findCommand(c.App.Commands, c.Args().Get(1)) == nil {
+					return usagef("help: no command %q; see aliaslease --help", c.Args().Get(1))
+				}
+				return cli.ShowCommandHelp(c, c.Args().Get(1))
+			}
 			if c.Args().Present() {
 				return usagef("unknown command %q; see aliaslease --help", c.Args().First())
 			}

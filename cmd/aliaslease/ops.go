@@ -75,19 +75,6 @@ func opsCommands() []*cli.Command {
 			Action:    completionCmd,
 		},
 		{
-			Name:   "help",
-			Hidden: true,
-			Action: func(c *cli.Context) error {
-				if c.NArg() == 0 {
-					return cli.ShowAppHelp(c)
-				}
-				if findCommand(c.App.Commands, c.Args().First()) == nil {
-					return usagef("help: no command %q; see aliaslease --help", c.Args().First())
-				}
-				return cli.ShowCommandHelp(c.Lineage()[1], c.Args().First()) // the app's context lists the commands
-			},
-		},
-		{
 			Name:            "__complete",
 			Hidden:          true,
 			SkipFlagParsing: true,
