@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -109,6 +110,12 @@ func TestDockerFaults(t *testing.T) {
 					t.Fatalf("aliaslease %s changed the database", strings.Join(args, " "))
 				}
 			}
+			// A renewal never asks Docker: it succeeds at once even under on.
+			began := time.Now()
+			if r := cli(t, env, "--docker-timeout", "1s", "--docker", "on", "acquire", "old"); r.code != 0 || r.stdout != "127.0.0.16\n" || time.Since(began) > timeout/2 {
+				t.Errorf("renewal under --docker on with a broken Docker: %v after %v, want 127.0.0.16 at once", r, time.Since(began))
+			}
+			before = readFile(t, db)
 			// auto: a warning, a lease from the leases alone, nothing reclaimed.
 			r := cli(t, env, "--docker-timeout", "1s", "acquire", "--grace", "0s", "new")
 			if r.code != 0 || r.stdout != "127.0.0.17\n" || !strings.Contains(r.stderr, "warning: container inventory unavailable") {
@@ -118,6 +125,51 @@ func TestDockerFaults(t *testing.T) {
 				t.Errorf("the old lease was reclaimed without Docker's answer:\n%s", list)
 			}
 		})
+	}
+}
+
+// TestDockerOffNeverAsks: with --docker off no command contacts Docker,
+// and gc refuses; with a missing database, gc and list create nothing.
+func TestDockerOffNeverAsks(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ald")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("unix", filepath.Join(dir, "docker.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Write([]byte("[]"))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	db := filepath.Join(t.TempDir(), "state", "leases.db")
+	env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=unix://" + filepath.Join(dir, "docker.sock")}
+
+	// Missing database: gc and list (Docker asked, under auto) create nothing.
+	if r := cli(t, env, "gc"); r.code != 0 || r.stdout != "" {
+		t.Errorf("gc on a missing database: %v", r)
+	}
+	mustCLI(t, env, "list")
+	if _, err := os.Stat(filepath.Dir(db)); !os.IsNotExist(err) {
+		t.Errorf("gc or list created %s: %v", filepath.Dir(db), err)
+	}
+	if requests.Load() == 0 {
+		t.Fatalf("the fake Docker was never asked under auto; the test would prove nothing")
+	}
+	requests.Store(0)
+	for _, args := range [][]string{{"acquire", "a"}, {"acquire", "a"}, {"acquire", "b"}, {"list"}, {"release", "a"}, {"log"}} {
+		mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), args...)
+	}
+	if r := cli(t, append(env, "ALIASLEASE_DOCKER=off"), "gc"); r.code != 2 {
+		t.Errorf("gc with Docker off: %v, want exit 2", r)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("with --docker off, Docker was asked %d times", n)
 	}
 }
 
