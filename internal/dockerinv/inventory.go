@@ -210,13 +210,16 @@ func (c *client) holders(ctx context.Context) ([]lease.Holder, error) {
 		inspect []summary
 	)
 	for _, s := range cs {
-		if len(s.Ports) > 0 {
-			for _, p := range s.Ports {
-				if p.PublicPort != 0 {
-					out = append(out, holder(s, p.IP, fmt.Sprintf("%d->%d/%s", p.PublicPort, p.PrivatePort, p.Type)))
-				}
+		published := 0
+		for _, p := range s.Ports {
+			if p.PublicPort != 0 {
+				out = append(out, holder(s, p.IP, fmt.Sprintf("%d->%d/%s", p.PublicPort, p.PrivatePort, p.Type)))
+				published++
 			}
-		} else if s.State != "running" {
+		}
+		// A container that is not running lists no published ports; its
+		// configured bindings are only in an inspect.
+		if published == 0 && s.State != "running" {
 			inspect = append(inspect, s)
 		}
 	}
