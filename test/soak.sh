@@ -17,7 +17,7 @@ go test -count=1 -v -timeout 60m -run 'TestConcurrent|TestChurnWithKills|TestCra
   grep -E '^(=== RUN|--- |    [a-z_]+_test.go|ok|FAIL|PASS)' | grep -v '^=== RUN'
 echo "multi-process soak took $(( $(date +%s) - start )) s"
 
-for target in lease:FuzzOpen lease:FuzzParsePool lease:FuzzValidateSlug netif:FuzzParseIfconfig; do
+for target in lease:FuzzOpen lease:FuzzParsePool lease:FuzzValidateSlug netif:FuzzParseIfconfig internal/dockerinv:FuzzEngineAnswers internal/dockerinv:FuzzResolveContext; do
   pkg=${target%%:*}; fn=${target##*:}
   echo "== fuzz $fn for ${fuzz_minutes}m"
   go test -run XXX -fuzz "^$fn\$" -fuzztime "${fuzz_minutes}m" -fuzzminimizetime 5s "./$pkg" 2>&1 | tail -3
