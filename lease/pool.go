@@ -128,7 +128,7 @@ func parseAddr(s string) (uint32, error) {
 
 func checkAddr(a netip.Addr) error {
 	if !a.Is4() {
-		return fmt.Errorf("%s is not an IPv4 address", a)
+		return fmt.Errorf("%q is not an IPv4 address", a.String()) // quoted: an IPv6 zone may hold anything
 	}
 	if !loopback.Contains(a) {
 		return fmt.Errorf("%s is outside 127.0.0.0/8", a)

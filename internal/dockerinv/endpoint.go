@@ -60,7 +60,7 @@ func checkScheme(ep Endpoint) error {
 	case scheme == "unix" || scheme == "tcp":
 		return nil
 	}
-	return fmt.Errorf("docker endpoint %s (from %s): %s:// endpoints are not supported, only unix:// and tcp://", ep.Host, ep.Source, scheme)
+	return fmt.Errorf("docker endpoint %q (from %s): %q endpoints are not supported, only unix:// and tcp://", ep.Host, ep.Source, scheme+"://")
 }
 
 func envTLS(getenv func(string) string) *TLSFiles {
