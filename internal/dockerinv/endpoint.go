@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -60,7 +61,11 @@ func checkScheme(ep Endpoint) error {
 	case scheme == "unix" || scheme == "tcp":
 		return nil
 	}
-	return fmt.Errorf("docker endpoint %q (from %s): %q endpoints are not supported, only unix:// and tcp://", ep.Host, ep.Source, scheme+"://")
+	kind := scheme + "://"
+	if q := strconv.Quote(kind); q[1:len(q)-1] != kind {
+		kind = q // keep the message on one line whatever the variable held
+	}
+	return fmt.Errorf("docker endpoint %q (from %s): %s endpoints are not supported, only unix:// and tcp://", ep.Host, ep.Source, kind)
 }
 
 func envTLS(getenv func(string) string) *TLSFiles {
