@@ -115,6 +115,11 @@ func TestDockerFaults(t *testing.T) {
 			if r := cli(t, env, "--docker-timeout", "1s", "--docker", "on", "acquire", "old"); r.code != 0 || r.stdout != "127.0.0.16\n" || time.Since(began) > timeout/2 {
 				t.Errorf("renewal under --docker on with a broken Docker: %v after %v, want 127.0.0.16 at once", r, time.Since(began))
 			}
+			// Neither does a release.
+			mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "acquire", "short-lived")
+			if r := cli(t, env, "--docker-timeout", "1s", "--docker", "on", "release", "short-lived"); r.code != 0 || r.stdout != "127.0.0.17\n" {
+				t.Errorf("release under --docker on with a broken Docker: %v, want 127.0.0.17", r)
+			}
 			before = readFile(t, db)
 			// auto: a warning, a lease from the leases alone, nothing reclaimed.
 			r := cli(t, env, "--docker-timeout", "1s", "acquire", "--grace", "0s", "new")

@@ -40,6 +40,11 @@ func TestLoopbackDownInNetns(t *testing.T) {
 	if list := mustCLI(t, []string{"ALIASLEASE_DOCKER=off"}, "--db", db, "list"); strings.Contains(list, "127.0.0.") {
 		t.Errorf("a lease was left behind after exit 7:\n%s", list)
 	}
+	// --no-ifup records the lease and leaves the interface alone.
+	out, code = run(`"$1" --db "$2" acquire --no-ifup b && "$1" --db "$2" release b`)
+	if code != 0 || out != "127.0.0.16\n127.0.0.16\n" {
+		t.Errorf("acquire --no-ifup with lo down: exit %d, %q; want the lease", code, out)
+	}
 	out, code = run(`ip link set lo up && "$1" --db "$2" acquire a`)
 	if code != 0 || out != "127.0.0.16\n" {
 		t.Errorf("acquire with lo up: exit %d, %q; want 127.0.0.16", code, out)
