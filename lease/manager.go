@@ -213,17 +213,20 @@ func (m *Manager) List(ctx context.Context) ([]Decision, error) {
 			return nil, err
 		}
 	}
-	if snap == nil {
-		return unclassified(leases), nil
+	return Classify(leases, snap, m.Grace, m.Pool), nil
+}
+
+// Recover rebuilds the database from the inventory's labelled containers
+// (see the package function Recover); the inventory must answer.
+func (m *Manager) Recover(ctx context.Context, force bool) (RecoverResult, error) {
+	if m.Inventory == nil || m.Mode == InventoryOff {
+		return RecoverResult{}, fmt.Errorf("%w: recover needs Docker, which is off", ErrInventory)
 	}
-	ds := classify(leases, snap.Holders, snap.TakenAt, m.Grace)
-	out := ds[:0]
-	for _, d := range ds {
-		if d.State != Foreign || m.Pool.Contains(d.Alias) {
-			out = append(out, d)
-		}
+	snap, err := m.take(ctx, true)
+	if err != nil {
+		return RecoverResult{}, err
 	}
-	return out, nil
+	return Recover(m.Path, &Options{LockTimeout: m.LockTimeout}, snap.Holders, m.Pool, m.now(), force)
 }
 
 // GC reclaims stale leases and returns them. It reclaims nothing unless

@@ -168,8 +168,19 @@ func adoptable(slug string, holders []Holder, pool Pool, leased func(netip.Addr)
 
 // Classify judges leases against the holders of a snapshot with the given
 // grace period, as gc and acquire do; list and the health report use it.
-// Decisions come sorted by alias; foreign ones are reported for every
-// loopback alias, in the pool or not.
-func Classify(leases []Lease, snap Snapshot, grace time.Duration) []Decision {
-	return classify(leases, snap.Holders, snap.TakenAt, grace)
+// With no snapshot (Docker not asked, or silent) every lease is Unknown.
+// Decisions come sorted by alias; foreign ones are reported only for pool
+// aliases.
+func Classify(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool) []Decision {
+	if snap == nil {
+		return unclassified(leases)
+	}
+	ds := classify(leases, snap.Holders, snap.TakenAt, grace)
+	out := ds[:0]
+	for _, d := range ds {
+		if d.State != Foreign || pool.Contains(d.Alias) {
+			out = append(out, d)
+		}
+	}
+	return out
 }

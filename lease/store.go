@@ -463,9 +463,6 @@ func boltErr(path string, err error) error {
 		return nil
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("%w: database %s is held open by another program", ErrLocked, path)
-	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotFound), errors.Is(err, ErrExhausted),
-		errors.Is(err, ErrGenerationMismatch), errors.Is(err, ErrNoDatabase), errors.Is(err, ErrInvalidSlug):
-		return err
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
 		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
@@ -492,7 +489,7 @@ func checkSchema(tx *bolt.Tx) error {
 
 func readLeases(tx *bolt.Tx) ([]Lease, error) {
 	b := tx.Bucket(bucketLeases)
-	ls := make([]Lease, 0, b.Stats().KeyN)
+	var ls []Lease // no capacity hint: Bucket.Stats would walk every page once more
 	err := b.ForEach(func(k, v []byte) error {
 		l, err := decodeLease(string(k), v)
 		if err != nil {

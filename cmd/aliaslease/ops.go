@@ -304,11 +304,7 @@ func recoverCmd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	hs, err := m.Inventory.Holders(c.Context)
-	if err != nil {
-		return fmt.Errorf("%w: %w", lease.ErrInventory, err)
-	}
-	res, err := lease.Recover(m.Path, &lease.Options{LockTimeout: m.LockTimeout}, hs, m.Pool, time.Now(), c.Bool("force"))
+	res, err := m.Recover(c.Context, c.Bool("force"))
 	if res.MovedTo != "" {
 		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: moved the existing database to %s\n", res.MovedTo)
 	}

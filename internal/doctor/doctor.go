@@ -243,22 +243,10 @@ func (r *Report) docker(ctx context.Context, cfg Config) *lease.Snapshot {
 func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
 	p := &r.Pool
 	p.Spec, p.Size = cfg.Pool.String(), cfg.Pool.Len()
-	var ds []lease.Decision
-	if snap != nil {
-		ds = lease.Classify(leases, *snap, cfg.Grace)
-	} else {
-		for _, l := range leases {
-			ds = append(ds, lease.Decision{Lease: l, Alias: l.Alias, State: lease.Unknown})
-		}
-	}
 	used := map[netip.Addr]bool{}
-	for _, d := range ds {
-		inPool := cfg.Pool.Contains(d.Alias)
-		if d.State == lease.Foreign && !inPool {
-			continue
-		}
+	for _, d := range lease.Classify(leases, snap, cfg.Grace, cfg.Pool) {
 		r.Leases = append(r.Leases, d)
-		if inPool {
+		if cfg.Pool.Contains(d.Alias) {
 			used[d.Alias] = true
 		}
 		if d.Lease.Slug != "" {
