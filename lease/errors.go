@@ -1,6 +1,9 @@
 package lease
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Functions of this package wrap them with context; test
 // for them with errors.Is.
@@ -46,7 +49,23 @@ var (
 	// needed and could not be read in full.
 	ErrInventory = errors.New("container inventory unavailable")
 
+	// ErrNoEngine is returned by an Inventory when nothing is there to
+	// ask: the socket does not exist or the connection is refused, so no
+	// engine runs and no container can publish anything. It wraps
+	// ErrInventory; only this failure lets InventoryAuto fall back to
+	// the leases alone.
+	ErrNoEngine = fmt.Errorf("%w: no engine there", ErrInventory)
+
+	// ErrEndpoint is returned by an Inventory whose endpoint cannot be
+	// used as written: not a URL, an unknown context, an unsupported
+	// kind such as ssh://. It is bad input, not a Docker failure.
+	ErrEndpoint = errors.New("unusable docker endpoint")
+
 	// ErrInterface is returned by Acquire when the alias could not be
 	// brought up on the loopback interface; the new lease is gone again.
 	ErrInterface = errors.New("alias not usable on the interface")
 )
+
+// ErrExists is returned by Recover when a readable database is already
+// at the path and force was not given.
+var ErrExists = errors.New("database exists")

@@ -13,7 +13,21 @@ import (
 type Inventory interface {
 	// Holders returns every container publishing a port, in any state.
 	// An error means the answer is incomplete and must not be used.
-	Holders(ctx context.Context) ([]Holder, error)
+	//
+	// leased, when not nil, says which of the given slugs hold a lease
+	// now. A container whose bindings the inventory could only learn by
+	// asking again (one that is not running), and whose SlugLabel names
+	// a slug that holds a lease, may be returned as one Holder without an
+	// Alias instead: classify attributes it to that slug's lease by its
+	// label. Containers of unleased slugs are always resolved in full,
+	// since adoption and foreign aliases need their addresses.
+	//
+	// Errors: one wrapping ErrNoEngine when nothing is there (no socket,
+	// connection refused); one wrapping ErrEndpoint when the endpoint
+	// cannot be used as written; one wrapping ctx.Err() and not
+	// ErrInventory when ctx itself ended (an interruption is never a
+	// Docker failure); any other wraps ErrInventory.
+	Holders(ctx context.Context, leased func(slugs []string) (map[string]bool, error)) ([]Holder, error)
 }
 
 // Interface makes an alias usable on the loopback interface.
@@ -28,14 +42,30 @@ type InventoryMode int
 
 // Inventory modes, as --docker auto|on|off.
 const (
-	// InventoryAuto uses the inventory when it answers; when it does not,
-	// acquire decides from the leases alone and reclaims nothing.
+	// InventoryAuto uses the inventory; only when nothing is there to ask
+	// (ErrNoEngine) does acquire decide from the leases alone, reclaiming
+	// nothing. Any other failure of an engine that is there fails a new
+	// lease, as under InventoryOn: guessing during a burst of launches is
+	// how an alias a container holds gets handed out.
 	InventoryAuto InventoryMode = iota
 	// InventoryOn requires the inventory to answer.
 	InventoryOn
 	// InventoryOff never asks it.
 	InventoryOff
 )
+
+// String returns the mode as --docker spells it.
+func (m InventoryMode) String() string {
+	switch m {
+	case InventoryAuto:
+		return "auto"
+	case InventoryOn:
+		return "on"
+	case InventoryOff:
+		return "off"
+	}
+	return fmt.Sprintf("InventoryMode(%d)", int(m))
+}
 
 // DefaultGrace is the default grace period of a holderless lease.
 const DefaultGrace = 10 * time.Minute
@@ -70,31 +100,89 @@ func (m *Manager) warn(err error) {
 	}
 }
 
-func (m *Manager) open(create, readOnly bool) (*Store, error) {
-	return Open(m.Path, &Options{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command})
+func (m *Manager) open(ctx context.Context, create, readOnly bool) (*Store, error) {
+	return OpenContext(ctx, m.Path, &Options{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command})
 }
 
+// existing runs fn on the database if it exists, opened read-only under
+// the shared lock or for writing under the exclusive one. It is the one
+// place where a database not created yet counts as empty: then fn is not
+// called, nothing is created, and found is false.
+func (m *Manager) existing(ctx context.Context, readOnly bool, fn func(*Store) error) (found bool, err error) {
+	s, err := m.open(ctx, false, readOnly)
+	if errors.Is(err, ErrNoDatabase) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer s.Close()
+	return true, fn(s)
+}
+
+// usesInventory says whether the inventory is asked at all.
+func (m *Manager) usesInventory() bool { return m.Inventory != nil && m.Mode != InventoryOff }
+
+// Fallback says how take treats an inventory that did not answer.
+type fallback int
+
+const (
+	mustAnswer    fallback = iota // any failure is an error
+	ifNoEngine                    // under auto, ErrNoEngine alone falls back, with a warning
+	ifUnavailable                 // under auto, any Docker failure falls back (reports only)
+)
+
 // take asks the inventory. It returns a nil snapshot, and no error, when
-// the mode is off, or auto and the inventory did not answer (after
-// warning); under InventoryOn, or with mustAnswer, a failure is an
-// ErrInventory error.
-func (m *Manager) take(ctx context.Context, mustAnswer bool) (*Snapshot, error) {
-	if m.Inventory == nil || m.Mode == InventoryOff {
+// the mode is off, or when the mode is auto and the failure is one that fb
+// lets fall back (after a warning). An interruption (ctx ended) and an
+// unusable endpoint are errors in every mode.
+func (m *Manager) take(ctx context.Context, fb fallback) (*Snapshot, error) {
+	if !m.usesInventory() {
 		return nil, nil
 	}
 	at := m.now()
-	hs, err := m.Inventory.Holders(ctx)
-	if err != nil {
-		if !errors.Is(err, ErrInventory) {
-			err = fmt.Errorf("%w: %w", ErrInventory, err)
-		}
-		if m.Mode == InventoryOn || mustAnswer {
-			return nil, err
-		}
-		m.warn(fmt.Errorf("%w; deciding from the leases alone, reclaiming nothing", err))
-		return nil, nil
+	var dbErr error // the database's own failure, as itself: not a Docker one
+	hs, err := m.Inventory.Holders(ctx, func(slugs []string) (map[string]bool, error) {
+		leased, err := m.leased(ctx, slugs)
+		dbErr = err
+		return leased, err
+	})
+	switch {
+	case err == nil:
+		return &Snapshot{Holders: hs, TakenAt: at}, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("asking docker: %w", ctx.Err())
+	case dbErr != nil:
+		return nil, dbErr
 	}
-	return &Snapshot{Holders: hs, TakenAt: at}, nil
+	if errors.Is(err, ErrEndpoint) {
+		return nil, err
+	}
+	if !errors.Is(err, ErrInventory) {
+		err = fmt.Errorf("%w: %w", ErrInventory, err)
+	}
+	fallBack := m.Mode == InventoryAuto &&
+		(fb == ifNoEngine && errors.Is(err, ErrNoEngine) || fb == ifUnavailable)
+	if !fallBack {
+		return nil, err
+	}
+	if fb == ifNoEngine {
+		m.warn(fmt.Errorf("%w; deciding from the leases alone, reclaiming nothing", err))
+	} else {
+		m.warn(err)
+	}
+	return nil, nil
+}
+
+// leased answers the inventory's question of which slugs hold a lease,
+// from a short read under the shared lock. A missing database holds none.
+func (m *Manager) leased(ctx context.Context, slugs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	_, err := m.existing(ctx, true, func(s *Store) (err error) {
+		out, err = s.Leased(slugs)
+		return err
+	})
+	return out, err
 }
 
 // Acquire gives slug its alias: its existing lease renewed (without asking
@@ -118,15 +206,15 @@ func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) 
 		pause := min(time.Second, deadline.Sub(m.now()))
 		select {
 		case <-ctx.Done():
-			return res, fmt.Errorf("%w (gave up waiting: %v)", err, ctx.Err())
+			return res, fmt.Errorf("waiting for a free alias: %w", ctx.Err())
 		case <-time.After(pause):
 		}
 	}
 }
 
 func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
-	needInventory := m.Inventory != nil && m.Mode != InventoryOff
-	s, err := m.open(true, false)
+	needInventory := m.usesInventory()
+	s, err := m.open(ctx, true, false)
 	if err != nil {
 		return AcquireResult{}, err
 	}
@@ -137,12 +225,12 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 	if !needInventory || !errors.Is(err, ErrNotFound) {
 		return res, err
 	}
-	snap, err := m.take(ctx, false)
+	snap, err := m.take(ctx, ifNoEngine)
 	if err != nil {
 		return AcquireResult{}, err
 	}
 	crashPoint("after-inventory")
-	if s, err = m.open(true, false); err != nil {
+	if s, err = m.open(ctx, true, false); err != nil {
 		return AcquireResult{}, err
 	}
 	defer s.Close()
@@ -158,15 +246,20 @@ func (m *Manager) up(ctx context.Context, res AcquireResult) error {
 	if err == nil {
 		return nil
 	}
+	if ctx.Err() != nil {
+		// Interrupted, not failed: the lease stays as committed before
+		// the signal (nothing is written after it), pending until gc.
+		return fmt.Errorf("bringing %s up: %w", res.Lease.Alias, ctx.Err())
+	}
 	if !errors.Is(err, ErrInterface) {
 		err = fmt.Errorf("%w: %w", ErrInterface, err)
 	}
 	if res.Outcome == Renewed {
 		return err // an existing lease stays: it was not ours to undo
 	}
-	s, oerr := m.open(false, false)
+	s, oerr := m.open(ctx, false, false)
 	if oerr == nil {
-		_, oerr = s.release(res.Lease.Slug, res.Lease.Generation, "interface-failed")
+		_, oerr = s.release(res.Lease.Slug, res.Lease.Generation, ReasonInterfaceFailed)
 		s.Close()
 	}
 	if oerr != nil && !errors.Is(oerr, ErrGenerationMismatch) && !errors.Is(oerr, ErrNotFound) {
@@ -178,40 +271,34 @@ func (m *Manager) up(ctx context.Context, res AcquireResult) error {
 // Release ends slug's lease, only if it is that generation when generation
 // is not zero. It never asks the inventory. A missing database is the same
 // as a missing lease: ErrNotFound.
-func (m *Manager) Release(slug string, generation uint64) (Lease, error) {
+func (m *Manager) Release(ctx context.Context, slug string, generation uint64) (Lease, error) {
 	if err := ValidateSlug(slug); err != nil {
 		return Lease{}, err
 	}
-	s, err := m.open(false, false)
-	if errors.Is(err, ErrNoDatabase) {
-		return Lease{}, fmt.Errorf("%w for %s", ErrNotFound, slug)
+	var l Lease
+	found, err := m.existing(ctx, false, func(s *Store) (err error) {
+		l, err = s.Release(slug, generation)
+		return err
+	})
+	if !found && err == nil {
+		err = fmt.Errorf("%w for %s", ErrNotFound, slug)
 	}
-	if err != nil {
-		return Lease{}, err
-	}
-	defer s.Close()
-	return s.Release(slug, generation)
+	return l, err
 }
 
 // List returns a decision for every lease and every foreign pool alias.
 // States are Unknown when the inventory was not asked or did not answer.
 func (m *Manager) List(ctx context.Context) ([]Decision, error) {
-	snap, err := m.take(ctx, false)
+	snap, err := m.take(ctx, ifUnavailable)
 	if err != nil {
 		return nil, err
 	}
 	var leases []Lease
-	s, err := m.open(false, true)
-	switch {
-	case errors.Is(err, ErrNoDatabase):
-	case err != nil:
-		return nil, err
-	default:
+	if _, err := m.existing(ctx, true, func(s *Store) (err error) {
 		leases, err = s.Leases()
-		s.Close()
-		if err != nil {
-			return nil, err
-		}
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	return Classify(leases, snap, m.Grace, m.Pool), nil
 }
@@ -219,10 +306,10 @@ func (m *Manager) List(ctx context.Context) ([]Decision, error) {
 // Recover rebuilds the database from the inventory's labelled containers
 // (see the package function Recover); the inventory must answer.
 func (m *Manager) Recover(ctx context.Context, force bool) (RecoverResult, error) {
-	if m.Inventory == nil || m.Mode == InventoryOff {
+	if !m.usesInventory() {
 		return RecoverResult{}, fmt.Errorf("%w: recover needs Docker, which is off", ErrInventory)
 	}
-	snap, err := m.take(ctx, true)
+	snap, err := m.take(ctx, mustAnswer)
 	if err != nil {
 		return RecoverResult{}, err
 	}
@@ -233,24 +320,19 @@ func (m *Manager) Recover(ctx context.Context, force bool) (RecoverResult, error
 // the inventory answered in full: any failure is ErrInventory, whatever
 // the mode. With dryRun it returns the same and changes nothing.
 func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
-	if m.Inventory == nil || m.Mode == InventoryOff {
+	if !m.usesInventory() {
 		return nil, fmt.Errorf("%w: gc needs Docker, which is off", ErrInventory)
 	}
-	snap, err := m.take(ctx, true)
+	snap, err := m.take(ctx, mustAnswer)
 	if err != nil {
 		return nil, err
 	}
 	crashPoint("after-inventory")
-	s, err := m.open(false, dryRun)
-	if errors.Is(err, ErrNoDatabase) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	ds, err := s.Reclaim(*snap, m.Grace, dryRun)
-	if err != nil {
+	var ds []Decision
+	if _, err := m.existing(ctx, dryRun, func(s *Store) (err error) {
+		ds, err = s.Reclaim(*snap, m.Grace, dryRun)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	stale := ds[:0]
@@ -260,4 +342,46 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 		}
 	}
 	return stale, nil
+}
+
+// Hold records pid as the process holding slug's lease of the given
+// generation, or clears it with pid 0: while the process runs, the lease
+// is live whatever Docker says, so it is never reclaimed and handed on
+// under a command that outlived its wrapper.
+func (m *Manager) Hold(ctx context.Context, slug string, generation uint64, pid int) error {
+	found, err := m.existing(ctx, false, func(s *Store) error {
+		return s.SetProcess(slug, generation, pid)
+	})
+	if !found && err == nil {
+		err = fmt.Errorf("%w for %s", ErrNotFound, slug)
+	}
+	return err
+}
+
+// Events returns the newest n audit events (all kept, for n <= 0), of
+// slug only when it is not empty, oldest first.
+func (m *Manager) Events(ctx context.Context, n int, slug string) ([]Event, error) {
+	evs := []Event{}
+	_, err := m.existing(ctx, true, func(s *Store) (err error) {
+		evs, err = s.Events(n, slug)
+		return err
+	})
+	return evs, err
+}
+
+// Slugs returns the slugs that hold a lease, for shell completion. It
+// barely waits for the lock: a held lock gives no slugs rather than a
+// stalled shell.
+func (m *Manager) Slugs(ctx context.Context) ([]string, error) {
+	var slugs []string
+	quick := *m
+	quick.LockTimeout = 200 * time.Millisecond
+	_, err := quick.existing(ctx, true, func(s *Store) error {
+		ls, err := s.Leases()
+		for _, l := range ls {
+			slugs = append(slugs, l.Slug)
+		}
+		return err
+	})
+	return slugs, err
 }

@@ -1,38 +1,10 @@
 package lease
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
 	"time"
 )
-
-// SlugLabel is the container label that attributes a holder to a slug.
-// Launchers should set it on every container of a bottle's bundle.
-const SlugLabel = "aliaslease.slug"
-
-// Holder is one container that publishes at least one port on an address.
-// A container publishing on several addresses is one Holder per address.
-type Holder struct {
-	Alias netip.Addr // host IP of the binding; unspecified for 0.0.0.0 and ::
-	ID    string     // container ID
-	Name  string     // container name, without the leading slash
-	Slug  string     // value of the SlugLabel label, "" when absent
-	State string     // Docker's state: running, exited, created, ...
-	Port  string     // one published binding, "HOSTPORT->PORT/PROTO", for reports
-}
-
-// Snapshot is what the container inventory showed at one moment.
-type Snapshot struct {
-	// Holders are all containers publishing ports, in any state.
-	Holders []Holder
-	// TakenAt is when the inventory was asked, before its first call.
-	// Classification measures lease age against it rather than against
-	// the time the lock was finally taken: a lease renewed after the
-	// inventory was asked cannot have shown up in it, and must never be
-	// judged by it.
-	TakenAt time.Time
-}
 
 // State is the state of a leased or held alias.
 type State string
@@ -47,14 +19,23 @@ const (
 	Unknown  State = "unknown"  // leased; the inventory was not asked or did not answer
 )
 
-// Reasons name why a decision was taken; one token each, the word gc prints.
+// Reason names why a decision was taken: one token, the word gc prints.
+type Reason string
+
+// Reasons of decisions and audit events.
 const (
-	ReasonHeld          = "held"
-	ReasonWithinGrace   = "within-grace"
-	ReasonNoHolder      = "no-holder"
-	ReasonLabelMismatch = "label-mismatch"
-	ReasonUnleased      = "unleased-holder"
-	ReasonNotAsked      = "docker-not-asked"
+	ReasonHeld          Reason = "held"
+	ReasonWithinGrace   Reason = "within-grace"
+	ReasonNoHolder      Reason = "no-holder"
+	ReasonLabelMismatch Reason = "label-mismatch"
+	ReasonUnleased      Reason = "unleased-holder"
+	ReasonNotAsked      Reason = "docker-not-asked"
+	// ReasonInterfaceFailed: a new lease removed because its alias could
+	// not be brought up.
+	ReasonInterfaceFailed Reason = "interface-failed"
+	// ReasonLabelledContainer: a lease rebuilt by recover from a
+	// labelled container.
+	ReasonLabelledContainer Reason = "labelled-container"
 )
 
 // Decision is the verdict on one lease, or on one unleased but held alias.
@@ -62,7 +43,7 @@ type Decision struct {
 	Lease   Lease // zero Slug for a foreign alias
 	Alias   netip.Addr
 	State   State
-	Reason  string
+	Reason  Reason
 	Holders []Holder
 }
 
@@ -76,15 +57,8 @@ type Decision struct {
 // is a sort of each and one linear pass: a nearly full pool of 65,536
 // leases is judged in milliseconds.
 func classify(leases []Lease, holders []Holder, now time.Time, grace time.Duration) []Decision {
-	hs := make([]Holder, 0, len(holders))
-	for _, h := range holders {
-		if h.Alias.Is4() && loopback.Contains(h.Alias) {
-			hs = append(hs, h)
-		}
-	}
-	slices.SortStableFunc(hs, func(a, b Holder) int { return a.Alias.Compare(b.Alias) })
+	hs, bySlug := sortHolders(holders)
 	ls := leases
-	byAlias := func(a, b Lease) int { return cmp.Compare(addrToU32(a.Alias), addrToU32(b.Alias)) }
 	if !slices.IsSortedFunc(ls, byAlias) {
 		ls = slices.Clone(leases)
 		slices.SortFunc(ls, byAlias)
@@ -110,16 +84,10 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 		if j < len(hs) && hs[j].Alias == l.Alias {
 			d.Holders, j = group(j)
 		}
-		switch {
-		case len(d.Holders) > 0 && labelledForOther(d.Holders, l.Slug):
-			d.State, d.Reason = Conflict, ReasonLabelMismatch
-		case len(d.Holders) > 0:
-			d.State, d.Reason = Live, ReasonHeld
-		case now.Sub(l.RenewedAt) >= grace:
-			d.State, d.Reason = Stale, ReasonNoHolder
-		default:
-			d.State, d.Reason = Pending, ReasonWithinGrace
+		if byLabel := bySlug[l.Slug]; len(byLabel) > 0 {
+			d.Holders = append(d.Holders, byLabel...) // group's slices are clipped: this copies
 		}
+		d.State, d.Reason = judge(l, d.Holders, now, grace)
 		out = append(out, d)
 	}
 	for j < len(hs) {
@@ -128,6 +96,42 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 		out = append(out, Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g})
 	}
 	return out
+}
+
+// sortHolders returns the holders on loopback aliases sorted by alias,
+// and those attributed by their label alone (no alias) by slug; holders
+// on other addresses (0.0.0.0, ::, a LAN address) hold no alias.
+func sortHolders(holders []Holder) ([]Holder, map[string][]Holder) {
+	hs := make([]Holder, 0, len(holders))
+	var bySlug map[string][]Holder
+	for _, h := range holders {
+		switch {
+		case !h.Alias.IsValid() && h.Slug != "":
+			if bySlug == nil {
+				bySlug = map[string][]Holder{}
+			}
+			bySlug[h.Slug] = append(bySlug[h.Slug], h)
+		case h.Alias.Is4() && loopback.Contains(h.Alias):
+			hs = append(hs, h)
+		}
+	}
+	slices.SortStableFunc(hs, func(a, b Holder) int { return a.Alias.Compare(b.Alias) })
+	return hs, bySlug
+}
+
+// judge gives the state of lease l with the holders found for it. Only a
+// lease with no holder that was last wanted (renewed, or seen live) at
+// least grace ago is stale.
+func judge(l Lease, holders []Holder, now time.Time, grace time.Duration) (State, Reason) {
+	switch {
+	case len(holders) > 0 && labelledForOther(holders, l.Slug):
+		return Conflict, ReasonLabelMismatch
+	case len(holders) > 0:
+		return Live, ReasonHeld
+	case now.Sub(l.seenAt()) >= grace:
+		return Stale, ReasonNoHolder
+	}
+	return Pending, ReasonWithinGrace
 }
 
 // unclassified reports every lease as Unknown, for when the inventory was
@@ -149,23 +153,6 @@ func labelledForOther(hs []Holder, slug string) bool {
 	return false
 }
 
-// adoptable returns the lowest pool alias that a container labelled for
-// slug publishes on and that no lease holds, for a slug that has no lease.
-// It lets a bundle started before aliaslease, or before the database was
-// lost, keep the alias it already uses instead of getting a second one.
-func adoptable(slug string, holders []Holder, pool Pool, leased func(netip.Addr) bool) (netip.Addr, bool) {
-	var best netip.Addr
-	for _, h := range holders {
-		if h.Slug != slug || !pool.Contains(h.Alias) || leased(h.Alias) {
-			continue
-		}
-		if !best.IsValid() || h.Alias.Less(best) {
-			best = h.Alias
-		}
-	}
-	return best, best.IsValid()
-}
-
 // Classify judges leases against the holders of a snapshot with the given
 // grace period, as gc and acquire do; list and the health report use it.
 // With no snapshot (Docker not asked, or silent) every lease is Unknown.
@@ -175,7 +162,7 @@ func Classify(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool) []
 	if snap == nil {
 		return unclassified(leases)
 	}
-	ds := classify(leases, snap.Holders, snap.TakenAt, grace)
+	ds := classify(leases, withProcesses(snap.Holders, leases), snap.TakenAt, grace)
 	out := ds[:0]
 	for _, d := range ds {
 		if d.State != Foreign || pool.Contains(d.Alias) {
@@ -183,4 +170,23 @@ func Classify(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool) []
 		}
 	}
 	return out
+}
+
+// heldAtDue says whether a decision taken at now should record held_at.
+// It is recorded coarsely, only when the lease is live and the time it was
+// last known to be wanted is at least a quarter of the grace period old,
+// so that a gc from cron does not rewrite the file on every run, while
+// grace still runs from (nearly) when the bottle was last seen alive.
+func heldAtDue(d Decision, now time.Time, grace time.Duration) bool {
+	return d.State == Live && d.Lease.Slug != "" && now.Sub(d.Lease.seenAt()) >= grace/4
+}
+
+// needsWrite says whether applying decisions would change anything.
+func needsWrite(ds []Decision, now time.Time, grace time.Duration) bool {
+	for _, d := range ds {
+		if d.State == Stale || heldAtDue(d, now, grace) {
+			return true
+		}
+	}
+	return false
 }

@@ -43,6 +43,24 @@ func TestClassify(t *testing.T) {
 			want:    "a@127.0.0.16=stale/no-holder"},
 		{name: "holder on another alias does not save a lease", leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{h("127.0.0.17", "c1", "a")},
 			want: "a@127.0.0.16=stale/no-holder -@127.0.0.17=foreign/unleased-holder"},
+		{name: "held_at moves grace: seen live recently is pending",
+			leases: []Lease{withHeld(l("a", "127.0.0.16", 48*time.Hour), now.Add(-time.Minute))},
+			want:   "a@127.0.0.16=pending/within-grace"},
+		{name: "held_at older than grace is stale",
+			leases: []Lease{withHeld(l("a", "127.0.0.16", 48*time.Hour), now.Add(-grace))},
+			want:   "a@127.0.0.16=stale/no-holder"},
+		{name: "held_at older than renewal does not shorten grace",
+			leases: []Lease{withHeld(l("a", "127.0.0.16", time.Minute), now.Add(-time.Hour))},
+			want:   "a@127.0.0.16=pending/within-grace"},
+		{name: "holder attributed by label alone keeps its slug's lease live",
+			leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{{Name: "stopped", Slug: "a", State: "exited"}},
+			want: "a@127.0.0.16=live/held"},
+		{name: "label-only holder of an unleased slug places nothing",
+			leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{{Name: "stopped", Slug: "b", State: "exited"}},
+			want: "a@127.0.0.16=stale/no-holder"},
+		{name: "label-only holder without a label is ignored",
+			leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{{Name: "stopped", State: "exited"}},
+			want: "a@127.0.0.16=stale/no-holder"},
 		{name: "mixed, sorted by alias",
 			leases:  []Lease{l("z", "127.0.0.18", time.Hour), l("y", "127.0.0.16", 0), l("x", "127.0.0.17", time.Hour)},
 			holders: []Holder{h("127.0.0.17", "cx", "x"), h("127.0.0.19", "f", "")},
@@ -66,6 +84,11 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%s: classify = %q, want %q", tt.name, strings.Join(got, " "), tt.want)
 		}
 	}
+}
+
+func withHeld(l Lease, at time.Time) Lease {
+	l.HeldAt = at
+	return l
 }
 
 func TestClassifyKeepsHolders(t *testing.T) {

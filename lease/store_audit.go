@@ -17,14 +17,17 @@ const MaxEvents = 1000
 
 var bucketLog = []byte("log") // 8-byte sequence -> JSON event
 
+// EventKind names what an audit event records.
+type EventKind string
+
 // Event kinds in the audit log.
 const (
-	EventAcquire = "acquire" // a new lease on the lowest free alias
-	EventAdopt   = "adopt"   // a new lease on the alias a labelled container uses
-	EventRenew   = "renew"
-	EventRelease = "release"
-	EventReclaim = "reclaim" // a stale lease removed by gc or acquire
-	EventRecover = "recover" // a lease rebuilt from Docker
+	EventAcquire EventKind = "acquire" // a new lease on the lowest free alias
+	EventAdopt             = "adopt"   // a new lease on the alias a labelled container uses
+	EventRenew             = "renew"
+	EventRelease           = "release"
+	EventReclaim           = "reclaim" // a stale lease removed by gc or acquire
+	EventRecover           = "recover" // a lease rebuilt from Docker
 )
 
 // Event is one entry of the audit log, written in the same transaction
@@ -32,17 +35,17 @@ const (
 type Event struct {
 	Seq        uint64     `json:"seq"`
 	Time       time.Time  `json:"time"`
-	Kind       string     `json:"event"`
+	Kind       EventKind  `json:"event"`
 	Slug       string     `json:"slug"`
 	Alias      netip.Addr `json:"alias"`
 	Generation uint64     `json:"generation"`
-	Reason     string     `json:"reason,omitempty"`
+	Reason     Reason     `json:"reason,omitempty"`
 	PID        int        `json:"pid"`
 	Command    string     `json:"command,omitempty"`
 }
 
 // logEvent appends an event for l and drops the one MaxEvents older.
-func (s *Store) logEvent(tx *bolt.Tx, now time.Time, kind string, l Lease, reason string) error {
+func (s *Store) logEvent(tx *bolt.Tx, now time.Time, kind EventKind, l Lease, reason Reason) error {
 	b, err := tx.CreateBucketIfNotExists(bucketLog)
 	if err != nil {
 		return err

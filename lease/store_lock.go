@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -92,4 +93,65 @@ func LockStatus(dbPath string) (LockState, error) {
 		st.PID, st.Since, st.Command = pid, since, command
 	}
 	return st, nil
+}
+
+// lockFile takes the exclusive (or shared) lock on path within timeout.
+// The lock file must be a regular file: a symlink, FIFO or directory
+// planted there is refused rather than followed or blocked on.
+func lockFile(ctx context.Context, path string, timeout time.Duration, shared bool, command string) (*flock.Flock, error) {
+	fi, err := os.Lstat(path)
+	existed := err == nil
+	if existed && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("lock file %s is not a regular file (%s); remove it", path, fi.Mode().Type())
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	flag := os.O_CREATE | os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	if existed && shared {
+		// flock needs no write access: a reader of a database on a
+		// read-only file system can still take the shared lock.
+		flag = os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	}
+	lk := flock.New(path, flock.SetFlag(flag), flock.SetPermissions(0o600))
+	try := lk.TryLock
+	if shared {
+		try = lk.TryRLock
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	// Poll with a short, growing delay: a lock is usually held for about
+	// a millisecond, so a fixed coarse delay would dominate under load.
+	delay := 500 * time.Microsecond
+	for {
+		ok, err := try()
+		if err != nil {
+			return nil, fmt.Errorf("lock file %s: %w", path, err)
+		}
+		if ok {
+			// A lock file just created got 0600 less the umask; files
+			// aliaslease creates are 0600 whatever the umask.
+			if !existed {
+				if err := os.Chmod(path, 0o600); err != nil {
+					lk.Unlock()
+					return nil, fmt.Errorf("lock file %s: %w", path, err)
+				}
+			}
+			if !shared {
+				recordHolder(path, command)
+			}
+			return lk, nil
+		}
+		select {
+		case <-ctx.Done():
+			lk.Close()
+			return nil, fmt.Errorf("waiting for lock file %s: %w", path, ctx.Err())
+		case <-deadline.C:
+			lk.Close()
+			return nil, fmt.Errorf("%w within %s: %s is held by another process", ErrLocked, timeout, path)
+		case <-time.After(delay):
+		}
+		if delay < 8*time.Millisecond {
+			delay *= 2
+		}
+	}
 }

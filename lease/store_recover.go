@@ -1,7 +1,7 @@
 package lease
 
 import (
-	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,10 +13,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// ErrExists is returned by Recover when a readable database is already
-// at the path and force was not given.
-var ErrExists = errors.New("database exists")
 
 // RecoverResult is what Recover did.
 type RecoverResult struct {
@@ -35,18 +31,12 @@ type RecoverResult struct {
 // (at the current time in microseconds), so a late release naming an old
 // generation cannot match a rebuilt lease.
 func Recover(path string, opts *Options, holders []Holder, pool Pool, now time.Time, force bool) (RecoverResult, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.LockTimeout <= 0 {
-		o.LockTimeout = DefaultLockTimeout
-	}
+	o := opts.withDefaults()
 	var res RecoverResult
 	if err := mkdirAll(filepath.Dir(path)); err != nil {
 		return res, err
 	}
-	lk, err := lockFile(path+".lock", o.LockTimeout, false, "recover")
+	lk, err := lockFile(context.Background(), path+".lock", o.LockTimeout, false, "recover")
 	if err != nil {
 		return res, err
 	}
@@ -87,13 +77,10 @@ func Recover(path string, opts *Options, holders []Holder, pool Pool, now time.T
 				gen++
 				l := &leases[i]
 				l.Generation, l.AcquiredAt, l.RenewedAt = gen, now.UTC(), now.UTC()
-				if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(*l)); err != nil {
+				if err := putLease(tx, *l); err != nil {
 					return err
 				}
-				if err := tx.Bucket(bucketAliases).Put(aliasKey(l.Alias), []byte(l.Slug)); err != nil {
-					return err
-				}
-				if err := s.logEvent(tx, now, EventRecover, *l, "labelled-container"); err != nil {
+				if err := s.logEvent(tx, now, EventRecover, *l, ReasonLabelledContainer); err != nil {
 					return err
 				}
 			}
@@ -158,7 +145,7 @@ func rebuild(holders []Holder, pool Pool) ([]Lease, []string) {
 	for s, a := range best {
 		leases = append(leases, Lease{Slug: s, Alias: a})
 	}
-	slices.SortFunc(leases, func(x, y Lease) int { return cmp.Compare(addrToU32(x.Alias), addrToU32(y.Alias)) })
+	slices.SortFunc(leases, byAlias)
 	slices.Sort(skipped)
 	return leases, skipped
 }

@@ -8,66 +8,60 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/aliaslease/aliaslease/lease"
+	"golang.org/x/term"
 )
 
-// System is the host's loopback interface: lo0, managed with ifconfig.
-type System struct {
-	Stdin  *os.File  // whether it is a terminal decides if sudo may prompt
-	Stderr io.Writer // receives the notice before sudo prompts
+// On macOS, System is lo0 (lo0.go) running the real commands.
+
+func sysUp(ctx context.Context, s System, alias netip.Addr, pool lease.Pool) error {
+	return lo0For(s).Up(ctx, alias, pool)
 }
 
-func (s System) lo0() Lo0 {
-	interactive := false
-	if s.Stdin != nil {
-		_, err := unix.IoctlGetTermios(int(s.Stdin.Fd()), unix.TIOCGETA)
-		interactive = err == nil
-	}
-	l := Lo0{Run: s.run, Interactive: interactive}
+func sysUpAll(ctx context.Context, s System, pool lease.Pool) ([]netip.Addr, error) {
+	return lo0For(s).UpAll(ctx, pool)
+}
+
+func sysStatus(ctx context.Context, s System, pool lease.Pool) ([]AliasStatus, error) {
+	return lo0For(s).Status(ctx, pool)
+}
+
+// lo0For returns the lo0 that runs real commands for s: sudo may prompt
+// when s.Stdin is a terminal, and s.Stderr hears what is about to be
+// added.
+func lo0For(s System) lo0 {
+	l := lo0{run: execRunner(s), interactive: s.Stdin != nil && term.IsTerminal(int(s.Stdin.Fd()))}
 	if s.Stderr != nil {
-		l.Notify = func(msg string) { fmt.Fprintf(s.Stderr, "aliaslease: note: %s\n", msg) }
+		l.notify = func(msg string) { fmt.Fprintf(s.Stderr, "aliaslease: note: %s\n", msg) }
 	}
 	return l
 }
 
-func (s System) run(ctx context.Context, argv []string, interactive bool) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if interactive {
-		cmd.Stdin = s.Stdin
-		if s.Stderr != nil {
-			cmd.Stderr = io.MultiWriter(&stderr, s.Stderr)
+// execRunner returns the runner that executes argv for s. An interactive
+// command reads s.Stdin, and its standard error goes to s.Stderr as well;
+// a failing command's error carries the first line of its standard error.
+func execRunner(s System) runner {
+	return func(ctx context.Context, argv []string, interactive bool) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if interactive {
+			cmd.Stdin = s.Stdin
+			if s.Stderr != nil {
+				cmd.Stderr = io.MultiWriter(&stderr, s.Stderr)
+			}
 		}
-	}
-	if err := cmd.Run(); err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return nil, fmt.Errorf("%w: %s", err, firstLine(msg))
+		if err := cmd.Run(); err != nil {
+			if msg := strings.TrimSpace(stderr.String()); msg != "" {
+				return nil, fmt.Errorf("%w: %s", err, firstLine(msg))
+			}
+			return nil, err
 		}
-		return nil, err
+		return stdout.Bytes(), nil
 	}
-	return stdout.Bytes(), nil
-}
-
-// Up makes sure alias is on lo0, adding every missing pool alias with it.
-func (s System) Up(ctx context.Context, alias netip.Addr, pool lease.Pool) error {
-	return s.lo0().Up(ctx, alias, pool)
-}
-
-// UpAll adds every missing pool alias to lo0 and returns those added.
-func (s System) UpAll(ctx context.Context, pool lease.Pool) ([]netip.Addr, error) {
-	return s.lo0().UpAll(ctx, pool)
-}
-
-// Status reports which pool aliases are on lo0.
-func (s System) Status(ctx context.Context, pool lease.Pool) ([]AliasStatus, error) {
-	return s.lo0().Status(ctx, pool)
 }
 
 func firstLine(s string) string {

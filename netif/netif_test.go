@@ -28,20 +28,20 @@ func TestParseIfconfigFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := setString(ParseIfconfig(out)); got != want {
-			t.Errorf("ParseIfconfig(%s) = %s, want %s", file, got, want)
+		if got := setString(parseIfconfig(out)); got != want {
+			t.Errorf("parseIfconfig(%s) = %s, want %s", file, got, want)
 		}
 	}
 }
 
 func TestParseIfconfigExactMatch(t *testing.T) {
-	got := ParseIfconfig([]byte("\tinet 127.0.0.16 netmask 0xffffffff\n"))
+	got := parseIfconfig([]byte("\tinet 127.0.0.16 netmask 0xffffffff\n"))
 	if got[netip.MustParseAddr("127.0.0.1")] || !got[netip.MustParseAddr("127.0.0.16")] {
-		t.Errorf("ParseIfconfig = %v: 127.0.0.1 must not match 127.0.0.16", got)
+		t.Errorf("parseIfconfig = %v: 127.0.0.1 must not match 127.0.0.16", got)
 	}
-	got = ParseIfconfig([]byte("\tinet 127.0.0.1 netmask 0xff000000\n"))
+	got = parseIfconfig([]byte("\tinet 127.0.0.1 netmask 0xff000000\n"))
 	if got[netip.MustParseAddr("127.0.0.16")] {
-		t.Errorf("ParseIfconfig = %v: 127.0.0.16 must not match 127.0.0.1", got)
+		t.Errorf("parseIfconfig = %v: 127.0.0.16 must not match 127.0.0.1", got)
 	}
 }
 
@@ -54,14 +54,14 @@ func FuzzParseIfconfig(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, out []byte) {
-		set := ParseIfconfig(out)
+		set := parseIfconfig(out)
 		for a := range set {
 			if !a.Is4() {
-				t.Fatalf("ParseIfconfig returned non-IPv4 %s", a)
+				t.Fatalf("parseIfconfig returned non-IPv4 %s", a)
 			}
 			// Every address found is spelled out whole after an "inet" word.
 			if !strings.Contains(string(out), a.String()) {
-				t.Fatalf("ParseIfconfig found %s, which the output does not contain", a)
+				t.Fatalf("parseIfconfig found %s, which the output does not contain", a)
 			}
 		}
 	})
@@ -69,17 +69,17 @@ func FuzzParseIfconfig(f *testing.F) {
 
 func TestAddAliasArgv(t *testing.T) {
 	a := netip.MustParseAddr("127.0.0.16")
-	want := []string{"sudo", "-p", SudoPrompt, "/sbin/ifconfig", "lo0", "alias", "127.0.0.16/32", "up"}
-	if got := AddAliasArgv(a, true); !slices.Equal(got, want) {
-		t.Errorf("AddAliasArgv(%s, true) = %q, want %q", a, got, want)
+	want := []string{"sudo", "-p", sudoPrompt, "/sbin/ifconfig", "lo0", "alias", "127.0.0.16/32", "up"}
+	if got := addAliasArgv(a, true); !slices.Equal(got, want) {
+		t.Errorf("addAliasArgv(%s, true) = %q, want %q", a, got, want)
 	}
 	want = append([]string{"sudo", "-n"}, want[1:]...)
-	if got := AddAliasArgv(a, false); !slices.Equal(got, want) {
-		t.Errorf("AddAliasArgv(%s, false) = %q, want %q", a, got, want)
+	if got := addAliasArgv(a, false); !slices.Equal(got, want) {
+		t.Errorf("addAliasArgv(%s, false) = %q, want %q", a, got, want)
 	}
 }
 
-// fakeLo0 is a macOS lo0 in memory, driven through the Runner: ifconfig
+// fakeLo0 is a macOS lo0 in memory, driven through the runner: ifconfig
 // prints it, sudo ifconfig alias adds to it, unless failAdd.
 type fakeLo0 struct {
 	present map[netip.Addr]bool
@@ -121,14 +121,14 @@ func (f *fakeLo0) adds() []string {
 func TestLo0AddsAllMissingAtOnce(t *testing.T) {
 	pool := lease.MustParsePool("127.0.0.16-127.0.0.19")
 	f := &fakeLo0{present: map[netip.Addr]bool{netip.MustParseAddr("127.0.0.17"): true}}
-	l := Lo0{Run: f.run, Interactive: true}
+	l := lo0{run: f.run, interactive: true}
 	if err := l.Up(context.Background(), netip.MustParseAddr("127.0.0.18"), pool); err != nil {
 		t.Fatalf("Up = %v", err)
 	}
 	want := []string{
-		"sudo -p " + SudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.16/32 up",
-		"sudo -p " + SudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.18/32 up",
-		"sudo -p " + SudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.19/32 up",
+		"sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.16/32 up",
+		"sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.18/32 up",
+		"sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.19/32 up",
 	}
 	if got := f.adds(); !slices.Equal(got, want) {
 		t.Errorf("commands run = %q, want %q", got, want)
@@ -143,7 +143,7 @@ func TestLo0AddsAllMissingAtOnce(t *testing.T) {
 func TestLo0NoTerminal(t *testing.T) {
 	pool := lease.MustParsePool("127.0.0.16")
 	f := &fakeLo0{present: map[netip.Addr]bool{}, failAdd: errors.New("exit status 1: sudo: a password is required")}
-	err := Lo0{Run: f.run, Interactive: false}.Up(context.Background(), netip.MustParseAddr("127.0.0.16"), pool)
+	err := lo0{run: f.run, interactive: false}.Up(context.Background(), netip.MustParseAddr("127.0.0.16"), pool)
 	want := "adding 127.0.0.16 to lo0 failed (no terminal, so sudo could not ask for a password): exit status 1: sudo: a password is required; " +
 		"run by hand: sudo /sbin/ifconfig lo0 alias 127.0.0.16/32 up, or add the whole pool with: aliaslease pool up"
 	if err == nil || err.Error() != want {
@@ -161,7 +161,7 @@ func TestLo0RollsBackNewLease(t *testing.T) {
 	pool := lease.MustParsePool("127.0.0.16-127.0.0.17")
 	f := &fakeLo0{present: map[netip.Addr]bool{}}
 	m := &lease.Manager{Path: filepath.Join(t.TempDir(), "leases.db"), Pool: pool, LockTimeout: time.Second,
-		Interface: Lo0{Run: f.run, Interactive: false}}
+		Interface: lo0{run: f.run, interactive: false}}
 	res, err := m.Acquire(context.Background(), "ok", 0)
 	if err != nil || res.Lease.Alias != netip.MustParseAddr("127.0.0.16") {
 		t.Fatalf("Acquire(%q) = %+v, %v", "ok", res, err)
@@ -187,7 +187,7 @@ func TestLo0RollsBackNewLease(t *testing.T) {
 func TestLo0StatusAndUpAll(t *testing.T) {
 	pool := lease.MustParsePool("127.0.0.16-127.0.0.18")
 	f := &fakeLo0{present: map[netip.Addr]bool{netip.MustParseAddr("127.0.0.17"): true}}
-	l := Lo0{Run: f.run, Interactive: true}
+	l := lo0{run: f.run, interactive: true}
 	st, err := l.Status(context.Background(), pool)
 	if err != nil || len(st) != 3 || st[0].Up || !st[1].Up || st[2].Up {
 		t.Errorf("Status = %+v, %v, want only 127.0.0.17 up", st, err)

@@ -9,64 +9,196 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/aliaslease/aliaslease/lease"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx := interrupts.watch()
 	app := newApp(os.Stdout, os.Stderr)
 	err := app.RunContext(ctx, normalizeArgs(app, os.Args))
-	stop()
+	if sig := interrupts.caught(); sig != 0 && err != nil {
+		fmt.Fprintf(os.Stderr, "aliaslease: error: interrupted by %s; nothing changed after it\n", signalName(sig))
+		os.Exit(128 + int(sig))
+	}
 	os.Exit(report(os.Stderr, err))
 }
 
-// Exit codes of the contract.
-const (
-	exitOK        = 0
-	exitFailure   = 1
-	exitUsage     = 2
-	exitExhausted = 3
-	exitDocker    = 4
-	exitLocked    = 5
-	exitCorrupt   = 6
-	exitInterface = 7
-)
+// interrupts turns the first SIGINT or SIGTERM into the cancellation of
+// the command's context (so every wait ends and nothing commits after it)
+// and a second one into an immediate exit. While run forwards signals to
+// its command, they are the command's business instead.
+var interrupts signals
+
+type signals struct {
+	mu         sync.Mutex
+	first      syscall.Signal
+	forwarding bool
+	cancel     context.CancelFunc
+}
+
+// watch starts watching and returns the context the first signal cancels.
+func (s *signals) watch() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for sig := range ch {
+			n, _ := sig.(syscall.Signal)
+			s.mu.Lock()
+			switch {
+			case s.forwarding:
+			case s.first == 0:
+				s.first = n
+				s.cancel()
+			default:
+				os.Exit(128 + int(n))
+			}
+			s.mu.Unlock()
+		}
+	}()
+	return ctx
+}
+
+// caught returns the first signal received, or 0.
+func (s *signals) caught() syscall.Signal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first
+}
+
+// forward hands signals over to run's forwarder (on true) or takes them
+// back. It reports false, handing nothing over, once a signal has been
+// caught: run must then not start its command.
+func (s *signals) forward(on bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on && s.first != 0 {
+		return false
+	}
+	s.forwarding = on
+	return true
+}
+
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+// exitCode is one row of the contract's exit-code table: what the code
+// means (for --help) and, for codes an error maps to, how such an error is
+// recognised and what hint fits it.
+type exitCode struct {
+	code    int
+	meaning string
+	match   func(error) bool
+	hint    func(error) string
+}
+
+func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
+
+func hint(s string) func(error) string { return func(error) string { return s } }
+
+// exitCodes is the one table of exit codes: report maps errors with it,
+// in order, and --help prints it.
+var exitCodes = []exitCode{
+	{code: 0, meaning: "done"},
+	{code: 1, meaning: "unexpected failure"},
+	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint",
+		match: func(err error) bool {
+			var ue usageError
+			return errors.As(err, &ue) || errors.Is(err, lease.ErrInvalidSlug) || errors.Is(err, lease.ErrInvalidPool) || errors.Is(err, lease.ErrEndpoint)
+		},
+		hint: func(err error) string {
+			if errors.Is(err, lease.ErrEndpoint) {
+				return "fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT (unix:///path or tcp://host:port)"
+			}
+			return ""
+		}},
+	{code: 3, meaning: "pool exhausted", match: is(lease.ErrExhausted),
+		hint: hint("release a lease (aliaslease release SLUG), reclaim stale ones (aliaslease gc), wait with --wait, or widen --pool")},
+	{code: 4, meaning: "Docker needed and not reachable, or it failed", match: is(lease.ErrInventory),
+		hint: func(err error) string {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				return "Docker did not answer in time; retry, or raise --docker-timeout"
+			case errors.Is(err, fs.ErrPermission):
+				return "no permission on the Docker socket; join the docker group (then log in again) or run as a user who may use Docker"
+			}
+			return "is the Docker engine running and healthy? check --docker-host, DOCKER_HOST or DOCKER_CONTEXT"
+		}},
+	{code: 5, meaning: "lock not obtained within --lock-timeout", match: is(lease.ErrLocked),
+		hint: hint("another aliaslease, or an operator's flock, holds the lock; retry, or raise --lock-timeout")},
+	{code: 6, meaning: "database unreadable (corrupt, truncated, empty, newer schema); left untouched", match: is(lease.ErrCorrupt),
+		hint: hint("the file was left untouched; move it aside to start a new database")},
+	{code: 7, meaning: "the alias could not be brought up on the interface", match: is(lease.ErrInterface)},
+	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
+	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
+}
+
+// exitFailure is the code of an unexpected failure, and of doctor's
+// problems.
+const exitFailure = 1
+
+// exitCodesHelp is the exit-code table as --help prints it.
+func exitCodesHelp() string {
+	var b strings.Builder
+	b.WriteString("EXIT CODES:")
+	for _, e := range exitCodes {
+		fmt.Fprintf(&b, "\n   %3d  %s", e.code, e.meaning)
+	}
+	return b.String()
+}
 
 // report prints err, with a hint where one helps, and returns the exit
 // code it maps to. It is the one place where errors become exit codes.
 func report(stderr io.Writer, err error) int {
 	if err == nil {
-		return exitOK
+		return 0
 	}
 	var es exitStatus
 	if errors.As(err, &es) {
 		return int(es) // the outcome was already reported
 	}
-	code, hint := exitFailure, ""
-	var ue usageError
-	switch {
-	case errors.As(err, &ue), errors.Is(err, lease.ErrInvalidSlug), errors.Is(err, lease.ErrInvalidPool):
-		code = exitUsage
-	case errors.Is(err, lease.ErrExhausted):
-		code, hint = exitExhausted, "release a lease (aliaslease release SLUG), reclaim stale ones (aliaslease gc), wait with --wait, or widen --pool"
-	case errors.Is(err, lease.ErrInventory):
-		code, hint = exitDocker, "is the Docker engine running? check --docker-host, DOCKER_HOST or DOCKER_CONTEXT, or use --docker off to decide from the leases alone"
-	case errors.Is(err, lease.ErrLocked):
-		code, hint = exitLocked, "another aliaslease, or an operator's flock, holds the lock; retry, or raise --lock-timeout"
-	case errors.Is(err, lease.ErrCorrupt):
-		code, hint = exitCorrupt, "the file was left untouched; move it aside to start a new database"
-	case errors.Is(err, lease.ErrInterface):
-		code = exitInterface
-	case errors.Is(err, context.Canceled):
-		hint = "interrupted"
+	code, why := exitFailure, ""
+	for _, e := range exitCodes {
+		if e.match != nil && e.match(err) {
+			code = e.code
+			if e.hint != nil {
+				why = e.hint(err)
+			}
+			break
+		}
 	}
 	fmt.Fprintf(stderr, "aliaslease: error: %v\n", err)
-	if hint != "" {
-		fmt.Fprintf(stderr, "aliaslease: hint: %s\n", hint)
+	if why != "" {
+		fmt.Fprintf(stderr, "aliaslease: hint: %s\n", why)
 	}
 	return code
 }
+
+// usageError is bad input on the command line: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// exitStatus ends the process with a code and no message: run passes on
+// its command's status this way.
+type exitStatus int
+
+func (e exitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"text/tabwriter"
 
@@ -13,10 +12,7 @@ import (
 )
 
 func poolStatus(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	pool, err := poolSetting(c)
+	pool, err := poolOf(c)
 	if err != nil {
 		return err
 	}
@@ -50,10 +46,7 @@ func poolStatus(c *cli.Context) error {
 
 // poolUp brings every missing pool alias up and prints those it added.
 func poolUp(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	pool, err := poolSetting(c)
+	pool, err := poolOf(c)
 	if err != nil {
 		return err
 	}
@@ -70,38 +63,52 @@ func poolUp(c *cli.Context) error {
 // poolPlist prints a LaunchDaemon that adds the pool at every boot, so
 // that launches never need a sudo prompt.
 func poolPlist(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	pool, err := poolSetting(c)
+	pool, err := poolOf(c)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprint(c.App.Writer, launchdPlist(pool))
+	_, err = fmt.Fprint(c.App.Writer, netif.LaunchdPlist(pool))
 	return err
 }
 
-func launchdPlist(pool lease.Pool) string {
-	script := ""
-	pool.All(func(a netip.Addr) bool {
-		script += fmt.Sprintf("%s lo0 alias %s/32 up; ", netif.Ifconfig, a)
-		return true
-	})
-	return `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-	<key>Label</key>
-	<string>dev.aliaslease.pool</string>
-	<key>ProgramArguments</key>
-	<array>
-		<string>/bin/sh</string>
-		<string>-c</string>
-		<string>` + script + `</string>
-	</array>
-	<key>RunAtLoad</key>
-	<true/>
-</dict>
-</plist>
-`
+// poolCommand is "aliaslease pool status|up|launchd-plist".
+func poolCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "pool",
+		Usage: "show or bring up the pool's aliases on the loopback interface",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "status",
+				Usage:     "print each pool alias and whether it is usable on the interface",
+				UsageText: "aliaslease pool status [--json]\n\nEXAMPLE:\n   aliaslease pool status",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    poolStatus,
+			},
+			{
+				Name:      "up",
+				Usage:     "bring every missing pool alias up at once (one sudo prompt on macOS)",
+				UsageText: "aliaslease pool up\n\nEXAMPLE:\n   aliaslease pool up   # before a batch of launches, or from a boot script",
+				Action:    poolUp,
+			},
+			{
+				Name:      "launchd-plist",
+				Usage:     "print a macOS LaunchDaemon that adds the pool at boot",
+				UsageText: "aliaslease pool launchd-plist\n\nEXAMPLE:\n   aliaslease pool launchd-plist | sudo tee /Library/LaunchDaemons/dev.aliaslease.pool.plist",
+				Action:    poolPlist,
+			},
+		},
+	}
+}
+
+// poolOf checks that a pool command got no arguments and returns the
+// global pool.
+func poolOf(c *cli.Context) (lease.Pool, error) {
+	if err := noArgs(c); err != nil {
+		return lease.Pool{}, err
+	}
+	st, err := globalSettings(c)
+	if err != nil {
+		return lease.Pool{}, err
+	}
+	return st.pool, nil
 }

@@ -2,83 +2,208 @@ package dockerinv
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/aliaslease/aliaslease/lease"
 )
 
 // DefaultHost is the endpoint used when nothing names another.
 const DefaultHost = "unix:///var/run/docker.sock"
 
+// Default ports of a tcp:// endpoint that names none, as for the docker
+// CLI.
+const (
+	DefaultPort    = "2375" // plain HTTP
+	DefaultTLSPort = "2376" // with TLS
+)
+
 // Endpoint is a resolved Docker daemon address and how it was chosen.
 type Endpoint struct {
-	Host   string // unix:///path or tcp://host:port
-	Source string // "--docker-host", "DOCKER_HOST", "context NAME", "default"
-	TLS    *TLSFiles
+	// Host is unix:///path or tcp://host:port[/path]; a tcp:// host
+	// always carries its port.
+	Host string
+	// Source names where Host came from: "--docker-host",
+	// "DOCKER_HOST", "context NAME" or "default".
+	Source string
+	// TLS is the TLS material of a tcp:// endpoint, nil for plain HTTP.
+	// It is always nil for unix:// endpoints, whose socket's file
+	// permissions are the protection.
+	TLS *TLSFiles
 }
 
-// TLSFiles are the client certificate files for a tcp:// endpoint.
+// TLSFiles are the TLS files of a tcp:// endpoint. An empty path means
+// the file is not used: without CA the system roots verify the daemon,
+// without Cert and Key no client certificate is sent.
 type TLSFiles struct {
 	CA, Cert, Key string
-	SkipVerify    bool
+	// SkipVerify is set only by a context whose meta.json asks for it
+	// (SkipTLSVerify); environment variables never set it.
+	SkipVerify bool
 }
 
 // Resolve finds the daemon the way the docker CLI does: host (the
 // --docker-host flag), then DOCKER_HOST, then the context named by
 // DOCKER_CONTEXT, then currentContext in $DOCKER_CONFIG/config.json
 // (default ~/.docker), then DefaultHost. getenv is os.Getenv outside
-// tests. Only unix:// and tcp:// endpoints are supported.
+// tests; nil means os.Getenv.
+//
+// Only unix:// and tcp:// endpoints are supported. For a tcp:// endpoint
+// named by the flag or DOCKER_HOST, a non-empty DOCKER_TLS_VERIFY means
+// TLS with verification, with ca.pem (required), cert.pem and key.pem
+// from DOCKER_CERT_PATH, else from the docker config directory;
+// DOCKER_CERT_PATH without DOCKER_TLS_VERIFY, which the docker CLI reads
+// as TLS without verification, is refused. A context uses the TLS files
+// stored with it (contexts/tls/<sha256>/docker/), and skips verification
+// only when its meta.json says SkipTLSVerify. A tcp:// endpoint without a
+// port gets DefaultPort, or DefaultTLSPort with TLS.
+//
+// Every error wraps lease.ErrEndpoint and names the source.
 func Resolve(host string, getenv func(string) string) (Endpoint, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	var ep Endpoint
+	var (
+		ep  Endpoint
+		err error
+	)
 	switch {
 	case host != "":
-		ep = Endpoint{Host: host, Source: "--docker-host", TLS: envTLS(getenv)}
+		ep = Endpoint{Host: host, Source: "--docker-host"}
 	case getenv("DOCKER_HOST") != "":
-		ep = Endpoint{Host: getenv("DOCKER_HOST"), Source: "DOCKER_HOST", TLS: envTLS(getenv)}
+		ep = Endpoint{Host: getenv("DOCKER_HOST"), Source: "DOCKER_HOST"}
 	default:
-		var err error
+		// A context carries its own TLS settings; the environment's
+		// apply only to a host named by the flag or DOCKER_HOST.
 		if ep, err = fromContext(getenv); err != nil {
 			return ep, err
 		}
+		return normalize(ep)
 	}
-	return ep, checkScheme(ep)
+	scheme, _, _ := strings.Cut(ep.Host, "://")
+	if scheme == "tcp" {
+		if ep.TLS, err = envTLS(getenv); err != nil {
+			return ep, endpointErr(ep, "%v", err)
+		}
+	}
+	return normalize(ep)
 }
 
-func checkScheme(ep Endpoint) error {
+// endpointErr is an error about ep that wraps lease.ErrEndpoint.
+func endpointErr(ep Endpoint, format string, args ...any) error {
+	return fmt.Errorf("%w: %s (from %s): %s", lease.ErrEndpoint, quote(ep.Host), ep.Source, fmt.Sprintf(format, args...))
+}
+
+// quote quotes s for a message.
+func quote(s string) string { return strconv.Quote(s) }
+
+// normalize checks ep.Host and gives a tcp:// host its default port.
+func normalize(ep Endpoint) (Endpoint, error) {
 	scheme, rest, ok := strings.Cut(ep.Host, "://")
-	switch {
-	case !ok || rest == "":
-		return fmt.Errorf("docker endpoint %q (from %s) is not a URL such as unix:///var/run/docker.sock", ep.Host, ep.Source)
-	case scheme == "unix" || scheme == "tcp":
-		return nil
+	if !ok || rest == "" {
+		return ep, endpointErr(ep, "not a URL such as %s", DefaultHost)
+	}
+	switch scheme {
+	case "unix":
+		ep.TLS = nil
+		if strings.Contains(rest, "://") || strings.ContainsRune(rest, 0) {
+			return ep, endpointErr(ep, "not a socket path")
+		}
+		return ep, nil
+	case "tcp":
+		u, err := url.Parse(ep.Host)
+		if err != nil || strings.Contains(rest, "://") {
+			return ep, endpointErr(ep, "not a URL such as tcp://host:2376")
+		}
+		if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || u.ForceQuery {
+			return ep, endpointErr(ep, "only tcp://host:port[/path] is supported")
+		}
+		port := DefaultPort
+		if ep.TLS != nil {
+			port = DefaultTLSPort
+		}
+		h, p := u.Hostname(), u.Port()
+		if h == "" {
+			h = "localhost"
+		}
+		if p == "" {
+			p = port
+		}
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return ep, endpointErr(ep, "port %s is not a number from 1 to 65535", quote(p))
+		}
+		hostport := net.JoinHostPort(h, p)
+		if hh, pp, err := net.SplitHostPort(hostport); err != nil || hh != h || pp != p || !validHostname(h) {
+			return ep, endpointErr(ep, "host %s is not a host name or an IP address", quote(h))
+		}
+		ep.Host = "tcp://" + hostport + u.EscapedPath()
+		return ep, nil
 	}
 	kind := scheme + "://"
 	if q := strconv.Quote(kind); q[1:len(q)-1] != kind {
 		kind = q // keep the message on one line whatever the variable held
 	}
-	return fmt.Errorf("docker endpoint %q (from %s): %s endpoints are not supported, only unix:// and tcp://", ep.Host, ep.Source, kind)
+	return ep, endpointErr(ep, "%s endpoints are not supported, only unix:// and tcp://", kind)
 }
 
-func envTLS(getenv func(string) string) *TLSFiles {
-	dir := getenv("DOCKER_CERT_PATH")
+// validHostname says whether h is an IP address or a DNS name.
+func validHostname(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// envTLS is the docker CLI's TLS from the environment, for a tcp://
+// endpoint named by the flag or DOCKER_HOST.
+func envTLS(getenv func(string) string) (*TLSFiles, error) {
+	certPath := getenv("DOCKER_CERT_PATH")
+	if getenv("DOCKER_TLS_VERIFY") == "" {
+		if certPath != "" {
+			return nil, errors.New("DOCKER_CERT_PATH is set without DOCKER_TLS_VERIFY, which means TLS without verifying the daemon: set DOCKER_TLS_VERIFY=1 to verify it, or unset DOCKER_CERT_PATH for plain HTTP")
+		}
+		return nil, nil
+	}
+	dir := certPath
 	if dir == "" {
-		return nil
+		var err error
+		if dir, err = configDir(getenv); err != nil {
+			return nil, fmt.Errorf("DOCKER_TLS_VERIFY is set, DOCKER_CERT_PATH is not, and there is no docker config directory: %v", err)
+		}
 	}
-	return &TLSFiles{
-		CA:         filepath.Join(dir, "ca.pem"),
-		Cert:       filepath.Join(dir, "cert.pem"),
-		Key:        filepath.Join(dir, "key.pem"),
-		SkipVerify: getenv("DOCKER_TLS_VERIFY") == "",
+	f := &TLSFiles{CA: filepath.Join(dir, "ca.pem")}
+	// As the CLI does: the client certificate is optional, the CA is
+	// not (loading it fails when it is missing).
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if exists(cert) || exists(key) {
+		f.Cert, f.Key = cert, key
 	}
+	return f, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 func configDir(getenv func(string) string) (string, error) {
@@ -95,6 +220,14 @@ func configDir(getenv func(string) string) (string, error) {
 	return filepath.Join(home, ".docker"), nil
 }
 
+// contextMeta is the part of a context's meta.json that is read.
+type contextMeta struct {
+	Endpoints map[string]struct {
+		Host          string
+		SkipTLSVerify bool
+	}
+}
+
 func fromContext(getenv func(string) string) (Endpoint, error) {
 	def := Endpoint{Host: DefaultHost, Source: "default"}
 	dir, err := configDir(getenv)
@@ -103,18 +236,19 @@ func fromContext(getenv func(string) string) (Endpoint, error) {
 	}
 	name, source := getenv("DOCKER_CONTEXT"), "DOCKER_CONTEXT"
 	if name == "" {
-		b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		cfgPath := filepath.Join(dir, "config.json")
+		b, err := os.ReadFile(cfgPath)
 		if errors.Is(err, fs.ErrNotExist) {
 			return def, nil
 		}
 		if err != nil {
-			return def, fmt.Errorf("docker config: %w", err)
+			return def, fmt.Errorf("%w: docker config: %v", lease.ErrEndpoint, err)
 		}
 		var cfg struct{ CurrentContext string }
 		if err := json.Unmarshal(b, &cfg); err != nil {
-			return def, fmt.Errorf("docker config %s: %w", filepath.Join(dir, "config.json"), err)
+			return def, fmt.Errorf("%w: docker config %s: %v", lease.ErrEndpoint, quote(cfgPath), err)
 		}
-		name, source = cfg.CurrentContext, "currentContext in "+filepath.Join(dir, "config.json")
+		name, source = cfg.CurrentContext, "currentContext in "+quote(cfgPath)
 	}
 	if name == "" || name == "default" {
 		return def, nil
@@ -124,33 +258,59 @@ func fromContext(getenv func(string) string) (Endpoint, error) {
 	metaPath := filepath.Join(dir, "contexts", "meta", id, "meta.json")
 	b, err := os.ReadFile(metaPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return def, fmt.Errorf("docker context %q (from %s) does not exist (no %s)", name, source, metaPath)
+		return def, fmt.Errorf("%w: docker context %s (from %s) does not exist (no %s)", lease.ErrEndpoint, quote(name), source, quote(metaPath))
 	}
 	if err != nil {
-		return def, fmt.Errorf("docker context %q: %w", name, err)
+		return def, fmt.Errorf("%w: docker context %s (from %s): %v", lease.ErrEndpoint, quote(name), source, err)
 	}
-	var meta struct {
-		Endpoints map[string]struct {
-			Host          string
-			SkipTLSVerify bool
-		}
-	}
+	var meta contextMeta
 	if err := json.Unmarshal(b, &meta); err != nil {
-		return def, fmt.Errorf("docker context %q: %s: %w", name, metaPath, err)
+		return def, fmt.Errorf("%w: docker context %s (from %s): %s: %v", lease.ErrEndpoint, quote(name), source, quote(metaPath), err)
 	}
 	d, ok := meta.Endpoints["docker"]
 	if !ok || d.Host == "" {
-		return def, fmt.Errorf("docker context %q has no docker endpoint in %s", name, metaPath)
+		return def, fmt.Errorf("%w: docker context %s (from %s) has no docker endpoint in %s", lease.ErrEndpoint, quote(name), source, quote(metaPath))
 	}
 	ep := Endpoint{Host: d.Host, Source: "context " + name}
 	tlsDir := filepath.Join(dir, "contexts", "tls", id, "docker")
-	if _, err := os.Stat(filepath.Join(tlsDir, "cert.pem")); err == nil {
-		ep.TLS = &TLSFiles{
-			CA:         filepath.Join(tlsDir, "ca.pem"),
-			Cert:       filepath.Join(tlsDir, "cert.pem"),
-			Key:        filepath.Join(tlsDir, "key.pem"),
-			SkipVerify: d.SkipTLSVerify,
-		}
+	f := &TLSFiles{SkipVerify: d.SkipTLSVerify}
+	if p := filepath.Join(tlsDir, "ca.pem"); exists(p) {
+		f.CA = p
+	}
+	cert, key := filepath.Join(tlsDir, "cert.pem"), filepath.Join(tlsDir, "key.pem")
+	if exists(cert) || exists(key) {
+		f.Cert, f.Key = cert, key
+	}
+	// As the CLI does: TLS material, or an explicit SkipTLSVerify,
+	// means TLS; neither means plain HTTP.
+	if f.CA != "" || f.Cert != "" || f.SkipVerify {
+		ep.TLS = f
 	}
 	return ep, nil
+}
+
+// config loads the files into a TLS client configuration. A CA file, when
+// named, is the only root trusted; a missing or unreadable file is an
+// error, never a reason to fall back to plain HTTP or to skip
+// verification.
+func (f *TLSFiles) config() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.SkipVerify}
+	if f.CA != "" {
+		pem, err := os.ReadFile(f.CA)
+		if err != nil {
+			return nil, fmt.Errorf("CA certificate: %v", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA certificate: no PEM certificate in %s", quote(f.CA))
+		}
+	}
+	if f.Cert != "" || f.Key != "" {
+		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %v", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }

@@ -8,25 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/aliaslease/aliaslease/internal/dockerinv"
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/aliaslease/aliaslease/netif"
 )
 
 // Config says what to examine.
 type Config struct {
-	DBPath      string
-	Pool        lease.Pool
-	LockTimeout time.Duration
-	Grace       time.Duration
-	DockerMode  string               // auto, on or off
-	Inventory   *dockerinv.Inventory // nil when DockerMode is off
-	Interface   interface {
+	// Manager is the door to the database and the inventory: its path,
+	// pool, grace and Docker mode are what is examined.
+	Manager   *lease.Manager
+	Interface interface {
 		Status(context.Context, lease.Pool) ([]netif.AliasStatus, error)
 	}
 	// StuckAfter is how long a held lock may have been held before it is
@@ -36,27 +31,25 @@ type Config struct {
 
 // Report is the health report. Its JSON form is what doctor --json prints.
 type Report struct {
-	Database  Database    `json:"database"`
-	Lock      Lock        `json:"lock"`
-	Docker    Docker      `json:"docker"`
-	Pool      Pool        `json:"pool"`
-	Interface []Alias     `json:"interface"`
-	Problems  []Problem   `json:"problems"`
-	Wildcards []Wildcard  `json:"wildcard_bindings"`
-	Checked   time.Time   `json:"checked_at"`
-	Leases    []LeaseLine `json:"-"`
+	Database  Database   `json:"database"`
+	Lock      Lock       `json:"lock"`
+	Docker    Docker     `json:"docker"`
+	Pool      Pool       `json:"pool"`
+	Interface []Alias    `json:"interface"`
+	Problems  []Problem  `json:"problems"`
+	Wildcards []Wildcard `json:"wildcard_bindings"`
+	Checked   time.Time  `json:"checked_at"`
 }
 
 // Database is the state of the lease database.
 type Database struct {
-	Path    string `json:"path"`
-	Exists  bool   `json:"exists"`
-	Size    int64  `json:"size"`
-	Schema  int    `json:"schema,omitempty"`
-	Check   string `json:"check"` // "ok", "not created yet", or the error
-	Leases  int    `json:"leases"`
-	Events  int    `json:"audit_events"`
-	healthy bool
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+	Size   int64  `json:"size"`
+	Schema int    `json:"schema,omitempty"` // the file's; 0 when unknown
+	Check  string `json:"check"`            // "ok", "not created yet", or the error
+	Leases int    `json:"leases"`
+	Events int    `json:"audit_events"`
 }
 
 // Lock is the state of the lock file.
@@ -115,9 +108,6 @@ type Problem struct {
 	Hint   string `json:"hint"`
 }
 
-// LeaseLine is one lease or foreign alias, for the text report.
-type LeaseLine = lease.Decision
-
 // Healthy reports whether no problem was found.
 func (r *Report) Healthy() bool { return len(r.Problems) == 0 }
 
@@ -130,7 +120,7 @@ func (r *Report) problem(kind, hint, format string, a ...any) {
 // exists.
 func Run(ctx context.Context, cfg Config) *Report {
 	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}}
-	leases := r.database(cfg)
+	leases := r.database(ctx, cfg)
 	r.lock(cfg)
 	snap := r.docker(ctx, cfg)
 	r.pool(cfg, leases, snap)
@@ -138,50 +128,31 @@ func Run(ctx context.Context, cfg Config) *Report {
 	return r
 }
 
-func (r *Report) database(cfg Config) []lease.Lease {
+func (r *Report) database(ctx context.Context, cfg Config) []lease.Lease {
 	d := &r.Database
-	d.Path = cfg.DBPath
-	fi, err := os.Stat(cfg.DBPath)
-	if errors.Is(err, os.ErrNotExist) {
-		d.Check, d.healthy = "not created yet (the first acquire creates it)", true
-		return nil
-	}
-	if err != nil {
+	d.Path = cfg.Manager.Path
+	st, err := cfg.Manager.CheckDatabase(ctx)
+	d.Exists, d.Size, d.Schema, d.Leases, d.Events = st.Exists, st.Size, st.Schema, len(st.Leases), st.Events
+	switch {
+	case err == nil && !st.Exists:
+		d.Check = "not created yet (the first acquire creates it)"
+	case err == nil:
+		d.Check = "ok"
+	case errors.Is(err, lease.ErrCorrupt):
 		d.Check = err.Error()
-		r.problem("database", "check the path and its permissions", "database %s: %v", cfg.DBPath, err)
-		return nil
-	}
-	d.Exists, d.Size = true, fi.Size()
-	s, err := lease.Open(cfg.DBPath, &lease.Options{ReadOnly: true, LockTimeout: cfg.LockTimeout})
-	if err != nil {
+		r.problem("database", "the file is left untouched; move it aside (aliaslease recover --from-docker --force does, and rebuilds from labelled containers)", "%v", err)
+	case errors.Is(err, lease.ErrLocked):
 		d.Check = err.Error()
-		hint := "see doctor's lock section"
-		if errors.Is(err, lease.ErrCorrupt) {
-			hint = "the file is left untouched; move it aside (aliaslease recover --from-docker --force does, and rebuilds from labelled containers)"
-		}
-		r.problem("database", hint, "%v", err)
-		return nil
-	}
-	defer s.Close()
-	d.Schema = lease.SchemaVersion
-	if err := s.Check(); err != nil {
+		r.problem("database", "see doctor's lock section", "%v", err)
+	default:
 		d.Check = err.Error()
-		r.problem("database", "the file is left untouched; aliaslease recover --from-docker --force moves it aside and rebuilds", "%v", err)
-		return nil
+		r.problem("database", "check the path and its permissions", "database %s: %v", d.Path, err)
 	}
-	ls, err := s.Leases()
-	if err != nil {
-		d.Check = err.Error()
-		r.problem("database", "aliaslease recover --from-docker --force moves it aside and rebuilds", "%v", err)
-		return nil
-	}
-	evs, _ := s.Events(0, "")
-	d.Check, d.Leases, d.Events, d.healthy = "ok", len(ls), len(evs), true
-	return ls
+	return st.Leases
 }
 
 func (r *Report) lock(cfg Config) {
-	st, err := lease.LockStatus(cfg.DBPath)
+	st, err := cfg.Manager.LockStatus()
 	r.Lock = Lock{Path: st.Path, Held: st.Held, PID: st.PID, Command: st.Command}
 	if err != nil {
 		r.Lock.Error = err.Error()
@@ -206,12 +177,12 @@ func (r *Report) lock(cfg Config) {
 }
 
 func (r *Report) docker(ctx context.Context, cfg Config) *lease.Snapshot {
-	r.Docker.Mode = cfg.DockerMode
-	if cfg.Inventory == nil {
+	r.Docker.Mode = cfg.Manager.Mode.String()
+	if cfg.Manager.Mode == lease.InventoryOff {
 		return nil
 	}
-	eng, err := cfg.Inventory.Engine(ctx)
-	r.Docker.Host, r.Docker.Source = eng.Endpoint.Host, eng.Endpoint.Source
+	eng, err := cfg.Manager.Engine(ctx)
+	r.Docker.Host, r.Docker.Source = eng.Host, eng.Source
 	if err != nil {
 		r.Docker.Error = err.Error()
 		r.problem("docker", "is the engine running? check --docker-host, DOCKER_HOST, DOCKER_CONTEXT; gc cannot reclaim without it",
@@ -219,15 +190,14 @@ func (r *Report) docker(ctx context.Context, cfg Config) *lease.Snapshot {
 		return nil
 	}
 	r.Docker.Version, r.Docker.APIVersion = eng.Version, eng.APIVersion
-	at := time.Now()
-	hs, err := cfg.Inventory.Holders(ctx)
+	snap, err := cfg.Manager.Snapshot(ctx)
 	if err != nil {
 		r.Docker.Error = err.Error()
 		r.problem("docker", "the engine answered its version but not the container list; check its log", "%v", err)
 		return nil
 	}
 	r.Docker.Reachable = true
-	for _, h := range hs {
+	for _, h := range snap.Holders {
 		if h.Alias.IsUnspecified() {
 			r.Wildcards = append(r.Wildcards, Wildcard{Container: h.Name, HostIP: h.Alias.String(), Port: h.Port})
 		}
@@ -237,16 +207,16 @@ func (r *Report) docker(ctx context.Context, cfg Config) *lease.Snapshot {
 		r.problem("wildcard", "publish it on its bottle's alias (-p ALIAS:PORT:PORT); a binding on every address blocks that port on every alias",
 			"container %s publishes %s on all addresses (%s)", w.Container, w.Port, w.HostIP)
 	}
-	return &lease.Snapshot{Holders: hs, TakenAt: at}
+	return snap
 }
 
 func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
 	p := &r.Pool
-	p.Spec, p.Size = cfg.Pool.String(), cfg.Pool.Len()
+	pool := cfg.Manager.Pool
+	p.Spec, p.Size = pool.String(), pool.Len()
 	used := map[netip.Addr]bool{}
-	for _, d := range lease.Classify(leases, snap, cfg.Grace, cfg.Pool) {
-		r.Leases = append(r.Leases, d)
-		if cfg.Pool.Contains(d.Alias) {
+	for _, d := range cfg.Manager.Classify(leases, snap) {
+		if pool.Contains(d.Alias) {
 			used[d.Alias] = true
 		}
 		if d.Lease.Slug != "" {
@@ -297,7 +267,7 @@ func (r *Report) iface(ctx context.Context, cfg Config) {
 	if cfg.Interface == nil {
 		return
 	}
-	pool := cfg.Pool
+	pool := cfg.Manager.Pool
 	if pool.Len() > maxInterfaceChecks {
 		r.problem("interface", "use a smaller --pool for doctor to check every alias", "the pool has %d aliases; only the first %d are checked", pool.Len(), maxInterfaceChecks)
 		pool = firstN(pool, maxInterfaceChecks)

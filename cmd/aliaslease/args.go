@@ -1,0 +1,111 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// oneSlug returns the command's single SLUG argument.
+func oneSlug(c *cli.Context) (string, error) {
+	switch c.NArg() {
+	case 0:
+		return "", usagef("%s: missing SLUG; see aliaslease %s --help", c.Command.Name, c.Command.Name)
+	case 1:
+		return c.Args().First(), nil
+	}
+	return "", usagef("%s: one SLUG expected, got %d arguments", c.Command.Name, c.NArg())
+}
+
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", c.Command.FullName(), c.Args().First())
+	}
+	return nil
+}
+
+// normalizeArgs moves a command's flags before its arguments, because
+// urfave/cli stops parsing flags at the first argument ("acquire g --json"
+// would take --json as a second SLUG). Global flags stay where they are,
+// before the command; "--" still ends flags.
+func normalizeArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		if takesValue(app.Flags, args[i]) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmds := app.Commands
+	for i < len(args) {
+		cmd := findCommand(cmds, args[i])
+		if cmd == nil {
+			return args
+		}
+		i++
+		if cmd.SkipFlagParsing {
+			return args
+		}
+		if len(cmd.Subcommands) == 0 {
+			return append(append([]string{}, args[:i]...), reorder(cmd.Flags, args[i:])...)
+		}
+		cmds = cmd.Subcommands
+	}
+	return args
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func reorder(flags []cli.Flag, rest []string) []string {
+	var fl, pos []string
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		switch {
+		case a == "--":
+			pos = append(pos, rest[i+1:]...)
+			i = len(rest)
+		case strings.HasPrefix(a, "-") && a != "-":
+			fl = append(fl, a)
+			if takesValue(flags, a) && i+1 < len(rest) {
+				fl = append(fl, rest[i+1])
+				i++
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	if len(pos) == 0 {
+		return fl
+	}
+	return append(append(fl, "--"), pos...)
+}
+
+// takesValue reports whether arg is a flag that takes a separate value.
+func takesValue(flags []cli.Flag, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return !isBool
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aliaslease/aliaslease/internal/doctor"
+	"github.com/aliaslease/aliaslease/netif"
+	"github.com/urfave/cli/v2"
+)
+
+func doctorCmd(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	m, err := manager(c, false)
+	if err != nil {
+		return err
+	}
+	r := doctor.Run(c.Context, doctor.Config{
+		Manager:    m,
+		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},
+		StuckAfter: 30 * time.Second,
+	})
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, r); err != nil {
+			return err
+		}
+	} else {
+		printReport(c.App.Writer, r)
+	}
+	if !r.Healthy() {
+		return exitStatus(exitFailure)
+	}
+	return nil
+}
+
+func printReport(w io.Writer, r *doctor.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	d := r.Database
+	fmt.Fprintf(tw, "database\t%s\n", d.Path)
+	if d.Exists {
+		fmt.Fprintf(tw, "\tsize %d bytes, schema %d, %d leases, %d audit events\n", d.Size, d.Schema, d.Leases, d.Events)
+	}
+	fmt.Fprintf(tw, "\tcheck: %s\n", d.Check)
+	l := r.Lock
+	held := "free"
+	if l.Held {
+		held = "held"
+		if l.PID != 0 {
+			held += fmt.Sprintf(" by pid %d (aliaslease %s) since %s", l.PID, l.Command, l.Since.Format(time.RFC3339))
+		} else {
+			held += " by a process that did not record itself (an operator's flock?)"
+		}
+	}
+	fmt.Fprintf(tw, "lock\t%s: %s\n", l.Path, held)
+	dk := r.Docker
+	switch {
+	case dk.Mode == "off":
+		fmt.Fprintf(tw, "docker\toff (--docker off)\n")
+	case dk.Reachable:
+		fmt.Fprintf(tw, "docker\t%s (from %s): engine %s, API %s\n", dk.Host, dk.Source, dk.Version, dk.APIVersion)
+	default:
+		fmt.Fprintf(tw, "docker\t%s (from %s): not reachable\n", dk.Host, dk.Source)
+	}
+	p := r.Pool
+	fmt.Fprintf(tw, "pool\t%s: %d aliases, %d leased (%d live, %d pending, %d stale, %d conflict, %d unknown), %d foreign, %d free\n",
+		p.Spec, p.Size, p.Leased, p.Live, p.Pending, p.Stale, p.Conflict, p.Unknown, p.Foreign, p.Free)
+	up := 0
+	for _, a := range r.Interface {
+		if a.Up {
+			up++
+		}
+	}
+	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", up, len(r.Interface))
+	tw.Flush()
+	if r.Healthy() {
+		fmt.Fprintln(w, "no problems found")
+		return
+	}
+	fmt.Fprintf(w, "%d problem(s):\n", len(r.Problems))
+	for _, pr := range r.Problems {
+		fmt.Fprintf(w, "- %s: %s\n  hint: %s\n", pr.Kind, pr.Detail, pr.Hint)
+	}
+}
+
+// doctorCommand is "aliaslease doctor", the health report.
+func doctorCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "doctor",
+		Usage:     "report the health of the database, lock, Docker, pool and interface; exit 1 on a problem",
+		UsageText: "aliaslease doctor [--json]\n\nEXAMPLE:\n   aliaslease doctor || echo 'see the hints above'",
+		Flags:     []cli.Flag{jsonFlag, graceFlag},
+		Action:    doctorCmd,
+	}
+}

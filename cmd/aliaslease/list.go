@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/aliaslease/aliaslease/lease"
+	"github.com/urfave/cli/v2"
+)
+
+func list(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	tmpl, table, err := listFormat(c.String("format"))
+	if err != nil {
+		return err
+	}
+	m, err := manager(c, false)
+	if err != nil {
+		return err
+	}
+	ds, err := m.List(c.Context)
+	if err != nil {
+		return err
+	}
+	if tmpl == nil || c.Bool("json") {
+		out := make([]object, len(ds))
+		for i, d := range ds {
+			out[i] = decisionObject(d, true)
+		}
+		return writeJSON(c.App.Writer, out)
+	}
+	return printRows(c.App.Writer, tmpl, table, ds)
+}
+
+// listFormat parses --format: a nil template for "json", and whether a
+// "table" format wants a header and aligned columns.
+func listFormat(format string) (tmpl *template.Template, table bool, err error) {
+	if format == "" {
+		format = "table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Holders}}"
+	}
+	if format == "json" {
+		return nil, false, nil
+	}
+	// As with docker's --format, \t and \n typed in a shell stand for a
+	// tab and a newline.
+	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
+	table = strings.HasPrefix(format, "table ") || format == "table"
+	tmpl, err = template.New("format").Option("missingkey=error").Parse(strings.TrimPrefix(strings.TrimPrefix(format, "table"), " "))
+	if err != nil {
+		return nil, false, usagef("--format: %v", err)
+	}
+	return tmpl, table, nil
+}
+
+// printRows prints one row of tmpl per decision, under a header of the
+// field names for a table.
+func printRows(out io.Writer, tmpl *template.Template, table bool, ds []lease.Decision) error {
+	w := out
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		w = tw
+		header := map[string]string{}
+		for _, f := range []string{"Slug", "Alias", "State", "Age", "Holders", "Generation", "AcquiredAt", "RenewedAt", "Reason"} {
+			header[f] = strings.ToUpper(f)
+		}
+		if err := tmpl.Execute(w, header); err != nil {
+			return usagef("--format: %v", err)
+		}
+		fmt.Fprintln(w)
+	}
+	now := time.Now()
+	for _, d := range ds {
+		r := listRow{Slug: d.Lease.Slug, Alias: d.Alias.String(), State: string(d.State), Age: "-", Holders: holderNames(d.Holders),
+			Generation: d.Lease.Generation, AcquiredAt: d.Lease.AcquiredAt, RenewedAt: d.Lease.RenewedAt, Reason: string(d.Reason)}
+		if r.Slug == "" {
+			r.Slug = "-"
+		} else {
+			r.Age = humanAge(now.Sub(d.Lease.RenewedAt))
+		}
+		if err := tmpl.Execute(w, r); err != nil {
+			return usagef("--format: %v", err)
+		}
+		fmt.Fprintln(w)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// listCommand is "aliaslease list" (ls).
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Aliases:   []string{"ls"},
+		Usage:     "show every lease and every foreign pool alias with its state",
+		UsageText: "aliaslease list [--json | --format TEMPLATE]\n\nEXAMPLE:\n   aliaslease ls --json | jq -r '.[] | select(.state==\"stale\") | .slug'\n   aliaslease ls --format '{{.Slug}}={{.Alias}}'\n   aliaslease ls --format 'table {{.Slug}}\\t{{.State}}'",
+		Flags: []cli.Flag{jsonFlag, graceFlag,
+			&cli.StringFlag{Name: "format", Usage: "print each row with a Go `TEMPLATE` ({{.Slug}} {{.Alias}} {{.State}} {{.Age}} {{.Holders}} {{.Generation}} {{.AcquiredAt}} {{.RenewedAt}} {{.Reason}}); \"table TEMPLATE\" adds a header, \"json\" is --json"},
+		},
+		Action: list,
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aliaslease/aliaslease/lease"
+	"github.com/urfave/cli/v2"
+)
+
+func recoverCmd(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	if !c.Bool("from-docker") {
+		return usagef("recover: --from-docker is required (labelled containers are the only source to rebuild from)")
+	}
+	m, err := manager(c, false)
+	if err != nil {
+		return err
+	}
+	if m.Mode == lease.InventoryOff {
+		return usagef("recover --from-docker needs Docker, but --docker is off")
+	}
+	res, err := m.Recover(c.Context, c.Bool("force"))
+	if res.MovedTo != "" {
+		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: moved the existing database to %s\n", res.MovedTo)
+	}
+	if err != nil {
+		return err
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: %s\n", s)
+	}
+	if c.Bool("json") {
+		out := make([]object, len(res.Leases))
+		for i, l := range res.Leases {
+			out[i] = leaseObject(l)
+			out[i].Reason = "recovered"
+		}
+		return writeJSON(c.App.Writer, out)
+	}
+	for _, l := range res.Leases {
+		fmt.Fprintf(c.App.Writer, "%s %s\n", l.Slug, l.Alias)
+	}
+	return nil
+}
+
+// recoverCommand is "aliaslease recover --from-docker".
+func recoverCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "recover",
+		Usage: "rebuild a lost or damaged database from labelled containers",
+		UsageText: "aliaslease recover --from-docker [--force] [--json]\n\n" +
+			"EXAMPLE:\n   aliaslease recover --from-docker --force   # moves a damaged database aside, never deletes it",
+		Flags: []cli.Flag{
+			jsonFlag,
+			&cli.BoolFlag{Name: "from-docker", Usage: "rebuild from the aliaslease.slug labels of containers (the only source)"},
+			&cli.BoolFlag{Name: "force", Usage: "move an existing database aside first"},
+		},
+		Action: recoverCmd,
+	}
+}

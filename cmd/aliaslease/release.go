@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aliaslease/aliaslease/lease"
+	"github.com/urfave/cli/v2"
+)
+
+func release(c *cli.Context) error {
+	slug, err := oneSlug(c)
+	if err != nil {
+		return err
+	}
+	var gen uint64
+	if c.IsSet("generation") {
+		gen, err = strconv.ParseUint(c.String("generation"), 10, 64)
+		if err != nil || gen == 0 {
+			return usagef("--generation must be a positive whole number, not %q", c.String("generation"))
+		}
+	}
+	m, err := manager(c, false)
+	if err != nil {
+		return err
+	}
+	l, err := m.Release(c.Context, slug, gen)
+	switch {
+	case errors.Is(err, lease.ErrNotFound):
+		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: %s has no lease; nothing released\n", slug)
+		return nil
+	case errors.Is(err, lease.ErrGenerationMismatch):
+		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: %v; nothing released\n", err)
+		return nil
+	case err != nil:
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, leaseObject(l))
+	}
+	_, err = fmt.Fprintln(c.App.Writer, l.Alias)
+	return err
+}
+
+// releaseCommand is "aliaslease release SLUG".
+func releaseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "release",
+		Usage:     "end SLUG's lease and print the freed alias",
+		ArgsUsage: "SLUG",
+		UsageText: "aliaslease release [--json] [--generation N] SLUG\n\n" +
+			"EXAMPLE:\n   aliaslease release --generation 42 bottle-7   # only if still the lease acquire returned",
+		Flags: []cli.Flag{
+			jsonFlag,
+			&cli.StringFlag{Name: "generation", Usage: "release only if the lease is still generation `N`"},
+		},
+		Action: release,
+	}
+}

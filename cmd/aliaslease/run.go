@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"github.com/aliaslease/aliaslease/lease"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// runCmd acquires, runs the command with the alias in its environment,
+// forwards signals to it, releases (unless --keep) and exits with its
+// status: 128+N when a signal N ended it, 127 when it could not be found.
+func runCmd(c *cli.Context) error {
+	args := c.Args().Slice()
+	if len(args) < 2 {
+		return usagef("run: SLUG and COMMAND expected: aliaslease run SLUG -- COMMAND [ARGS...]")
+	}
+	slug := args[0]
+	res, m, err := acquireSlug(c, slug)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(),
+		"ALIASLEASE_SLUG="+slug,
+		"ALIASLEASE_ALIAS="+res.Lease.Alias.String(),
+		"ALIASLEASE_GENERATION="+strconv.FormatUint(res.Lease.Generation, 10))
+	dieWithParent(cmd)
+	// From here on signals are the command's: forwarded to it, never a
+	// reason to stop waiting for it. None may have come before.
+	if !interrupts.forward(true) {
+		return fmt.Errorf("run: command not started: %w", context.Canceled)
+	}
+	status := runForwarding(cmd, c.App.ErrWriter, func(pid int) {
+		if err := m.Hold(context.Background(), slug, res.Lease.Generation, pid); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: recording the command as the holder of %s: %v\n", slug, err)
+		}
+	})
+	interrupts.forward(false)
+	ctx := context.Background() // the command has ended: finish the bookkeeping
+	if c.Bool("keep") {
+		if err := m.Hold(ctx, slug, res.Lease.Generation, 0); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
+			fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: clearing the command as the holder of %s: %v\n", slug, err)
+		}
+	} else if _, err := m.Release(ctx, slug, res.Lease.Generation); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
+		fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: releasing %s after the command: %v\n", slug, err)
+	}
+	return exitStatus(status)
+}
+
+// forwarded are the signals run passes on to its command. SIGINT from a
+// terminal reaches the command directly (same process group), so it is
+// forwarded only when there is no terminal, where it came from kill.
+var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT}
+
+// runForwarding starts cmd, calls started with its PID, forwards signals
+// to it and returns its exit status.
+func runForwarding(cmd *exec.Cmd, stderr io.Writer, started func(pid int)) int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	// The parent-death signal is tied to the forking thread: keep it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "aliaslease: error: run: %v\n", err)
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return 127
+		}
+		return 126
+	}
+	started(cmd.Process.Pid)
+	tty := term.IsTerminal(int(os.Stdin.Fd()))
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGINT && tty {
+					continue
+				}
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	if err == nil {
+		return 0
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if code := cmd.ProcessState.ExitCode(); code > 0 {
+		return code
+	}
+	return 1
+}
+
+// runCommand is "aliaslease run SLUG -- COMMAND".
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "acquire SLUG, run COMMAND with ALIASLEASE_ALIAS set, release when it ends",
+		ArgsUsage: "SLUG -- COMMAND [ARGS...]",
+		UsageText: "aliaslease run [--keep] [--wait DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
+			"EXAMPLE:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS",
+		Flags:  append([]cli.Flag{&cli.BoolFlag{Name: "keep", Usage: "keep the lease when COMMAND ends"}}, acquireFlags...),
+		Action: runCmd,
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aliaslease/aliaslease/internal/dockerinv"
+	"github.com/aliaslease/aliaslease/lease"
+	"github.com/aliaslease/aliaslease/netif"
+	"github.com/urfave/cli/v2"
+)
+
+// settings are the global flags, each with its environment variable and
+// default, parsed and checked once per process.
+type settings struct {
+	db            string     // --db, ALIASLEASE_DB, else the XDG state path
+	pool          lease.Pool // --pool, ALIASLEASE_POOL
+	docker        string     // --docker, ALIASLEASE_DOCKER: auto, on or off
+	dockerHost    string     // --docker-host; "" lets the adapter resolve it
+	dockerTimeout time.Duration
+	lockTimeout   time.Duration
+}
+
+const settingsKey = "settings"
+
+// globalSettings returns the global settings, parsing them on first use.
+// A bad value is a usage error, whichever command asks.
+func globalSettings(c *cli.Context) (*settings, error) {
+	if st, ok := c.App.Metadata[settingsKey].(*settings); ok {
+		return st, nil
+	}
+	// Global flags are parsed by the app's own (outermost) command.
+	root := c
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil {
+			root = cc
+		}
+	}
+	value := func(flag, env, def string) string {
+		if root.IsSet(flag) {
+			return root.String(flag)
+		}
+		if v := os.Getenv(env); v != "" { // empty counts as unset, as for DOCKER_HOST
+			return v
+		}
+		return def
+	}
+	st := &settings{
+		docker:        value("docker", "ALIASLEASE_DOCKER", "auto"),
+		dockerHost:    root.String("docker-host"),
+		dockerTimeout: root.Duration("docker-timeout"),
+		lockTimeout:   root.Duration("lock-timeout"),
+	}
+	var err error
+	if st.db, err = dbPath(value("db", "ALIASLEASE_DB", "")); err != nil {
+		return nil, err
+	}
+	if st.pool, err = lease.ParsePool(value("pool", "ALIASLEASE_POOL", lease.DefaultPool)); err != nil {
+		return nil, err
+	}
+	switch {
+	case st.docker != "auto" && st.docker != "on" && st.docker != "off":
+		return nil, usagef("--docker must be auto, on or off, not %q", st.docker)
+	case st.lockTimeout <= 0:
+		return nil, usagef("--lock-timeout must be positive")
+	case st.dockerTimeout <= 0 && st.docker != "off":
+		return nil, usagef("--docker-timeout must be positive")
+	}
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	c.App.Metadata[settingsKey] = st
+	return st, nil
+}
+
+// manager builds the lease manager from the global settings. Nothing
+// that talks to Docker is built when Docker is off.
+func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
+	st, err := globalSettings(c)
+	if err != nil {
+		return nil, err
+	}
+	m := &lease.Manager{
+		Path:        st.db,
+		Pool:        st.pool,
+		LockTimeout: st.lockTimeout,
+		Grace:       c.Duration("grace"),
+		Command:     c.Command.FullName(),
+		Warn: func(err error) {
+			fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: %v\n", err)
+		},
+	}
+	if m.Grace < 0 {
+		return nil, usagef("--grace must not be negative")
+	}
+	switch st.docker {
+	case "off":
+		m.Mode = lease.InventoryOff
+	case "on":
+		m.Mode = lease.InventoryOn
+	case "auto":
+		m.Mode = lease.InventoryAuto
+	}
+	if m.Mode != lease.InventoryOff {
+		m.Inventory = dockerinv.New(dockerinv.Config{Host: st.dockerHost, Timeout: st.dockerTimeout})
+	}
+	if ifup {
+		m.Interface = netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter}
+	}
+	return m, nil
+}
+
+// dbPath returns the database path: --db or ALIASLEASE_DB, else
+// $XDG_STATE_HOME/aliaslease/leases.db, else ~/.local/state/aliaslease/leases.db.
+// A relative XDG_STATE_HOME is ignored, as the XDG spec says.
+func dbPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "aliaslease", "leases.db"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no database path: set --db or ALIASLEASE_DB (%v)", err)
+	}
+	return filepath.Join(home, ".local", "state", "aliaslease", "leases.db"), nil
+}

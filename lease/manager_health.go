@@ -1,0 +1,115 @@
+package lease
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// EngineInfo describes the engine behind an Inventory, for health reports.
+type EngineInfo struct {
+	Host       string // the endpoint, unix:///path or tcp://host:port
+	Source     string // what named it: --docker-host, DOCKER_HOST, a context, default
+	Version    string // the engine's version, "20.10.24"
+	APIVersion string // the API version spoken, "1.41"
+}
+
+// Describer is an Inventory that can describe its engine. The Docker
+// adapter is one.
+type Describer interface {
+	// Describe asks the engine its version. The EngineInfo's Host and
+	// Source are set even when the engine does not answer.
+	Describe(ctx context.Context) (EngineInfo, error)
+}
+
+// DatabaseStatus is what CheckDatabase found.
+type DatabaseStatus struct {
+	Exists bool
+	Size   int64
+	// Schema is the file's schema version, 0 when it could not be read.
+	Schema int
+	// Leases are every lease, sorted by alias, when the check passed.
+	Leases []Lease
+	// Events is the number of audit events kept; -1 when not counted.
+	Events int
+}
+
+// CheckDatabase runs every consistency check on the database (bbolt's
+// page check, the lease records, the index bijection) under the shared
+// lock, changing and creating nothing. A database not created yet is
+// reported as not existing, without error.
+func (m *Manager) CheckDatabase(ctx context.Context) (DatabaseStatus, error) {
+	st := DatabaseStatus{Events: -1}
+	fi, err := os.Lstat(m.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	st.Exists, st.Size = true, fi.Size()
+	_, err = m.existing(ctx, true, func(s *Store) error {
+		var err error
+		if st.Schema, err = s.schema(); err != nil {
+			return err
+		}
+		if err := s.Check(); err != nil {
+			return err
+		}
+		if st.Leases, err = s.Leases(); err != nil {
+			return err
+		}
+		evs, err := s.Events(0, "")
+		st.Events = len(evs)
+		return err
+	})
+	return st, err
+}
+
+// schema returns the database's schema version.
+func (s *Store) schema() (int, error) {
+	var n int
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keySchema)
+		if len(v) != 4 {
+			return fmt.Errorf("%w: schema version missing", ErrCorrupt)
+		}
+		n = int(binary.BigEndian.Uint32(v))
+		return nil
+	})
+	return n, err
+}
+
+// LockStatus reports whether the database's lock is held, and by whom,
+// without waiting and without creating anything.
+func (m *Manager) LockStatus() (LockState, error) { return LockStatus(m.Path) }
+
+// Engine describes the inventory's engine. It is ErrInventory when the
+// inventory is off or cannot describe itself.
+func (m *Manager) Engine(ctx context.Context) (EngineInfo, error) {
+	d, ok := m.Inventory.(Describer)
+	if !m.usesInventory() || !ok {
+		return EngineInfo{}, fmt.Errorf("%w: docker is off", ErrInventory)
+	}
+	return d.Describe(ctx)
+}
+
+// Snapshot asks the inventory for every holder; it must answer in full.
+// It is ErrInventory when the inventory is off.
+func (m *Manager) Snapshot(ctx context.Context) (*Snapshot, error) {
+	if !m.usesInventory() {
+		return nil, fmt.Errorf("%w: docker is off", ErrInventory)
+	}
+	return m.take(ctx, mustAnswer)
+}
+
+// Classify judges leases against a snapshot with the Manager's grace and
+// pool, as list does (see the package function Classify).
+func (m *Manager) Classify(leases []Lease, snap *Snapshot) []Decision {
+	return Classify(leases, snap, m.Grace, m.Pool)
+}

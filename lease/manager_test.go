@@ -1,0 +1,239 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// fakeInventory is a test double for Inventory: it returns its holders, or
+// its error, and counts the calls.
+type fakeInventory struct {
+	holders []Holder
+	err     error
+	calls   int
+	// attributed, when not empty, are slugs of label-only holders the
+	// fake returns if the manager says they are leased (as the Docker
+	// adapter does for stopped containers).
+	attributed []string
+	asked      []string
+}
+
+func (f *fakeInventory) Holders(ctx context.Context, leased func([]string) (map[string]bool, error)) ([]Holder, error) {
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	hs := append([]Holder(nil), f.holders...)
+	if len(f.attributed) > 0 && leased != nil {
+		f.asked = append(f.asked, f.attributed...)
+		got, err := leased(f.attributed)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInventory, err) // as the Docker adapter does
+		}
+		for _, slug := range f.attributed {
+			if got[slug] {
+				hs = append(hs, Holder{Name: slug + "-stopped", Slug: slug, State: "exited"})
+			}
+		}
+	}
+	return hs, nil
+}
+
+func testManager(t *testing.T, inv Inventory, mode InventoryMode) (*Manager, *[]error) {
+	t.Helper()
+	var warnings []error
+	return &Manager{
+		Path:        filepath.Join(t.TempDir(), "leases.db"),
+		Pool:        MustParsePool("127.0.0.16-127.0.0.19"),
+		LockTimeout: time.Second,
+		Grace:       DefaultGrace,
+		Inventory:   inv,
+		Mode:        mode,
+		Warn:        func(err error) { warnings = append(warnings, err) },
+	}, &warnings
+}
+
+func TestManagerAcquireModes(t *testing.T) {
+	foreign := []Holder{{Alias: addr("127.0.0.16"), Name: "foreign"}}
+	noEngine := fmt.Errorf("docker at unix:///x: %w", ErrNoEngine)
+	failing := fmt.Errorf("%w: docker at unix:///x: no answer within 1ms: %w", ErrInventory, context.DeadlineExceeded)
+	badEndpoint := fmt.Errorf("%w: %q is not a URL", ErrEndpoint, "garbage")
+	tests := []struct {
+		name      string
+		mode      InventoryMode
+		inv       *fakeInventory
+		want      string // alias, or the sentinel's text
+		wantErr   error
+		wantWarns int
+	}{
+		{name: "on, answers", mode: InventoryOn, inv: &fakeInventory{holders: foreign}, want: "127.0.0.17"},
+		{name: "auto, answers", mode: InventoryAuto, inv: &fakeInventory{holders: foreign}, want: "127.0.0.17"},
+		{name: "auto, nothing there falls back", mode: InventoryAuto, inv: &fakeInventory{err: noEngine}, want: "127.0.0.16", wantWarns: 1},
+		{name: "on, nothing there fails", mode: InventoryOn, inv: &fakeInventory{err: noEngine}, wantErr: ErrNoEngine},
+		{name: "auto, engine there but failing fails", mode: InventoryAuto, inv: &fakeInventory{err: failing}, wantErr: ErrInventory},
+		{name: "auto, unwrapped failure counts as a failure", mode: InventoryAuto, inv: &fakeInventory{err: errors.New("garbled")}, wantErr: ErrInventory},
+		{name: "auto, bad endpoint is bad input", mode: InventoryAuto, inv: &fakeInventory{err: badEndpoint}, wantErr: ErrEndpoint},
+		{name: "off never asks", mode: InventoryOff, inv: &fakeInventory{holders: foreign}, want: "127.0.0.16"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, warns := testManager(t, tt.inv, tt.mode)
+			res, err := m.Acquire(context.Background(), "a", 0)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Acquire(%q) = %v, want %v", "a", err, tt.wantErr)
+				}
+				if errors.Is(tt.wantErr, ErrEndpoint) && errors.Is(err, ErrInventory) {
+					t.Errorf("Acquire(%q) = %v: an endpoint error must not read as a Docker failure", "a", err)
+				}
+				if ds, _ := m.List(context.Background()); len(ds) != 0 && ds[0].Lease.Slug != "" {
+					t.Errorf("after a failed Acquire the database holds %+v, want nothing", ds)
+				}
+				return
+			}
+			if err != nil || res.Lease.Alias.String() != tt.want {
+				t.Fatalf("Acquire(%q) = %v, %v, want %s", "a", res.Lease.Alias, err, tt.want)
+			}
+			if len(*warns) != tt.wantWarns {
+				t.Errorf("Acquire(%q) warned %v, want %d warnings", "a", *warns, tt.wantWarns)
+			}
+			if tt.mode == InventoryOff && tt.inv.calls != 0 {
+				t.Errorf("Acquire(%q) with Docker off asked the inventory %d times", "a", tt.inv.calls)
+			}
+		})
+	}
+}
+
+func TestManagerRenewalNeverAsks(t *testing.T) {
+	inv := &fakeInventory{}
+	m, _ := testManager(t, inv, InventoryOn)
+	if _, err := m.Acquire(context.Background(), "a", 0); err != nil {
+		t.Fatal(err)
+	}
+	inv.err = errors.New("docker hangs")
+	calls := inv.calls
+	res, err := m.Acquire(context.Background(), "a", 0)
+	if err != nil || res.Outcome != Renewed || inv.calls != calls {
+		t.Errorf("Acquire(%q) again = %v, %v after %d more calls; want a renewal without asking", "a", res.Outcome, err, inv.calls-calls)
+	}
+}
+
+func TestManagerInterruptedIsNotDockerFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	inv := &fakeInventory{err: fmt.Errorf("%w: %w", ErrInventory, context.Canceled)}
+	m, warns := testManager(t, inv, InventoryAuto)
+	_, err := m.Acquire(ctx, "a", 0)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrInventory) {
+		t.Errorf("Acquire(%q) interrupted = %v, want context.Canceled and not ErrInventory", "a", err)
+	}
+	if len(*warns) != 0 {
+		t.Errorf("Acquire(%q) interrupted warned %v; an interruption is no reason to fall back", "a", *warns)
+	}
+}
+
+func TestManagerWaitEndsWithContext(t *testing.T) {
+	m, _ := testManager(t, &fakeInventory{}, InventoryOff)
+	m.Pool = MustParsePool("127.0.0.16")
+	if _, err := m.Acquire(context.Background(), "a", 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := m.Acquire(ctx, "b", time.Minute)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrExhausted) {
+		t.Errorf("Acquire(%q, wait) ended by its context = %v, want the context's error, not ErrExhausted", "b", err)
+	}
+}
+
+func TestManagerGCAndListModes(t *testing.T) {
+	noEngine := fmt.Errorf("x: %w", ErrNoEngine)
+	failing := fmt.Errorf("%w: HTTP 500", ErrInventory)
+	for _, tt := range []struct {
+		name        string
+		mode        InventoryMode
+		err         error
+		wantGC      error
+		wantListErr error // nil: list answers, with unknown states
+	}{
+		{"off", InventoryOff, nil, ErrInventory, nil},
+		{"auto, nothing there", InventoryAuto, noEngine, ErrInventory, nil},
+		{"auto, failing", InventoryAuto, failing, ErrInventory, nil},
+		{"on, failing", InventoryOn, failing, ErrInventory, ErrInventory},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := testManager(t, &fakeInventory{err: tt.err}, tt.mode)
+			m.Mode = InventoryOff
+			if _, err := m.Acquire(context.Background(), "a", 0); err != nil {
+				t.Fatal(err)
+			}
+			m.Mode = tt.mode
+			if _, err := m.GC(context.Background(), false); !errors.Is(err, tt.wantGC) {
+				t.Errorf("GC() = %v, want %v", err, tt.wantGC)
+			}
+			ds, err := m.List(context.Background())
+			switch {
+			case tt.wantListErr != nil && !errors.Is(err, tt.wantListErr):
+				t.Errorf("List() = %v, want %v", err, tt.wantListErr)
+			case tt.wantListErr == nil && (err != nil || len(ds) != 1 || ds[0].State != Unknown):
+				t.Errorf("List() = %+v, %v; want one unknown lease", ds, err)
+			}
+		})
+	}
+}
+
+// TestManagerLabelAttribution checks the inventory's question about which
+// slugs hold leases, and that a stopped labelled container attributed by
+// its label alone keeps its slug's lease from gc.
+func TestManagerLabelAttribution(t *testing.T) {
+	inv := &fakeInventory{}
+	m, _ := testManager(t, inv, InventoryOn)
+	if _, err := m.Acquire(context.Background(), "a", 0); err != nil {
+		t.Fatal(err)
+	}
+	inv.attributed = []string{"a", "gone"}
+	m.Grace = 0
+	ds, err := m.GC(context.Background(), false)
+	if err != nil || len(ds) != 0 {
+		t.Errorf("GC() with a's stopped container = %+v, %v; want nothing reclaimed", ds, err)
+	}
+	if got := strings.Join(inv.asked, ","); got != "a,gone" {
+		t.Errorf("inventory asked about %s, want a,gone", got)
+	}
+	inv.attributed = nil
+	if ds, err = m.GC(context.Background(), false); err != nil || len(ds) != 1 {
+		t.Errorf("GC() once the container is gone = %+v, %v; want a reclaimed", ds, err)
+	}
+}
+
+// TestManagerDatabaseFailureInsideInventory checks that a database
+// failure met while answering the inventory's question (here a held lock)
+// is reported as itself (exit 5), not as a Docker failure (exit 4).
+func TestManagerDatabaseFailureInsideInventory(t *testing.T) {
+	inv := &fakeInventory{}
+	m, _ := testManager(t, inv, InventoryOn)
+	if _, err := m.Acquire(context.Background(), "a", 0); err != nil {
+		t.Fatal(err)
+	}
+	lk := flock.New(m.Path + ".lock")
+	if ok, err := lk.TryLock(); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	defer lk.Unlock()
+	m.LockTimeout = 50 * time.Millisecond
+	inv.attributed = []string{"a"}
+	_, err := m.GC(context.Background(), true)
+	if !errors.Is(err, ErrLocked) || errors.Is(err, ErrInventory) {
+		t.Errorf("GC() with the lock held = %v, want ErrLocked and not ErrInventory", err)
+	}
+	if len(inv.asked) == 0 {
+		t.Errorf("the inventory never asked which slugs are leased; the test tests nothing")
+	}
+}

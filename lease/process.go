@@ -1,0 +1,35 @@
+package lease
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"syscall"
+)
+
+// withProcesses returns holders plus one holder for each lease whose
+// process (Lease.PID, the command of "aliaslease run") still runs: a lease
+// is never reclaimed from under a running command, even when its wrapper
+// was killed and the command outlived it. A reused PID can only keep a
+// lease longer than needed, never free one too early.
+func withProcesses(holders []Holder, leases []Lease) []Holder {
+	out := holders
+	for _, l := range leases {
+		if l.PID <= 0 || !processAlive(l.PID) {
+			continue
+		}
+		if len(out) == len(holders) {
+			out = slices.Clip(holders) // append copies: the caller's slice stays as it was
+		}
+		pid := strconv.Itoa(l.PID)
+		out = append(out, Holder{Alias: l.Alias, ID: "pid:" + pid, Name: "process " + pid, Slug: l.Slug, State: "running"})
+	}
+	return out
+}
+
+// processAlive says whether a process with this PID exists (EPERM: it
+// does, owned by someone else).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

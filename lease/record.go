@@ -1,0 +1,80 @@
+package lease
+
+import (
+	"iter"
+
+	bolt "go.etcd.io/bbolt"
+
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+func aliasKey(a netip.Addr) []byte { return u32Key(addrToU32(a)) }
+
+func u32Key(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+// A lease is stored as a version byte, the alias, the generation, and the
+// acquired and renewed times in Unix nanoseconds (version 1); version 2
+// adds held_at (Unix nanoseconds, 0 for never) and the holding process.
+const (
+	leaseRecordV1, leaseRecordV1Len = 1, 1 + 4 + 8 + 8 + 8
+	leaseRecordV2, leaseRecordV2Len = 2, leaseRecordV1Len + 8 + 4
+)
+
+func encodeLease(l Lease) []byte {
+	b := make([]byte, 0, leaseRecordV2Len)
+	b = append(b, leaseRecordV2)
+	b = binary.BigEndian.AppendUint32(b, addrToU32(l.Alias))
+	b = binary.BigEndian.AppendUint64(b, l.Generation)
+	b = binary.BigEndian.AppendUint64(b, uint64(l.AcquiredAt.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(l.RenewedAt.UnixNano()))
+	var held uint64
+	if !l.HeldAt.IsZero() {
+		held = uint64(l.HeldAt.UnixNano())
+	}
+	b = binary.BigEndian.AppendUint64(b, held)
+	return binary.BigEndian.AppendUint32(b, uint32(l.PID))
+}
+
+func decodeLease(slug string, b []byte) (Lease, error) {
+	ok := len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
+		len(b) == leaseRecordV2Len && b[0] == leaseRecordV2
+	if !ok {
+		return Lease{}, fmt.Errorf("%w: lease record of %q is damaged", ErrCorrupt, slug)
+	}
+	l := Lease{
+		Slug:       slug,
+		Alias:      u32ToAddr(binary.BigEndian.Uint32(b[1:])),
+		Generation: binary.BigEndian.Uint64(b[5:]),
+		AcquiredAt: time.Unix(0, int64(binary.BigEndian.Uint64(b[13:]))).UTC(),
+		RenewedAt:  time.Unix(0, int64(binary.BigEndian.Uint64(b[21:]))).UTC(),
+	}
+	if b[0] == leaseRecordV2 {
+		if held := binary.BigEndian.Uint64(b[29:]); held != 0 {
+			l.HeldAt = time.Unix(0, int64(held)).UTC()
+		}
+		l.PID = int(binary.BigEndian.Uint32(b[37:]))
+	}
+	return l, nil
+}
+
+// byAlias orders leases by alias, the order of every listing.
+func byAlias(a, b Lease) int { return cmp.Compare(addrToU32(a.Alias), addrToU32(b.Alias)) }
+
+// aliasIndex walks the alias index (4-byte alias -> slug) from an alias
+// upward; keys of any other length are not aliases and are skipped.
+func aliasIndex(b *bolt.Bucket) leasedFrom {
+	return func(from uint32) iter.Seq[uint32] {
+		return func(yield func(uint32) bool) {
+			c := b.Cursor()
+			for k, _ := c.Seek(u32Key(from)); k != nil; k, _ = c.Next() {
+				if len(k) == 4 && !yield(binary.BigEndian.Uint32(k)) {
+					return
+				}
+			}
+		}
+	}
+}

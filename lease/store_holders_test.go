@@ -1,0 +1,169 @@
+package lease
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestReclaimRecordsHeldAtCoarsely checks that gc records held_at on a live
+// lease only when the last record is a quarter of the grace old, and
+// writes nothing at all (the file is byte-for-byte the same) otherwise.
+func TestReclaimRecordsHeldAtCoarsely(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	grace := 40 * time.Minute
+	mustAcquire(t, s, AcquireRequest{Slug: "a", Now: t0})
+	held := Snapshot{Holders: []Holder{{Alias: addr("127.0.0.16"), Name: "c"}}}
+
+	tests := []struct {
+		at        time.Duration // snapshot time after t0
+		wantWrite bool
+		wantHeld  time.Duration // held_at after t0 afterwards; -1 for none
+	}{
+		{at: 5 * time.Minute, wantWrite: false, wantHeld: -1}, // renewed 5m ago < grace/4
+		{at: 10 * time.Minute, wantWrite: true, wantHeld: 10 * time.Minute},
+		{at: 19 * time.Minute, wantWrite: false, wantHeld: 10 * time.Minute},
+		{at: 20 * time.Minute, wantWrite: true, wantHeld: 20 * time.Minute},
+	}
+	for _, tt := range tests {
+		held.TakenAt = t0.Add(tt.at)
+		before := readFile(t, path)
+		if _, err := s.Reclaim(held, grace, false); err != nil {
+			t.Fatalf("Reclaim(at +%s) = %v", tt.at, err)
+		}
+		if wrote := !bytes.Equal(before, readFile(t, path)); wrote != tt.wantWrite {
+			t.Errorf("Reclaim(at +%s) wrote the file = %v, want %v", tt.at, wrote, tt.wantWrite)
+		}
+		l, err := s.Get("a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Time{}
+		if tt.wantHeld >= 0 {
+			want = t0.Add(tt.wantHeld)
+		}
+		if !l.HeldAt.Equal(want) {
+			t.Errorf("after Reclaim(at +%s) HeldAt = %v, want %v", tt.at, l.HeldAt, want)
+		}
+	}
+
+	// The bottle's containers are gone: grace runs from held_at (+20m), so
+	// at +55m the lease is still pending, and at +60m it is stale.
+	for _, tt := range []struct {
+		at   time.Duration
+		want State
+	}{{55 * time.Minute, Pending}, {60 * time.Minute, Stale}} {
+		ds, err := s.Reclaim(Snapshot{TakenAt: t0.Add(tt.at)}, grace, true)
+		if err != nil || len(ds) != 1 || ds[0].State != tt.want {
+			t.Errorf("Reclaim(dry run at +%s) = %+v, %v; want one %s", tt.at, ds, err, tt.want)
+		}
+	}
+}
+
+// TestProcessHolderKeepsLease checks that a lease whose recorded process
+// runs is live for gc even when Docker shows no holder, and stale once the
+// process has ended.
+func TestProcessHolderKeepsLease(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	res := mustAcquire(t, s, AcquireRequest{Slug: "a", Now: t0})
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep(1): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if err := s.SetProcess("a", res.Lease.Generation+1, cmd.Process.Pid); !errors.Is(err, ErrGenerationMismatch) {
+		t.Errorf("SetProcess(wrong generation) = %v, want ErrGenerationMismatch", err)
+	}
+	if err := s.SetProcess("a", res.Lease.Generation, cmd.Process.Pid); err != nil {
+		t.Fatalf("SetProcess = %v", err)
+	}
+	later := Snapshot{TakenAt: t0.Add(time.Hour)}
+	ds, err := s.Reclaim(later, 0, false)
+	if err != nil || len(ds) != 1 || ds[0].State != Live {
+		t.Fatalf("Reclaim with the process running = %+v, %v; want one live", ds, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if ds, err = s.Reclaim(later, 0, false); err != nil || len(ds) != 1 || ds[0].State != Stale {
+		t.Fatalf("Reclaim after the process ended = %+v, %v; want one stale", ds, err)
+	}
+	if _, err := s.Get("a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(%q) after reclaim = %v, want ErrNotFound", "a", err)
+	}
+}
+
+// TestNothingCommittedAfterCancel checks that once the context of a Store
+// has ended, no transaction commits: the file stays byte-for-byte as it
+// was.
+func TestNothingCommittedAfterCancel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	openTest(t, path).Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := OpenContext(ctx, path, &Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := readFile(t, path)
+	cancel()
+	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Acquire(%q) after cancel = %v, want context.Canceled", "a", err)
+	}
+	if !bytes.Equal(before, readFile(t, path)) {
+		t.Errorf("Acquire after cancel changed the file")
+	}
+}
+
+// TestLockWaitEndsWithContext checks that a cancelled context ends the wait
+// for a held lock at once, as an interruption and not as ErrLocked.
+func TestLockWaitEndsWithContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	holder := openTest(t, path)
+	defer holder.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := OpenContext(ctx, path, &Options{LockTimeout: time.Minute})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrLocked) {
+		t.Errorf("OpenContext(held lock, ended context) = %v, want the context's error and not ErrLocked", err)
+	}
+}
+
+// TestVersion1RecordsRead checks that a lease record of schema 1 (before
+// held_at and the process holder) reads, and that the first write marks
+// the database as schema 2.
+func TestVersion1RecordsRead(t *testing.T) {
+	v1 := encodeLease(Lease{Slug: "a", Alias: addr("127.0.0.16"), Generation: 7, AcquiredAt: t0, RenewedAt: t0})[:leaseRecordV1Len]
+	v1[0] = leaseRecordV1
+	l, err := decodeLease("a", v1)
+	if err != nil || l.Generation != 7 || !l.RenewedAt.Equal(t0) || !l.HeldAt.IsZero() || l.PID != 0 {
+		t.Errorf("decodeLease(v1) = %+v, %v", l, err)
+	}
+	for _, bad := range [][]byte{v1[:len(v1)-1], append(bytes.Clone(v1), 0), {leaseRecordV2}} {
+		if _, err := decodeLease("a", bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("decodeLease(%x) = %v, want ErrCorrupt", bad, err)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, 1))
+	})
+	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	var got uint32
+	s.db.View(func(tx *bolt.Tx) error {
+		got = binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keySchema))
+		return nil
+	})
+	if got != SchemaVersion {
+		t.Errorf("schema after the first write = %d, want %d", got, SchemaVersion)
+	}
+}
