@@ -45,16 +45,18 @@ func TestParsePool(t *testing.T) {
 		{spec: "126.0.0.0/7", errText: "outside 127.0.0.0/8"},
 	}
 	for _, tt := range tests {
-		p, err := ParsePool(tt.spec)
-		if tt.errText != "" {
-			if !errors.Is(err, ErrInvalidPool) || !strings.Contains(err.Error(), tt.errText) {
-				t.Errorf("ParsePool(%q) = %v, want error containing %q", tt.spec, err, tt.errText)
+		t.Run(tt.spec, func(t *testing.T) {
+			p, err := ParsePool(tt.spec)
+			if tt.errText != "" {
+				if !errors.Is(err, ErrInvalidPool) || !strings.Contains(err.Error(), tt.errText) {
+					t.Errorf("ParsePool(%q) = %v, want error containing %q", tt.spec, err, tt.errText)
+				}
+				return
 			}
-			continue
-		}
-		if err != nil || p.String() != tt.want || p.Len() != tt.size {
-			t.Errorf("ParsePool(%q) = %q (%d), %v, want %q (%d)", tt.spec, p, p.Len(), err, tt.want, tt.size)
-		}
+			if err != nil || p.String() != tt.want || p.Len() != tt.size {
+				t.Errorf("ParsePool(%q) = %q (%d), %v, want %q (%d)", tt.spec, p, p.Len(), err, tt.want, tt.size)
+			}
+		})
 	}
 }
 

@@ -67,22 +67,24 @@ func TestClassify(t *testing.T) {
 			want:    "y@127.0.0.16=pending/within-grace x@127.0.0.17=live/held z@127.0.0.18=stale/no-holder -@127.0.0.19=foreign/unleased-holder"},
 	}
 	for _, tt := range tests {
-		g := grace
-		if tt.grace < 0 {
-			g = 0
-		}
-		ds := classify(tt.leases, tt.holders, now, g)
-		var got []string
-		for _, d := range ds {
-			slug := d.Lease.Slug
-			if slug == "" {
-				slug = "-"
+		t.Run(tt.name, func(t *testing.T) {
+			g := grace
+			if tt.grace < 0 {
+				g = 0
 			}
-			got = append(got, fmt.Sprintf("%s@%s=%s/%s", slug, d.Alias, d.State, d.Reason))
-		}
-		if strings.Join(got, " ") != tt.want {
-			t.Errorf("%s: classify = %q, want %q", tt.name, strings.Join(got, " "), tt.want)
-		}
+			ds := classify(tt.leases, tt.holders, now, g)
+			var got []string
+			for _, d := range ds {
+				slug := d.Lease.Slug
+				if slug == "" {
+					slug = "-"
+				}
+				got = append(got, fmt.Sprintf("%s@%s=%s/%s", slug, d.Alias, d.State, d.Reason))
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("%s: classify = %q, want %q", tt.name, strings.Join(got, " "), tt.want)
+			}
+		})
 	}
 }
 

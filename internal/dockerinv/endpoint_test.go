@@ -102,20 +102,22 @@ func TestResolve(t *testing.T) {
 		{name: "context without a docker endpoint", env: map[string]string{"DOCKER_CONFIG": noDocker}, errSub: "has no docker endpoint"},
 	}
 	for _, tt := range tests {
-		getenv := func(k string) string { return tt.env[k] }
-		ep, err := Resolve(tt.flag, getenv)
-		if tt.errSub != "" {
-			if !errors.Is(err, lease.ErrEndpoint) || !strings.Contains(err.Error(), tt.errSub) {
-				t.Errorf("%s: Resolve() = %+v, %v, want an ErrEndpoint containing %q", tt.name, ep, err, tt.errSub)
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			ep, err := Resolve(tt.flag, getenv)
+			if tt.errSub != "" {
+				if !errors.Is(err, lease.ErrEndpoint) || !strings.Contains(err.Error(), tt.errSub) {
+					t.Errorf("%s: Resolve() = %+v, %v, want an ErrEndpoint containing %q", tt.name, ep, err, tt.errSub)
+				}
+				if err != nil && strings.Contains(err.Error(), "\n") {
+					t.Errorf("%s: Resolve() = %q, want one line", tt.name, err)
+				}
+				return
 			}
-			if err != nil && strings.Contains(err.Error(), "\n") {
-				t.Errorf("%s: Resolve() = %q, want one line", tt.name, err)
+			if err != nil || ep.Host != tt.host || ep.Source != tt.source {
+				t.Errorf("%s: Resolve() = %+v, %v, want %s from %s", tt.name, ep, err, tt.host, tt.source)
 			}
-			continue
-		}
-		if err != nil || ep.Host != tt.host || ep.Source != tt.source {
-			t.Errorf("%s: Resolve() = %+v, %v, want %s from %s", tt.name, ep, err, tt.host, tt.source)
-		}
+		})
 	}
 }
 

@@ -626,17 +626,19 @@ func TestLimitedBody(t *testing.T) {
 		{strings.Repeat("x", 100000), 99999, true},
 	}
 	for _, tt := range tests {
-		b := &limitedBody{rc: io.NopCloser(strings.NewReader(tt.body)), n: tt.limit, limit: tt.limit}
-		got, err := io.ReadAll(b)
-		if tt.err {
-			if !errors.Is(err, errTooLarge{tt.limit}) {
-				t.Errorf("ReadAll(%d bytes, limit %d) = %v, want errTooLarge", len(tt.body), tt.limit, err)
+		t.Run(fmt.Sprintf("%d bytes, limit %d", len(tt.body), tt.limit), func(t *testing.T) {
+			b := &limitedBody{rc: io.NopCloser(strings.NewReader(tt.body)), n: tt.limit, limit: tt.limit}
+			got, err := io.ReadAll(b)
+			if tt.err {
+				if !errors.Is(err, errTooLarge{tt.limit}) {
+					t.Errorf("ReadAll(%d bytes, limit %d) = %v, want errTooLarge", len(tt.body), tt.limit, err)
+				}
+				return
 			}
-			continue
-		}
-		if err != nil || string(got) != tt.body {
-			t.Errorf("ReadAll(%d bytes, limit %d) = %d bytes, %v, want all of them", len(tt.body), tt.limit, len(got), err)
-		}
+			if err != nil || string(got) != tt.body {
+				t.Errorf("ReadAll(%d bytes, limit %d) = %d bytes, %v, want all of them", len(tt.body), tt.limit, len(got), err)
+			}
+		})
 	}
 }
 

@@ -311,12 +311,14 @@ func TestTLSDefaultPort(t *testing.T) {
 		{map[string]string{"DOCKER_HOST": "unix:///x.sock", "DOCKER_TLS_VERIFY": "1"}, "unix:///x.sock"},
 	}
 	for _, tt := range tests {
-		ep, err := Resolve("", func(k string) string { return tt.env[k] })
-		if err != nil || ep.Host != tt.want {
-			t.Errorf("Resolve(%v) = %+v, %v, want %s", tt.env, ep, err, tt.want)
-		}
-		if strings.HasPrefix(ep.Host, "unix:") && ep.TLS != nil {
-			t.Errorf("Resolve(%v) = %+v, want no TLS on a unix socket", tt.env, ep)
-		}
+		t.Run(tt.want, func(t *testing.T) {
+			ep, err := Resolve("", func(k string) string { return tt.env[k] })
+			if err != nil || ep.Host != tt.want {
+				t.Errorf("Resolve(%v) = %+v, %v, want %s", tt.env, ep, err, tt.want)
+			}
+			if strings.HasPrefix(ep.Host, "unix:") && ep.TLS != nil {
+				t.Errorf("Resolve(%v) = %+v, want no TLS on a unix socket", tt.env, ep)
+			}
+		})
 	}
 }

@@ -1,0 +1,133 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliaslease/aliaslease/lease"
+	"github.com/aliaslease/aliaslease/netif"
+)
+
+// fakeEngine is a test double for the Docker adapter: an Inventory that
+// can describe itself.
+type fakeEngine struct {
+	holders []lease.Holder
+	err     error
+}
+
+func (f fakeEngine) Holders(context.Context, func([]string) (map[string]bool, error)) ([]lease.Holder, error) {
+	return f.holders, f.err
+}
+
+func (f fakeEngine) Describe(context.Context) (lease.EngineInfo, error) {
+	info := lease.EngineInfo{Host: "unix:///fake.sock", Source: "default", Version: "20.10.24", APIVersion: "1.41"}
+	return info, f.err
+}
+
+// fakeInterface reports every alias up except those in down.
+type fakeInterface struct{ down map[netip.Addr]bool }
+
+func (f fakeInterface) Status(_ context.Context, pool lease.Pool) ([]netif.AliasStatus, error) {
+	var out []netif.AliasStatus
+	pool.All(func(a netip.Addr) bool {
+		out = append(out, netif.AliasStatus{Alias: a, Up: !f.down[a]})
+		return true
+	})
+	return out, nil
+}
+
+func TestRun(t *testing.T) {
+	a16, a17 := netip.MustParseAddr("127.0.0.16"), netip.MustParseAddr("127.0.0.17")
+	tests := []struct {
+		name     string
+		mode     lease.InventoryMode
+		engine   fakeEngine
+		leases   []string // slugs acquired first, on .16, .17, ...
+		damage   bool     // overwrite the database with text
+		down     map[netip.Addr]bool
+		problems []string // kinds, in order
+		check    func(t *testing.T, r *Report)
+	}{
+		{name: "no database yet, docker answers", mode: lease.InventoryOn,
+			check: func(t *testing.T, r *Report) {
+				if r.Database.Exists || !strings.HasPrefix(r.Database.Check, "not created yet") || !r.Docker.Reachable {
+					t.Errorf("Run() = %+v, %+v; want no database, docker reachable", r.Database, r.Docker)
+				}
+			}},
+		{name: "healthy with a live lease", mode: lease.InventoryOn, leases: []string{"a"},
+			engine: fakeEngine{holders: []lease.Holder{{Alias: a16, Name: "a-web", Slug: "a", State: "running"}}},
+			check: func(t *testing.T, r *Report) {
+				if r.Database.Schema != lease.SchemaVersion || r.Database.Leases != 1 || r.Pool.Live != 1 || r.Pool.Free != 15 {
+					t.Errorf("Run() = %+v, %+v; want schema %d, 1 live lease, 15 free", r.Database, r.Pool, lease.SchemaVersion)
+				}
+			}},
+		{name: "foreign and conflicting holders", mode: lease.InventoryOn, leases: []string{"a"},
+			engine: fakeEngine{holders: []lease.Holder{
+				{Alias: a16, Name: "b-web", Slug: "b", State: "running"},
+				{Alias: a17, Name: "stranger", State: "running"},
+			}},
+			problems: []string{"conflict", "foreign"}},
+		{name: "wildcard binding", mode: lease.InventoryOn,
+			engine:   fakeEngine{holders: []lease.Holder{{Alias: netip.IPv4Unspecified(), Name: "any", Port: "80->80/tcp"}}},
+			problems: []string{"wildcard"}},
+		{name: "docker fails", mode: lease.InventoryAuto, engine: fakeEngine{err: errors.New("HTTP 500")},
+			problems: []string{"docker"}},
+		{name: "docker off", mode: lease.InventoryOff, leases: []string{"a"},
+			check: func(t *testing.T, r *Report) {
+				if r.Docker.Mode != "off" || r.Pool.Unknown != 1 {
+					t.Errorf("Run() = %+v, %+v; want docker off, one unknown lease", r.Docker, r.Pool)
+				}
+			}},
+		{name: "damaged database", mode: lease.InventoryOff, leases: []string{"a"}, damage: true,
+			problems: []string{"database"},
+			check: func(t *testing.T, r *Report) {
+				if r.Database.Schema != 0 || r.Database.Events != -1 {
+					t.Errorf("Run() database = %+v; want schema and events unknown", r.Database)
+				}
+			}},
+		{name: "alias down", mode: lease.InventoryOff, down: map[netip.Addr]bool{a17: true},
+			problems: []string{"interface"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &lease.Manager{
+				Path:        filepath.Join(t.TempDir(), "leases.db"),
+				Pool:        lease.MustParsePool(lease.DefaultPool),
+				LockTimeout: time.Second,
+				Grace:       lease.DefaultGrace,
+				Mode:        lease.InventoryOff,
+			}
+			for _, slug := range tt.leases {
+				if _, err := m.Acquire(context.Background(), slug, 0); err != nil {
+					t.Fatalf("Acquire(%q) = %v", slug, err)
+				}
+			}
+			if tt.damage {
+				if err := os.WriteFile(m.Path, []byte("not a database\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.Mode, m.Inventory = tt.mode, tt.engine
+			r := Run(context.Background(), Config{Manager: m, Interface: fakeInterface{tt.down}, StuckAfter: time.Minute})
+			var kinds []string
+			for _, p := range r.Problems {
+				kinds = append(kinds, p.Kind)
+			}
+			if got, want := strings.Join(kinds, ","), strings.Join(tt.problems, ","); got != want {
+				t.Errorf("Run() problems = %q (%+v), want %q", got, r.Problems, want)
+			}
+			if r.Healthy() != (len(tt.problems) == 0) {
+				t.Errorf("Run().Healthy() = %v with problems %v", r.Healthy(), kinds)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
