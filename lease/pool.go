@@ -182,6 +182,16 @@ func (p Pool) All(yield func(netip.Addr) bool) {
 	}
 }
 
+// Ranges yields the pool's ranges, lowest first, each as its first and
+// last address.
+func (p Pool) Ranges(yield func(first, last netip.Addr) bool) {
+	for _, s := range p.ranges {
+		if !yield(u32ToAddr(s.lo), u32ToAddr(s.hi)) {
+			return
+		}
+	}
+}
+
 // String returns the pool in canonical SPEC form: its ranges, lowest first.
 func (p Pool) String() string {
 	parts := make([]string, len(p.ranges))

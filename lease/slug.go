@@ -1,6 +1,10 @@
 package lease
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
 
 // MaxSlugLen is the longest slug accepted.
 const MaxSlugLen = 128
@@ -24,8 +28,18 @@ func ValidateSlug(s string) error {
 			return fmt.Errorf("%w: %q must start with a letter or a digit", ErrInvalidSlug, s)
 		case c == '.' || c == '_' || c == '-':
 		default:
-			return fmt.Errorf("%w: %q has %q at byte %d; allowed are A-Z a-z 0-9 . _ -", ErrInvalidSlug, s, rune(c), i)
+			return fmt.Errorf("%w: %q has %s at byte %d; allowed are A-Z a-z 0-9 . _ -", ErrInvalidSlug, s, character(s[i:]), i)
 		}
 	}
 	return nil
+}
+
+// character names the character s starts with as %q would show it, or
+// its byte when s does not start with valid UTF-8.
+func character(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && n <= 1 {
+		return fmt.Sprintf("byte %#02x", s[0])
+	}
+	return strconv.QuoteRune(r)
 }

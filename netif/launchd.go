@@ -1,8 +1,11 @@
 package netif
 
 import (
+	"encoding/binary"
+	"encoding/xml"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/aliaslease/aliaslease/lease"
 )
@@ -12,13 +15,16 @@ import (
 // /Library/LaunchDaemons/dev.aliaslease.pool.plist) that adds every pool
 // alias to lo0 at each boot with "/sbin/ifconfig lo0 alias IP/32 up", run
 // as root by launchd, so that launches never need a sudo prompt. The
-// commands go through /bin/sh -c; they are built from pool addresses only,
-// which need neither shell quoting nor XML escaping. It is portable code:
-// the plist can be written on any system.
+// script is one /bin/sh loop per range of the pool, so its size does not
+// grow with the pool (a /16 is one loop, not 65,536 commands); it is built
+// from pool addresses only, which need no shell quoting; its arithmetic
+// is escaped for XML. It is portable code: the plist can be written on any system.
 func LaunchdPlist(pool lease.Pool) string {
-	script := ""
-	pool.All(func(a netip.Addr) bool {
-		script += fmt.Sprintf("%s lo0 alias %s/32 up; ", Ifconfig, a)
+	var script strings.Builder
+	pool.Ranges(func(first, last netip.Addr) bool {
+		lo, hi := first.As4(), last.As4()
+		fmt.Fprintf(&script, "i=%d; while [ $i -le %d ]; do %s lo0 alias $((i>>24&255)).$((i>>16&255)).$((i>>8&255)).$((i&255))/32 up; i=$((i+1)); done; ",
+			binary.BigEndian.Uint32(lo[:]), binary.BigEndian.Uint32(hi[:]), Ifconfig)
 		return true
 	})
 	return `<?xml version="1.0" encoding="UTF-8"?>
@@ -31,11 +37,18 @@ func LaunchdPlist(pool lease.Pool) string {
 	<array>
 		<string>/bin/sh</string>
 		<string>-c</string>
-		<string>` + script + `</string>
+		<string>` + xmlText(script.String()) + `</string>
 	</array>
 	<key>RunAtLoad</key>
 	<true/>
 </dict>
 </plist>
 `
+}
+
+// xmlText escapes s for an XML text node.
+func xmlText(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -82,6 +83,7 @@ func TestLaunchdPlist(t *testing.T) {
 		"127.0.0.16-127.0.0.31", // the default pool
 		"127.0.0.16",
 		"127.0.0.16-127.0.0.19,127.0.1.0/30,127.0.2.7",
+		"127.1.255.250-127.2.0.5", // across octets
 	} {
 		t.Run(spec, func(t *testing.T) {
 			pool := lease.MustParsePool(spec)
@@ -105,12 +107,15 @@ func TestLaunchdPlist(t *testing.T) {
 				t.Errorf("script names ifconfig %d times, %d of them as /sbin/ifconfig: %q", n, abs, script)
 			}
 
+			// Run the script, with echo standing in for ifconfig, and
+			// read back what it would have run.
+			out, err := exec.Command("/bin/sh", "-c", strings.ReplaceAll(script, "/sbin/ifconfig", "echo /sbin/ifconfig")).Output()
+			if err != nil {
+				t.Fatalf("sh -c SCRIPT = %v", err)
+			}
 			var added []netip.Addr
-			for cmd := range strings.SplitSeq(script, ";") {
+			for cmd := range strings.Lines(string(out)) {
 				f := strings.Fields(cmd)
-				if len(f) == 0 {
-					continue
-				}
 				if len(f) != 5 || f[0] != "/sbin/ifconfig" || f[1] != "lo0" || f[2] != "alias" || f[4] != "up" {
 					t.Errorf("command %q, want /sbin/ifconfig lo0 alias IP/32 up", cmd)
 					continue
@@ -122,6 +127,9 @@ func TestLaunchdPlist(t *testing.T) {
 				}
 				added = append(added, p.Addr())
 			}
+			if ranges := strings.Count(script, "while"); len(script) > 200*ranges {
+				t.Errorf("script is %d bytes for %d ranges; want a loop per range, not a command per alias", len(script), ranges)
+			}
 			var want []netip.Addr
 			pool.All(func(a netip.Addr) bool {
 				want = append(want, a)
@@ -131,5 +139,12 @@ func TestLaunchdPlist(t *testing.T) {
 				t.Errorf("script adds %v, want every pool alias once, in order: %v", added, want)
 			}
 		})
+	}
+}
+
+// TestLaunchdPlistLargePool checks that a /16 pool gives a small plist.
+func TestLaunchdPlistLargePool(t *testing.T) {
+	if n := len(LaunchdPlist(lease.MustParsePool("127.1.0.0/16"))); n > 2048 {
+		t.Errorf("LaunchdPlist(/16) is %d bytes, want a loop, not 65,536 commands", n)
 	}
 }

@@ -156,7 +156,7 @@ func parseIfconfig(out []byte) map[netip.Addr]bool {
 // addAliasArgv returns the argv that adds alias to lo0 through sudo. With
 // interactive false, sudo is told not to prompt (-n) and fails instead.
 func addAliasArgv(alias netip.Addr, interactive bool) []string {
-	argv := []string{"sudo"}
+	argv := []string{sudo}
 	if !interactive {
 		argv = append(argv, "-n")
 	}

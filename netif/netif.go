@@ -29,6 +29,10 @@ var ErrUnsupported = errors.New("loopback aliases are not supported on this syst
 // let PATH choose what runs under sudo.
 const Ifconfig = "/sbin/ifconfig"
 
+// sudo is named by its absolute path too: PATH must not choose what
+// runs as root.
+const sudo = "/usr/bin/sudo"
+
 // AliasStatus is whether one pool alias is usable.
 type AliasStatus struct {
 	Alias netip.Addr

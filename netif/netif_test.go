@@ -69,11 +69,11 @@ func FuzzParseIfconfig(f *testing.F) {
 
 func TestAddAliasArgv(t *testing.T) {
 	a := netip.MustParseAddr("127.0.0.16")
-	want := []string{"sudo", "-p", sudoPrompt, "/sbin/ifconfig", "lo0", "alias", "127.0.0.16/32", "up"}
+	want := []string{"/usr/bin/sudo", "-p", sudoPrompt, "/sbin/ifconfig", "lo0", "alias", "127.0.0.16/32", "up"}
 	if got := addAliasArgv(a, true); !slices.Equal(got, want) {
 		t.Errorf("addAliasArgv(%s, true) = %q, want %q", a, got, want)
 	}
-	want = append([]string{"sudo", "-n"}, want[1:]...)
+	want = append([]string{"/usr/bin/sudo", "-n"}, want[1:]...)
 	if got := addAliasArgv(a, false); !slices.Equal(got, want) {
 		t.Errorf("addAliasArgv(%s, false) = %q, want %q", a, got, want)
 	}
@@ -97,7 +97,7 @@ func (f *fakeLo0) run(_ context.Context, argv []string, interactive bool) ([]byt
 		}
 		return []byte(b.String()), nil
 	}
-	if argv[0] != "sudo" || (argv[1] == "-n") == interactive {
+	if argv[0] != "/usr/bin/sudo" || (argv[1] == "-n") == interactive {
 		return nil, fmt.Errorf("unexpected command %q (interactive %v)", argv, interactive)
 	}
 	if f.failAdd != nil {
@@ -111,7 +111,7 @@ func (f *fakeLo0) run(_ context.Context, argv []string, interactive bool) ([]byt
 func (f *fakeLo0) adds() []string {
 	var out []string
 	for _, c := range f.calls {
-		if c[0] == "sudo" {
+		if c[0] == "/usr/bin/sudo" {
 			out = append(out, strings.Join(c, " "))
 		}
 	}
@@ -126,9 +126,9 @@ func TestLo0AddsAllMissingAtOnce(t *testing.T) {
 		t.Fatalf("Up = %v", err)
 	}
 	want := []string{
-		"sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.16/32 up",
-		"sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.18/32 up",
-		"sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.19/32 up",
+		"/usr/bin/sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.16/32 up",
+		"/usr/bin/sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.18/32 up",
+		"/usr/bin/sudo -p " + sudoPrompt + " /sbin/ifconfig lo0 alias 127.0.0.19/32 up",
 	}
 	if got := f.adds(); !slices.Equal(got, want) {
 		t.Errorf("commands run = %q, want %q", got, want)
@@ -149,7 +149,7 @@ func TestLo0NoTerminal(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("Up without a terminal = %v, want %q", err, want)
 	}
-	if got := f.adds(); len(got) != 1 || !strings.HasPrefix(got[0], "sudo -n -p ") {
+	if got := f.adds(); len(got) != 1 || !strings.HasPrefix(got[0], "/usr/bin/sudo -n -p ") {
 		t.Errorf("commands run = %q, want one sudo -n", got)
 	}
 }

@@ -36,6 +36,9 @@ func acquireSlug(c *cli.Context, slug string) (lease.AcquireResult, *lease.Manag
 		return lease.AcquireResult{}, nil, err
 	}
 	res, err := m.Acquire(c.Context, slug, c.Duration("wait"))
+	if err == nil && !m.Pool.Contains(res.Lease.Alias) {
+		say(c.App.ErrWriter, "note", "%s keeps %s, which is outside the pool %s; release it to move it into the pool", slug, res.Lease.Alias, m.Pool)
+	}
 	return res, m, err
 }
 

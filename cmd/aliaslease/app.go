@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"regexp"
 	"runtime/debug"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 )
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
+	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{longFlags(err.Error())} }
 	app := &cli.App{
 		Name:  "aliaslease",
 		Usage: "lease each sandbox its own loopback alias",
@@ -93,4 +94,13 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "(devel)"
+}
+
+// shortFlag finds a flag name the Go flag package wrote with one dash.
+var shortFlag = regexp.MustCompile(`(^|[\s:])-([a-zA-Z][a-zA-Z0-9-]+)\b`)
+
+// longFlags writes the flags named in a flag-parsing error as they are
+// typed, --name: the flag package underneath urfave/cli names them -name.
+func longFlags(msg string) string {
+	return shortFlag.ReplaceAllString(msg, "$1--$2")
 }

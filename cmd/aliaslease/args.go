@@ -53,7 +53,7 @@ func normalizeArgs(app *cli.App, args []string) []string {
 			return args
 		}
 		if len(cmd.Subcommands) == 0 {
-			return append(append([]string{}, args[:i]...), reorder(cmd.Flags, args[i:])...)
+			return append(append([]string{}, args[:i]...), reorder(cmd.Flags, args[i:], cmd.Name == "run")...)
 		}
 		cmds = cmd.Subcommands
 	}
@@ -69,12 +69,18 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
-func reorder(flags []cli.Flag, rest []string) []string {
+// reorder puts a command's flags before its arguments. With keepDash the
+// user's "--" stays among the arguments, so that a command like run can
+// tell "SLUG -- COMMAND" from "-- COMMAND" (a missing SLUG).
+func reorder(flags []cli.Flag, rest []string, keepDash bool) []string {
 	var fl, pos []string
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
 		case a == "--":
+			if keepDash {
+				pos = append(pos, a)
+			}
 			pos = append(pos, rest[i+1:]...)
 			i = len(rest)
 		case strings.HasPrefix(a, "-") && a != "-":

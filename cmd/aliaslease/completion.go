@@ -46,6 +46,12 @@ func candidates(app *cli.App, before []string, cur string) []string {
 	var cmd *cli.Command
 	var positional int
 	prevTakesValue := ""
+	if len(before) > 0 && before[0] == "help" {
+		if len(before) == 1 {
+			return commandNames(cmds) // help COMMAND
+		}
+		return nil
+	}
 	for _, w := range before {
 		switch {
 		case prevTakesValue != "":
@@ -78,7 +84,9 @@ func candidates(app *cli.App, before []string, cur string) []string {
 		return nil
 	case strings.HasPrefix(cur, "-"):
 		return flagNames(flags)
-	case cmd == nil || len(cmd.Subcommands) > 0:
+	case cmd == nil:
+		return append(commandNames(cmds), "help") // git and docker take "help COMMAND" too
+	case len(cmd.Subcommands) > 0:
 		return commandNames(cmds)
 	case cmd.Name == "completion" && positional == 0:
 		return []string{"bash", "fish", "zsh"}
@@ -180,6 +188,7 @@ func completeCommand() *cli.Command {
 	return &cli.Command{
 		Name:            "__complete",
 		Hidden:          true,
+		HideHelp:        true, // "__complete help" and "__complete h" are words to complete
 		SkipFlagParsing: true,
 		Action:          completeCmd,
 	}

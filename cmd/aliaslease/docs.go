@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -17,6 +18,8 @@ func docFiles(app *cli.App) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// urfave/cli's synopsis names the global flags only.
+	man = strings.Replace(man, ".SH SYNOPSIS\naliaslease\n", ".SH SYNOPSIS\naliaslease [GLOBAL OPTIONS] COMMAND [COMMAND OPTIONS] [ARGS...]\n", 1)
 	files := map[string]string{"aliaslease.1": man}
 	for shell, script := range completionScripts {
 		files[filepath.Join("completion", "aliaslease."+shell)] = script
@@ -52,6 +55,7 @@ func genDocsCommand() *cli.Command {
 	return &cli.Command{
 		Name:            "__gen-docs",
 		Hidden:          true,
+		HideHelp:        true,
 		SkipFlagParsing: true,
 		Action:          genDocsCmd,
 	}

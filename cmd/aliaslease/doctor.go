@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -38,37 +39,43 @@ func doctorCmd(c *cli.Context) error {
 	return nil
 }
 
+// printReport prints the report as text; every string from outside is
+// escaped, and a count that could not be read says so.
 func printReport(w io.Writer, r *doctor.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	d := r.Database
-	fmt.Fprintf(tw, "database\t%s\n", d.Path)
+	fmt.Fprintf(tw, "database\t%s\n", escape(d.Path))
 	if d.Exists {
-		fmt.Fprintf(tw, "\tsize %d bytes, schema %d, %d leases, %d audit events\n", d.Size, d.Schema, d.Leases, d.Events)
+		fmt.Fprintf(tw, "\tsize %d bytes, schema %s, %s leases, %s audit events\n", d.Size, count(d.Schema), count(d.Leases), count(d.Events))
 	}
-	fmt.Fprintf(tw, "\tcheck: %s\n", d.Check)
+	fmt.Fprintf(tw, "\tcheck: %s\n", escape(d.Check))
 	l := r.Lock
 	held := "free"
 	if l.Held {
 		held = "held"
 		if l.PID != 0 {
-			held += fmt.Sprintf(" by pid %d (aliaslease %s) since %s", l.PID, l.Command, l.Since.Format(time.RFC3339))
+			held += fmt.Sprintf(" by pid %d (aliaslease %s) since %s", l.PID, escape(l.Command), l.Since.Format(time.RFC3339))
 		} else {
 			held += " by a process that did not record itself (an operator's flock?)"
 		}
 	}
-	fmt.Fprintf(tw, "lock\t%s: %s\n", l.Path, held)
+	fmt.Fprintf(tw, "lock\t%s: %s\n", escape(l.Path), held)
 	dk := r.Docker
 	switch {
 	case dk.Mode == "off":
 		fmt.Fprintf(tw, "docker\toff (--docker off)\n")
 	case dk.Reachable:
-		fmt.Fprintf(tw, "docker\t%s (from %s): engine %s, API %s\n", dk.Host, dk.Source, dk.Version, dk.APIVersion)
+		fmt.Fprintf(tw, "docker\t%s (from %s): engine %s, API %s\n", escape(dk.Host), escape(dk.Source), escape(dk.Version), escape(dk.APIVersion))
 	default:
-		fmt.Fprintf(tw, "docker\t%s (from %s): not reachable\n", dk.Host, dk.Source)
+		fmt.Fprintf(tw, "docker\t%s (from %s): not reachable\n", escape(dk.Host), escape(dk.Source))
 	}
 	p := r.Pool
-	fmt.Fprintf(tw, "pool\t%s: %d aliases, %d leased (%d live, %d pending, %d stale, %d conflict, %d unknown), %d foreign, %d free\n",
-		p.Spec, p.Size, p.Leased, p.Live, p.Pending, p.Stale, p.Conflict, p.Unknown, p.Foreign, p.Free)
+	if p.Counted {
+		fmt.Fprintf(tw, "pool\t%s: %d aliases, %d leased (%d live, %d pending, %d stale, %d conflict, %d unknown; %d outside the pool), %d foreign, %d free\n",
+			p.Spec, p.Size, p.Leased, p.Live, p.Pending, p.Stale, p.Conflict, p.Unknown, p.Outside, p.Foreign, p.Free)
+	} else {
+		fmt.Fprintf(tw, "pool\t%s: %d aliases; leases unknown (the database was not read)\n", p.Spec, p.Size)
+	}
 	up := 0
 	for _, a := range r.Interface {
 		if a.Up {
@@ -77,14 +84,25 @@ func printReport(w io.Writer, r *doctor.Report) {
 	}
 	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", up, len(r.Interface))
 	tw.Flush()
+	if p.Outside > 0 {
+		fmt.Fprintf(w, "note: %d lease(s) hold aliases outside the pool; they are kept and renewed until released\n", p.Outside)
+	}
 	if r.Healthy() {
 		fmt.Fprintln(w, "no problems found")
 		return
 	}
 	fmt.Fprintf(w, "%d problem(s):\n", len(r.Problems))
 	for _, pr := range r.Problems {
-		fmt.Fprintf(w, "- %s: %s\n  hint: %s\n", pr.Kind, pr.Detail, pr.Hint)
+		fmt.Fprintf(w, "- %s: %s\n  hint: %s\n", pr.Kind, escape(pr.Detail), escape(pr.Hint))
 	}
+}
+
+// count prints a count that may be unknown.
+func count(n *int) string {
+	if n == nil {
+		return "unknown"
+	}
+	return strconv.Itoa(*n)
 }
 
 // doctorCommand is "aliaslease doctor", the health report.
@@ -92,7 +110,7 @@ func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "doctor",
 		Usage:     "report the health of the database, lock, Docker, pool and interface; exit 1 on a problem",
-		UsageText: "aliaslease doctor [--json]\n\nEXAMPLE:\n   aliaslease doctor || echo 'see the hints above'",
+		UsageText: "aliaslease doctor [--json] [--grace DURATION]\n\nEXAMPLE:\n   aliaslease doctor || echo 'see the hints above'",
 		Flags:     []cli.Flag{jsonFlag, graceFlag},
 		Action:    doctorCmd,
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -41,17 +42,19 @@ func list(c *cli.Context) error {
 // listFormat parses --format: a nil template for "json", and whether a
 // "table" format wants a header and aligned columns.
 func listFormat(format string) (tmpl *template.Template, table bool, err error) {
-	if format == "" {
-		format = "table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Holders}}"
-	}
-	if format == "json" {
+	const defaultRow = "{{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Holders}}"
+	switch format {
+	case "json":
 		return nil, false, nil
+	case "", "table": // docker ps: "table" alone is the default table
+		format = "table " + defaultRow
 	}
 	// As with docker's --format, \t and \n typed in a shell stand for a
 	// tab and a newline.
 	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
-	table = strings.HasPrefix(format, "table ") || format == "table"
-	tmpl, err = template.New("format").Option("missingkey=error").Parse(strings.TrimPrefix(strings.TrimPrefix(format, "table"), " "))
+	table = strings.HasPrefix(format, "table ")
+	tmpl, err = template.New("format").Option("missingkey=error").Funcs(template.FuncMap{"json": toJSON}).
+		Parse(strings.TrimPrefix(format, "table "))
 	if err != nil {
 		return nil, false, usagef("--format: %v", err)
 	}
@@ -67,17 +70,17 @@ func printRows(out io.Writer, tmpl *template.Template, table bool, ds []lease.De
 		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		w = tw
 		header := map[string]string{}
-		for _, f := range []string{"Slug", "Alias", "State", "Age", "Holders", "Generation", "AcquiredAt", "RenewedAt", "Reason"} {
+		for _, f := range rowFields {
 			header[f] = strings.ToUpper(f)
 		}
 		if err := tmpl.Execute(w, header); err != nil {
-			return usagef("--format: %v", err)
+			return formatError(err)
 		}
 		fmt.Fprintln(w)
 	}
 	now := time.Now()
 	for _, d := range ds {
-		r := listRow{Slug: d.Lease.Slug, Alias: d.Alias.String(), State: string(d.State), Age: "-", Holders: holderNames(d.Holders),
+		r := listRow{Slug: escape(d.Lease.Slug), Alias: d.Alias.String(), State: string(d.State), Age: "-", Holders: holderNames(d.Holders),
 			Generation: d.Lease.Generation, AcquiredAt: d.Lease.AcquiredAt, RenewedAt: d.Lease.RenewedAt, Reason: string(d.Reason)}
 		if r.Slug == "" {
 			r.Slug = "-"
@@ -85,7 +88,7 @@ func printRows(out io.Writer, tmpl *template.Template, table bool, ds []lease.De
 			r.Age = humanAge(now.Sub(d.Lease.RenewedAt))
 		}
 		if err := tmpl.Execute(w, r); err != nil {
-			return usagef("--format: %v", err)
+			return formatError(err)
 		}
 		fmt.Fprintln(w)
 	}
@@ -101,10 +104,33 @@ func listCommand() *cli.Command {
 		Name:      "list",
 		Aliases:   []string{"ls"},
 		Usage:     "show every lease and every foreign pool alias with its state",
-		UsageText: "aliaslease list [--json | --format TEMPLATE]\n\nEXAMPLE:\n   aliaslease ls --json | jq -r '.[] | select(.state==\"stale\") | .slug'\n   aliaslease ls --format '{{.Slug}}={{.Alias}}'\n   aliaslease ls --format 'table {{.Slug}}\\t{{.State}}'",
+		UsageText: "aliaslease list [--json | --format TEMPLATE] [--grace DURATION]\n\nEXAMPLE:\n   aliaslease ls --json | jq -r '.[] | select(.state==\"stale\") | .slug'\n   aliaslease ls --format '{{.Slug}}={{.Alias}}'\n   aliaslease ls --format 'table {{.Slug}}\\t{{.State}}'",
 		Flags: []cli.Flag{jsonFlag, graceFlag,
 			&cli.StringFlag{Name: "format", Usage: "print each row with a Go `TEMPLATE` ({{.Slug}} {{.Alias}} {{.State}} {{.Age}} {{.Holders}} {{.Generation}} {{.AcquiredAt}} {{.RenewedAt}} {{.Reason}}); \"table TEMPLATE\" adds a header, \"json\" is --json"},
 		},
 		Action: list,
 	}
+}
+
+// rowFields are the fields a --format template can name.
+var rowFields = []string{"Slug", "Alias", "State", "Age", "Holders", "Generation", "AcquiredAt", "RenewedAt", "Reason"}
+
+// formatError turns a template's failure into a usage error that names
+// the fields there are, not the Go types behind them.
+func formatError(err error) error {
+	msg := err.Error()
+	if _, field, ok := strings.Cut(msg, "can't evaluate field "); ok {
+		field, _, _ = strings.Cut(field, " ")
+		return usagef("--format: no field %q; the fields are %s", field, strings.Join(rowFields, ", "))
+	}
+	if _, after, ok := strings.Cut(msg, "map has no entry for key "); ok {
+		return usagef("--format: no field %s; the fields are %s", after, strings.Join(rowFields, ", "))
+	}
+	return usagef("--format: %v", err)
+}
+
+// toJSON is the template function json, as in docker's --format.
+func toJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
 }

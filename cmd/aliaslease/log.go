@@ -39,7 +39,8 @@ func logCmd(c *cli.Context) error {
 		if reason == "" {
 			reason = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s[%d]\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Slug, e.Alias, e.Generation, reason, e.Command, e.PID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s[%d]\n", e.Time.Local().Format("2006-01-02 15:04:05"),
+			escape(string(e.Kind)), escape(e.Slug), e.Alias, e.Generation, escape(string(reason)), escape(e.Command), e.PID)
 	}
 	return tw.Flush()
 }

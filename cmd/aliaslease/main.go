@@ -183,7 +183,7 @@ func report(stderr io.Writer, err error) int {
 			break
 		}
 	}
-	fmt.Fprintf(stderr, "aliaslease: error: %v\n", err)
+	fmt.Fprintf(stderr, "aliaslease: error: %s\n", escape(err.Error()))
 	if why != "" {
 		fmt.Fprintf(stderr, "aliaslease: hint: %s\n", why)
 	}

@@ -4,24 +4,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aliaslease/aliaslease/lease"
 )
 
 // listRow is what a list --format template sees of each row.
 type listRow struct {
-	Slug, Alias, State, Age, Holders string
-	Generation                       uint64
-	AcquiredAt, RenewedAt            time.Time
-	Reason                           string
+	Slug       string    `json:"slug"`
+	Alias      string    `json:"alias"`
+	State      string    `json:"state"`
+	Age        string    `json:"age"`
+	Holders    string    `json:"holders"`
+	Generation uint64    `json:"generation"`
+	AcquiredAt time.Time `json:"acquired_at"`
+	RenewedAt  time.Time `json:"renewed_at"`
+	Reason     string    `json:"reason"`
 }
 
 // object is the JSON shape of a lease, a list row or a gc line.
 type object struct {
 	Slug       *string    `json:"slug"`
-	Alias      string     `json:"alias"`
+	Alias      string     `json:"alias,omitempty"`
+	Released   *bool      `json:"released,omitempty"`
 	State      string     `json:"state,omitempty"`
 	Generation uint64     `json:"generation,omitempty"`
 	AcquiredAt *time.Time `json:"acquired_at,omitempty"`
@@ -30,12 +39,33 @@ type object struct {
 	Reason     string     `json:"reason,omitempty"`
 }
 
+// holder is one container holding an alias, with every binding it
+// publishes there.
 type holder struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Slug  string `json:"slug,omitempty"`
-	State string `json:"state"`
-	Port  string `json:"port,omitempty"`
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Slug  string   `json:"slug,omitempty"`
+	State string   `json:"state"`
+	Ports []string `json:"ports"`
+}
+
+// holders groups the holders of one alias by container, keeping the order
+// they came in.
+func holders(hs []lease.Holder) []holder {
+	out := []holder{}
+	at := map[string]int{}
+	for _, h := range hs {
+		i, seen := at[h.ID]
+		if !seen {
+			i = len(out)
+			at[h.ID] = i
+			out = append(out, holder{ID: h.ID, Name: h.Name, Slug: h.Slug, State: h.State, Ports: []string{}})
+		}
+		if h.Port != "" {
+			out[i].Ports = append(out[i].Ports, h.Port)
+		}
+	}
+	return out
 }
 
 func leaseObject(l lease.Lease) object {
@@ -44,6 +74,20 @@ func leaseObject(l lease.Lease) object {
 	return object{Slug: &slug, Alias: l.Alias.String(), Generation: l.Generation, AcquiredAt: &acq, RenewedAt: &ren}
 }
 
+// releaseObject is what release --json prints: the freed lease with
+// "released": true, or, when nothing was released, why (no-lease,
+// generation-mismatch) and the generation the slug holds, if any.
+func releaseObject(slug string, l lease.Lease, why string) object {
+	if why == "" {
+		o := leaseObject(l)
+		o.Released = ptr(true)
+		return o
+	}
+	return object{Slug: &slug, Released: ptr(false), Reason: why, Generation: l.Generation}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func decisionObject(d lease.Decision, withHolders bool) object {
 	o := object{Alias: d.Alias.String()}
 	if d.Lease.Slug != "" {
@@ -51,10 +95,7 @@ func decisionObject(d lease.Decision, withHolders bool) object {
 	}
 	o.State, o.Reason = string(d.State), string(d.Reason)
 	if withHolders {
-		hs := make([]holder, len(d.Holders))
-		for i, h := range d.Holders {
-			hs[i] = holder{ID: h.ID, Name: h.Name, Slug: h.Slug, State: h.State, Port: h.Port}
-		}
+		hs := holders(d.Holders)
 		o.Holders = &hs
 	}
 	return o
@@ -66,15 +107,51 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// holderNames names the containers holding an alias, once each, for a
+// table.
 func holderNames(hs []lease.Holder) string {
 	if len(hs) == 0 {
 		return "-"
 	}
-	names := make([]string, len(hs))
-	for i, h := range hs {
-		names[i] = h.Name
+	gs := holders(hs)
+	names := make([]string, len(gs))
+	for i, h := range gs {
+		names[i] = escape(h.Name)
 	}
 	return strings.Join(names, ",")
+}
+
+// escape makes a string from outside (a container name or label, a
+// daemon's message, a path, an environment value, database contents)
+// safe for a terminal: control characters (C0, DEL, C1), line separators
+// and invalid UTF-8 are written as Go escapes, so no escape sequence
+// reaches the terminal raw and every error stays one line.
+func escape(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func humanAge(d time.Duration) string {
@@ -89,4 +166,9 @@ func humanAge(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// say prints a note or warning on stderr as one escaped line.
+func say(w io.Writer, kind, format string, a ...any) {
+	fmt.Fprintf(w, "aliaslease: %s: %s\n", kind, escape(fmt.Sprintf(format, a...)))
 }

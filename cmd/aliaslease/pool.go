@@ -39,7 +39,7 @@ func poolStatus(c *cli.Context) error {
 		if !s.Up {
 			up = "no"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Alias, up, s.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Alias, up, escape(s.Detail))
 	}
 	return tw.Flush()
 }

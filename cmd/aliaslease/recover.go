@@ -23,13 +23,13 @@ func recoverCmd(c *cli.Context) error {
 	}
 	res, err := m.Recover(c.Context, c.Bool("force"))
 	if res.MovedTo != "" {
-		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: moved the existing database to %s\n", res.MovedTo)
+		say(c.App.ErrWriter, "note", "moved the existing database to %s", res.MovedTo)
 	}
 	if err != nil {
 		return err
 	}
 	for _, s := range res.Skipped {
-		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: %s\n", s)
+		say(c.App.ErrWriter, "note", "%s", s)
 	}
 	if c.Bool("json") {
 		out := make([]object, len(res.Leases))

@@ -26,18 +26,22 @@ func release(c *cli.Context) error {
 		return err
 	}
 	l, err := m.Release(c.Context, slug, gen)
+	var why string
 	switch {
 	case errors.Is(err, lease.ErrNotFound):
-		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: %s has no lease; nothing released\n", slug)
-		return nil
+		say(c.App.ErrWriter, "note", "%s has no lease; nothing released", slug)
+		why = "no-lease"
 	case errors.Is(err, lease.ErrGenerationMismatch):
-		fmt.Fprintf(c.App.ErrWriter, "aliaslease: note: %v; nothing released\n", err)
-		return nil
+		say(c.App.ErrWriter, "note", "%v; nothing released", err)
+		why = "generation-mismatch"
 	case err != nil:
 		return err
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, leaseObject(l))
+		return writeJSON(c.App.Writer, releaseObject(slug, l, why))
+	}
+	if why != "" {
+		return nil // like rm -f: nothing to say on stdout
 	}
 	_, err = fmt.Fprintln(c.App.Writer, l.Alias)
 	return err

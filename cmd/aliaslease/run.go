@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -21,16 +22,15 @@ import (
 // forwards signals to it, releases (unless --keep) and exits with its
 // status: 128+N when a signal N ended it, 127 when it could not be found.
 func runCmd(c *cli.Context) error {
-	args := c.Args().Slice()
-	if len(args) < 2 {
-		return usagef("run: SLUG and COMMAND expected: aliaslease run SLUG -- COMMAND [ARGS...]")
+	slug, argv, err := runArgs(c.Args().Slice())
+	if err != nil {
+		return err
 	}
-	slug := args[0]
 	res, m, err := acquireSlug(c, slug)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(args[1], args[2:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(),
 		"ALIASLEASE_SLUG="+slug,
@@ -44,17 +44,17 @@ func runCmd(c *cli.Context) error {
 	}
 	status := runForwarding(cmd, c.App.ErrWriter, func(pid int) {
 		if err := m.Hold(context.Background(), slug, res.Lease.Generation, pid); err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: recording the command as the holder of %s: %v\n", slug, err)
+			say(c.App.ErrWriter, "warning", "recording the command as the holder of %s: %v", slug, err)
 		}
 	})
 	interrupts.forward(false)
 	ctx := context.Background() // the command has ended: finish the bookkeeping
 	if c.Bool("keep") {
 		if err := m.Hold(ctx, slug, res.Lease.Generation, 0); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
-			fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: clearing the command as the holder of %s: %v\n", slug, err)
+			say(c.App.ErrWriter, "warning", "clearing the command as the holder of %s: %v", slug, err)
 		}
 	} else if _, err := m.Release(ctx, slug, res.Lease.Generation); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
-		fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: releasing %s after the command: %v\n", slug, err)
+		say(c.App.ErrWriter, "warning", "releasing %s after the command: %v", slug, err)
 	}
 	return exitStatus(status)
 }
@@ -116,9 +116,36 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "acquire SLUG, run COMMAND with ALIASLEASE_ALIAS set, release when it ends",
 		ArgsUsage: "SLUG -- COMMAND [ARGS...]",
-		UsageText: "aliaslease run [--keep] [--wait DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
+		UsageText: "aliaslease run [--keep] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
+			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS and ALIASLEASE_GENERATION in its environment.\n" +
+			"Signals are forwarded to it; SIGINT only when stdin is not a terminal, since a terminal's\n" +
+			"Ctrl-C reaches COMMAND directly. It never outlives its lease: on Linux it is killed when\n" +
+			"run dies, and its process keeps the lease live while it runs. run exits with COMMAND's\n" +
+			"status (128+N when signal N ended it, 127 when it was not found).\n\n" +
 			"EXAMPLE:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS",
 		Flags:  append([]cli.Flag{&cli.BoolFlag{Name: "keep", Usage: "keep the lease when COMMAND ends"}}, acquireFlags...),
 		Action: runCmd,
 	}
+}
+
+// runArgs splits run's arguments, "SLUG -- COMMAND [ARGS...]" (the "--"
+// kept by reorder), into the slug and the command.
+func runArgs(args []string) (string, []string, error) {
+	const want = "run: SLUG and COMMAND expected: aliaslease run SLUG -- COMMAND [ARGS...]"
+	dash := slices.Index(args, "--")
+	if dash < 0 { // "run SLUG COMMAND": no flags of COMMAND may follow
+		if len(args) < 2 {
+			return "", nil, usagef(want)
+		}
+		return args[0], args[1:], nil
+	}
+	switch {
+	case dash == 0:
+		return "", nil, usagef("run: missing SLUG before --; %s", want[len("run: "):])
+	case dash > 1:
+		return "", nil, usagef("run: one SLUG expected before --, got %d arguments", dash)
+	case dash == len(args)-1:
+		return "", nil, usagef(want)
+	}
+	return args[0], args[dash+1:], nil
 }

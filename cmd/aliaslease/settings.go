@@ -53,6 +53,9 @@ func globalSettings(c *cli.Context) (*settings, error) {
 		dockerTimeout: root.Duration("docker-timeout"),
 		lockTimeout:   root.Duration("lock-timeout"),
 	}
+	if root.IsSet("db") && root.String("db") == "" {
+		return nil, usagef("--db must not be empty; leave it out for the default path")
+	}
 	var err error
 	if st.db, err = dbPath(value("db", "ALIASLEASE_DB", "")); err != nil {
 		return nil, err
@@ -89,7 +92,7 @@ func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
 		Grace:       c.Duration("grace"),
 		Command:     c.Command.FullName(),
 		Warn: func(err error) {
-			fmt.Fprintf(c.App.ErrWriter, "aliaslease: warning: %v\n", err)
+			say(c.App.ErrWriter, "warning", "%v", err)
 		},
 	}
 	if m.Grace < 0 {

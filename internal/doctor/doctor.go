@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
@@ -42,14 +45,16 @@ type Report struct {
 }
 
 // Database is the state of the lease database.
+// Counts that could not be read are nil (null in JSON), never zero.
 type Database struct {
-	Path   string `json:"path"`
-	Exists bool   `json:"exists"`
-	Size   int64  `json:"size"`
-	Schema int    `json:"schema,omitempty"` // the file's; 0 when unknown
-	Check  string `json:"check"`            // "ok", "not created yet", or the error
-	Leases int    `json:"leases"`
-	Events int    `json:"audit_events"`
+	Path     string `json:"path"`
+	Exists   bool   `json:"exists"`
+	Size     int64  `json:"size"`
+	Schema   *int   `json:"schema"` // the file's
+	Check    string `json:"check"`  // "ok", "not created yet", "not checked: ...", or the error
+	Leases   *int   `json:"leases"`
+	Events   *int   `json:"audit_events"`
+	Writable bool   `json:"writable"` // whether acquire can write the database and its lock
 }
 
 // Lock is the state of the lock file.
@@ -75,16 +80,20 @@ type Docker struct {
 
 // Pool counts the pool's aliases by state.
 type Pool struct {
-	Spec     string `json:"spec"`
-	Size     int    `json:"size"`
-	Leased   int    `json:"leased"`
-	Live     int    `json:"live"`
-	Pending  int    `json:"pending"`
-	Stale    int    `json:"stale"`
-	Conflict int    `json:"conflict"`
-	Foreign  int    `json:"foreign"`
-	Unknown  int    `json:"unknown"`
-	Free     int    `json:"free"`
+	Spec string `json:"spec"`
+	Size int    `json:"size"`
+	// Counted is false when the leases could not be read: the counts
+	// below are then those of an empty database and mean nothing.
+	Counted  bool `json:"counted"`
+	Leased   int  `json:"leased"`
+	Outside  int  `json:"outside_pool"` // leases on aliases no longer in the pool
+	Live     int  `json:"live"`
+	Pending  int  `json:"pending"`
+	Stale    int  `json:"stale"`
+	Conflict int  `json:"conflict"`
+	Foreign  int  `json:"foreign"`
+	Unknown  int  `json:"unknown"`
+	Free     int  `json:"free"`
 }
 
 // Alias is one pool alias on the interface.
@@ -120,8 +129,8 @@ func (r *Report) problem(kind, hint, format string, a ...any) {
 // exists.
 func Run(ctx context.Context, cfg Config) *Report {
 	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}}
-	leases := r.database(ctx, cfg)
 	r.lock(cfg)
+	leases := r.database(ctx, cfg)
 	snap := r.docker(ctx, cfg)
 	r.pool(cfg, leases, snap)
 	r.iface(ctx, cfg)
@@ -131,16 +140,26 @@ func Run(ctx context.Context, cfg Config) *Report {
 func (r *Report) database(ctx context.Context, cfg Config) []lease.Lease {
 	d := &r.Database
 	d.Path = cfg.Manager.Path
+	if r.Lock.Held {
+		// Never wait for a held lock: what it guards is not known now.
+		d.Check = "not checked: the lock is held (see lock)"
+		r.problem("database", "run doctor again when the lock is free; it never waits for it", "database %s not checked: its lock is held", d.Path)
+		return nil
+	}
 	st, err := cfg.Manager.CheckDatabase(ctx)
-	d.Exists, d.Size, d.Schema, d.Leases, d.Events = st.Exists, st.Size, st.Schema, len(st.Leases), st.Events
+	d.Exists, d.Size = st.Exists, st.Size
 	switch {
 	case err == nil && !st.Exists:
 		d.Check = "not created yet (the first acquire creates it)"
+		zero := 0
+		d.Leases, d.Events = &zero, &zero
 	case err == nil:
 		d.Check = "ok"
+		n := len(st.Leases)
+		d.Schema, d.Leases, d.Events = &st.Schema, &n, &st.Events
 	case errors.Is(err, lease.ErrCorrupt):
 		d.Check = err.Error()
-		r.problem("database", "the file is left untouched; move it aside (aliaslease recover --from-docker --force does, and rebuilds from labelled containers)", "%v", err)
+		r.problem("database", "the file is left untouched; if it is a damaged database, aliaslease recover --from-docker --force moves it aside and rebuilds from labelled containers", "%v", err)
 	case errors.Is(err, lease.ErrLocked):
 		d.Check = err.Error()
 		r.problem("database", "see doctor's lock section", "%v", err)
@@ -148,8 +167,44 @@ func (r *Report) database(ctx context.Context, cfg Config) []lease.Lease {
 		d.Check = err.Error()
 		r.problem("database", "check the path and its permissions", "database %s: %v", d.Path, err)
 	}
+	r.writable(d, st.Exists)
 	return st.Leases
 }
+
+// writable checks that acquire could write the database and its lock
+// file, or create them: a database every acquire fails on is not healthy.
+func (r *Report) writable(d *Database, exists bool) {
+	paths := []string{d.Path + ".lock"}
+	if exists {
+		paths = append(paths, d.Path)
+	}
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err != nil {
+			continue // created by acquire: its directory is checked below
+		}
+		if err := syscall.Access(p, mayWrite); err != nil {
+			r.problem("database", "fix the owner or mode of the file (every acquire fails on it), or use another --db", "cannot write %s: %v", p, err)
+			return
+		}
+	}
+	dir := filepath.Dir(d.Path)
+	for {
+		if _, err := os.Stat(dir); err == nil || dir == filepath.Dir(dir) {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	if _, err := os.Lstat(d.Path + ".lock"); err != nil || !exists {
+		if err := syscall.Access(dir, mayWrite); err != nil {
+			r.problem("database", "fix the owner or mode of the directory, or use another --db", "cannot create the database or its lock file in %s: %v", dir, err)
+			return
+		}
+	}
+	d.Writable = true
+}
+
+// mayWrite is access(2)'s W_OK.
+const mayWrite = 2
 
 func (r *Report) lock(cfg Config) {
 	st, err := cfg.Manager.LockStatus()
@@ -214,6 +269,7 @@ func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
 	p := &r.Pool
 	pool := cfg.Manager.Pool
 	p.Spec, p.Size = pool.String(), pool.Len()
+	p.Counted = r.Database.Leases != nil
 	used := map[netip.Addr]bool{}
 	for _, d := range cfg.Manager.Classify(leases, snap) {
 		if pool.Contains(d.Alias) {
@@ -221,6 +277,9 @@ func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
 		}
 		if d.Lease.Slug != "" {
 			p.Leased++
+			if !pool.Contains(d.Alias) {
+				p.Outside++
+			}
 		}
 		switch d.State {
 		case lease.Live:
@@ -237,11 +296,22 @@ func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
 				"%s is leased to %s, but %s", d.Alias, d.Lease.Slug, holderList(d.Holders))
 		case lease.Foreign:
 			p.Foreign++
-			r.problem("foreign", "label the bundle aliaslease.slug=SLUG and run 'aliaslease acquire SLUG' to adopt the alias, or move the container; aliaslease never hands this alias out",
+			r.problem("foreign", foreignHint(d.Holders),
 				"%s is in the pool but not leased, and %s", d.Alias, holderList(d.Holders))
 		}
 	}
 	p.Free = p.Size - len(used)
+}
+
+// foreignHint says what to do about an unleased alias that containers
+// hold: adopt it for the slug they are labelled with, or label them.
+func foreignHint(hs []lease.Holder) string {
+	for _, h := range hs {
+		if h.Slug != "" {
+			return fmt.Sprintf("its containers are labelled %s: 'aliaslease acquire %s' adopts the alias; aliaslease never hands it to another slug", h.Slug, h.Slug)
+		}
+	}
+	return "label the bundle aliaslease.slug=SLUG and run 'aliaslease acquire SLUG' to adopt the alias, or move the container; aliaslease never hands this alias out"
 }
 
 func holderList(hs []lease.Holder) string {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
+
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/aliaslease/aliaslease/netif"
 )
@@ -51,6 +53,9 @@ func TestRun(t *testing.T) {
 		leases   []string // slugs acquired first, on .16, .17, ...
 		damage   bool     // overwrite the database with text
 		down     map[netip.Addr]bool
+		pool     string   // the pool doctor is run with, when not the default
+		holdLock bool     // an operator's flock holds the lock
+		readOnly bool     // the database and lock files are read-only (skipped as root)
 		problems []string // kinds, in order
 		check    func(t *testing.T, r *Report)
 	}{
@@ -63,7 +68,7 @@ func TestRun(t *testing.T) {
 		{name: "healthy with a live lease", mode: lease.InventoryOn, leases: []string{"a"},
 			engine: fakeEngine{holders: []lease.Holder{{Alias: a16, Name: "a-web", Slug: "a", State: "running"}}},
 			check: func(t *testing.T, r *Report) {
-				if r.Database.Schema != lease.SchemaVersion || r.Database.Leases != 1 || r.Pool.Live != 1 || r.Pool.Free != 15 {
+				if r.Database.Schema == nil || *r.Database.Schema != lease.SchemaVersion || *r.Database.Leases != 1 || r.Pool.Live != 1 || r.Pool.Free != 15 || !r.Database.Writable {
 					t.Errorf("Run() = %+v, %+v; want schema %d, 1 live lease, 15 free", r.Database, r.Pool, lease.SchemaVersion)
 				}
 			}},
@@ -87,10 +92,33 @@ func TestRun(t *testing.T) {
 		{name: "damaged database", mode: lease.InventoryOff, leases: []string{"a"}, damage: true,
 			problems: []string{"database"},
 			check: func(t *testing.T, r *Report) {
-				if r.Database.Schema != 0 || r.Database.Events != -1 {
-					t.Errorf("Run() database = %+v; want schema and events unknown", r.Database)
+				if r.Database.Schema != nil || r.Database.Leases != nil || r.Database.Events != nil || r.Pool.Counted {
+					t.Errorf("Run() database = %+v, pool %+v; want schema, leases, events and pool counts unknown", r.Database, r.Pool)
 				}
 			}},
+		{name: "foreign holder labelled for an unleased slug", mode: lease.InventoryOn,
+			engine:   fakeEngine{holders: []lease.Holder{{Alias: a17, Name: "b-web", Slug: "b", State: "running"}}},
+			problems: []string{"foreign"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.Contains(h, "aliaslease acquire b") || strings.Contains(h, "label the bundle") {
+					t.Errorf("Run() foreign hint = %q, want adoption by b, not labelling", h)
+				}
+			}},
+		{name: "lease outside the pool", mode: lease.InventoryOff, leases: []string{"a"}, pool: "127.0.0.17-127.0.0.31",
+			check: func(t *testing.T, r *Report) {
+				if r.Pool.Outside != 1 || r.Pool.Leased != 1 || r.Pool.Free != 15 {
+					t.Errorf("Run() pool = %+v; want 1 lease outside the pool, 15 free", r.Pool)
+				}
+			}},
+		{name: "held lock is not waited for", mode: lease.InventoryOff, leases: []string{"a"}, holdLock: true,
+			problems: []string{"database"},
+			check: func(t *testing.T, r *Report) {
+				if !r.Lock.Held || !strings.HasPrefix(r.Database.Check, "not checked") || r.Database.Leases != nil {
+					t.Errorf("Run() = %+v, %+v; want the lock held and the database not checked", r.Lock, r.Database)
+				}
+			}},
+		{name: "read-only database", mode: lease.InventoryOff, leases: []string{"a"}, readOnly: true,
+			problems: []string{"database"}},
 		{name: "alias down", mode: lease.InventoryOff, down: map[netip.Addr]bool{a17: true},
 			problems: []string{"interface"}},
 	}
@@ -114,6 +142,26 @@ func TestRun(t *testing.T) {
 				}
 			}
 			m.Mode, m.Inventory = tt.mode, tt.engine
+			if tt.pool != "" {
+				m.Pool = lease.MustParsePool(tt.pool)
+			}
+			if tt.holdLock {
+				lk := flock.New(m.Path + ".lock")
+				if ok, err := lk.TryLock(); !ok || err != nil {
+					t.Fatalf("TryLock = %v, %v", ok, err)
+				}
+				defer lk.Unlock()
+			}
+			if tt.readOnly {
+				if os.Geteuid() == 0 {
+					t.Skip("root may write any file")
+				}
+				for _, p := range []string{m.Path, m.Path + ".lock"} {
+					if err := os.Chmod(p, 0o400); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			r := Run(context.Background(), Config{Manager: m, Interface: fakeInterface{tt.down}, StuckAfter: time.Minute})
 			var kinds []string
 			for _, p := range r.Problems {
