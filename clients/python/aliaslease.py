@@ -1,0 +1,610 @@
+"""Python client for the ``aliaslease`` CLI: per-bottle loopback aliases.
+
+This module is a drop-in for the stateless allocator ``loopback_alias`` that
+launchers used to import. Moving a launcher is a one-line change::
+
+    # before
+    from claude_bottle.backends.smolmachines.loopback_alias import allocate, ensure_pool
+    # after
+    from aliaslease import allocate, ensure_pool
+
+(the old import path depends on where your launcher kept that module; the
+names ``allocate`` and ``ensure_pool`` and their arguments are the same).
+
+What changes for the caller:
+
+* ``allocate(slug)`` still returns the alias as a string, but it now records
+  a persistent lease: the same slug gets the same alias back until
+  ``release(slug)`` is called or ``aliaslease gc`` reclaims it. On Linux it
+  returns the bottle's own alias (``127.0.0.16`` ...) instead of
+  ``127.0.0.1``.
+* An exhausted pool raises :class:`PoolExhausted` instead of calling
+  ``die()`` (``SystemExit``). Every failure is an :class:`AliasleaseError`.
+* ``ensure_pool()`` returns the list of aliases it added (empty on Linux and
+  when the pool was up already) instead of ``None``.
+* Call ``release(slug)`` (or ``release(lease.slug, lease.generation)``) at
+  teardown, and label the bundle's containers ``aliaslease.slug=SLUG`` so
+  that the reconcile pass can attribute them.
+
+The module needs only the standard library (Python 3.8+). It runs the
+installed ``aliaslease`` binary, with ``--json`` where the command has it:
+
+* the binary is ``binary=`` (a keyword of every function), else
+  ``configure(binary=...)``, else the environment variable
+  ``ALIASLEASE_BIN`` (a path, or a name looked up on ``PATH``), else
+  ``aliaslease`` on ``PATH``. When none is found, :class:`BinaryNotFound`
+  is raised (a subclass of both :class:`AliasleaseError` and
+  ``FileNotFoundError``).
+* global options are keyword arguments of every function, or module-wide
+  defaults set with :func:`configure`; a keyword argument wins over
+  :func:`configure`, which wins over the tool's own environment variables
+  (``ALIASLEASE_DB``, ``ALIASLEASE_POOL``, ``ALIASLEASE_DOCKER``,
+  ``DOCKER_HOST``), which the child process inherits:
+
+  ===================  =====================  ===============================
+  keyword              flag                   value
+  ===================  =====================  ===============================
+  ``db``               ``--db``               path (str or os.PathLike)
+  ``pool``             ``--pool``             pool SPEC, e.g. ``"127.0.0.16-127.0.0.31"``
+  ``docker``           ``--docker``           ``"auto"``, ``"on"`` or ``"off"``
+  ``docker_host``      ``--docker-host``      URL, e.g. ``"unix:///var/run/docker.sock"``
+  ``docker_timeout``   ``--docker-timeout``   duration (see below)
+  ``lock_timeout``     ``--lock-timeout``     duration
+  ``binary``           (none)                 path of the aliaslease binary
+  ===================  =====================  ===============================
+
+  A duration is a number of seconds (``2.5``), a ``datetime.timedelta``, or
+  a string in the tool's syntax (``"2.5s"``, ``"10m"``).
+
+Exit codes map to exceptions, all subclasses of :class:`AliasleaseError`
+(``exit_code``, ``message`` = the tool's ``aliaslease: error: ...`` line(s)
+without the prefix, ``hint``, ``stderr``, ``stdout``, ``argv``):
+
+====  ==========================  ==========================================
+code  exception                   meaning
+====  ==========================  ==========================================
+1     :class:`UnexpectedError`    unexpected failure
+2     :class:`UsageError`         bad input: usage, slug, pool, flag value
+3     :class:`PoolExhausted`      pool exhausted
+4     :class:`DockerUnavailable`  Docker needed and not reachable, or failed
+5     :class:`LockTimeout`        lock not obtained within ``lock_timeout``
+6     :class:`DatabaseUnreadable` database unreadable (left untouched)
+7     :class:`InterfaceError`     alias could not be brought up
+130   :class:`Interrupted`        SIGINT (``signal`` = ``"SIGINT"``)
+143   :class:`Interrupted`        SIGTERM (``signal`` = ``"SIGTERM"``)
+====  ==========================  ==========================================
+
+Any other exit code raises :class:`AliasleaseError` itself. A binary killed
+by a signal reports ``128 + signal number`` (the shell's convention), so a
+child killed by SIGINT or SIGTERM is :class:`Interrupted` as well. Output
+that is not what the contract promises raises :class:`OutputError`
+(``exit_code`` 0).
+
+Notes and warnings the tool writes to stderr (``aliaslease: note: ...``,
+``aliaslease: warning: ...``) are passed on, as they arrive, to the
+``logging`` logger named ``"aliaslease"``: warnings at ``WARNING``, notes at
+``INFO`` (at ``WARNING`` for ``acquire`` and ``ensure_pool``, whose notes
+announce a sudo prompt on macOS). The child inherits this process's stdin,
+so that sudo may prompt when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import re
+import shutil
+import signal as _signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Type, Union
+
+__all__ = [
+    "Lease",
+    "acquire",
+    "release",
+    "ensure_pool",
+    "allocate",
+    "configure",
+    "AliasleaseError",
+    "UnexpectedError",
+    "UsageError",
+    "PoolExhausted",
+    "DockerUnavailable",
+    "LockTimeout",
+    "DatabaseUnreadable",
+    "InterfaceError",
+    "Interrupted",
+    "BinaryNotFound",
+    "OutputError",
+]
+
+log = logging.getLogger("aliaslease")
+
+Duration = Union[int, float, _dt.timedelta, str]
+
+# ---------------------------------------------------------------------------
+# Exceptions
+
+
+class AliasleaseError(Exception):
+    """A failed aliaslease command.
+
+    ``exit_code`` is the tool's exit status (``None`` when it could not be
+    run), ``message`` its error line(s) without the ``aliaslease: error: ``
+    prefix, ``hint`` its hint line(s) without ``aliaslease: hint: `` (or
+    ``""``), ``stderr`` and ``stdout`` everything it printed, ``argv`` the
+    command line that was run."""
+
+    exit_code: Optional[int] = None
+
+    def __init__(
+        self,
+        message: str,
+        exit_code: Optional[int] = None,
+        hint: str = "",
+        stderr: str = "",
+        stdout: str = "",
+        argv: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code if exit_code is not None else type(self).exit_code
+        self.hint = hint
+        self.stderr = stderr
+        self.stdout = stdout
+        self.argv = list(argv)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnexpectedError(AliasleaseError):
+    """Exit 1: unexpected failure."""
+
+    exit_code = 1
+
+
+class UsageError(AliasleaseError):
+    """Exit 2: bad input (usage, slug, pool, flag value, Docker endpoint)."""
+
+    exit_code = 2
+
+
+class PoolExhausted(AliasleaseError):
+    """Exit 3: every pool alias is leased or held."""
+
+    exit_code = 3
+
+
+class DockerUnavailable(AliasleaseError):
+    """Exit 4: Docker was needed and did not answer, or failed."""
+
+    exit_code = 4
+
+
+class LockTimeout(AliasleaseError):
+    """Exit 5: the lock was not obtained within the lock timeout."""
+
+    exit_code = 5
+
+
+class DatabaseUnreadable(AliasleaseError):
+    """Exit 6: the database is corrupt, truncated, empty or of a newer
+    schema; the file was left untouched."""
+
+    exit_code = 6
+
+
+class InterfaceError(AliasleaseError):
+    """Exit 7: the alias could not be brought up on the loopback
+    interface."""
+
+    exit_code = 7
+
+
+class Interrupted(AliasleaseError):
+    """Exit 130 (SIGINT) or 143 (SIGTERM): the command was interrupted;
+    nothing changed after the signal. ``signal`` names it."""
+
+    exit_code = 130
+
+    @property
+    def signal(self) -> str:
+        return "SIGTERM" if self.exit_code == 143 else "SIGINT"
+
+
+class BinaryNotFound(AliasleaseError, FileNotFoundError):
+    """The aliaslease binary was not found or could not be executed
+    (``exit_code`` is ``None``). Also a ``FileNotFoundError``."""
+
+    exit_code = None
+
+
+class OutputError(AliasleaseError):
+    """The tool succeeded (``exit_code`` 0) but printed something that is
+    not what its contract promises (e.g. JSON that does not parse)."""
+
+    exit_code = 0
+
+
+_EXCEPTIONS: Dict[int, Type[AliasleaseError]] = {
+    1: UnexpectedError,
+    2: UsageError,
+    3: PoolExhausted,
+    4: DockerUnavailable,
+    5: LockTimeout,
+    6: DatabaseUnreadable,
+    7: InterfaceError,
+    130: Interrupted,
+    143: Interrupted,
+}
+
+
+def error_for_exit_code(code: int) -> Type[AliasleaseError]:
+    """The exception class for an exit code (``AliasleaseError`` for a code
+    the contract does not name)."""
+    return _EXCEPTIONS.get(code, AliasleaseError)
+
+
+# ---------------------------------------------------------------------------
+# Lease
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease as ``acquire --json`` / ``release --json`` print it.
+
+    ``acquired_at`` and ``renewed_at`` are timezone-aware UTC datetimes
+    (``None`` if absent); ``reason`` is e.g. ``"new"``, ``"renewed"``,
+    ``"adopted"`` (``None`` when the tool gave none, as for release);
+    ``raw`` is the whole JSON object, including keys this class does not
+    name."""
+
+    slug: str
+    alias: str
+    generation: int
+    acquired_at: Optional[_dt.datetime] = None
+    renewed_at: Optional[_dt.datetime] = None
+    reason: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @classmethod
+    def from_json(cls, obj: Dict[str, Any]) -> "Lease":
+        if not isinstance(obj, dict):
+            raise TypeError("a lease is a JSON object, not %s" % type(obj).__name__)
+        slug, alias, gen = obj.get("slug"), obj.get("alias"), obj.get("generation")
+        if not isinstance(slug, str) or not isinstance(alias, str):
+            raise ValueError("a lease needs string 'slug' and 'alias'")
+        if not isinstance(gen, int) or isinstance(gen, bool):
+            raise ValueError("a lease needs an integer 'generation'")
+        reason = obj.get("reason")
+        return cls(
+            slug=slug,
+            alias=alias,
+            generation=gen,
+            acquired_at=_parse_time(obj.get("acquired_at")),
+            renewed_at=_parse_time(obj.get("renewed_at")),
+            reason=reason if isinstance(reason, str) else None,
+            raw=dict(obj),
+        )
+
+
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _parse_time(value: Any) -> Optional[_dt.datetime]:
+    """RFC 3339 (with up to nanoseconds, as Go prints it) to an aware
+    datetime in UTC; None when absent. Python 3.8's fromisoformat takes
+    neither 'Z' nor nine fraction digits, hence the normalising."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("a time is a string, not %r" % (value,))
+    m = _RFC3339.match(value)
+    if not m:
+        raise ValueError("not an RFC 3339 time: %r" % (value,))
+    date, clock, frac, zone = m.groups()
+    micro = (frac or "")[:6].ljust(6, "0")
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    t = _dt.datetime.fromisoformat("%sT%s.%s%s" % (date, clock, micro, zone))
+    return t.astimezone(_dt.timezone.utc)
+
+
+# ---------------------------------------------------------------------------
+# Options
+
+_GLOBAL_FLAGS = {
+    "db": "--db",
+    "pool": "--pool",
+    "docker": "--docker",
+    "docker_host": "--docker-host",
+    "docker_timeout": "--docker-timeout",
+    "lock_timeout": "--lock-timeout",
+}
+_DURATION_OPTS = {"docker_timeout", "lock_timeout"}
+_OPTION_NAMES = frozenset(_GLOBAL_FLAGS) | {"binary"}
+
+_defaults: Dict[str, Any] = {}
+
+
+def configure(**opts: Any) -> Dict[str, Any]:
+    """Set module-wide defaults for the global options (``db``, ``pool``,
+    ``docker``, ``docker_host``, ``docker_timeout``, ``lock_timeout``,
+    ``binary``). A value of ``None`` removes that default. Returns the
+    defaults now in force. ``configure()`` with no argument only returns
+    them; ``configure(reset=True)`` clears them all."""
+    if opts.pop("reset", False):
+        _defaults.clear()
+    _check_options(opts)
+    for k, v in opts.items():
+        if v is None:
+            _defaults.pop(k, None)
+        else:
+            _defaults[k] = v
+    return dict(_defaults)
+
+
+def _check_options(opts: Dict[str, Any]) -> None:
+    unknown = sorted(set(opts) - _OPTION_NAMES)
+    if unknown:
+        raise TypeError(
+            "unknown aliaslease option(s): %s (known: %s)"
+            % (", ".join(unknown), ", ".join(sorted(_OPTION_NAMES)))
+        )
+
+
+def duration(value: Duration) -> str:
+    """A duration in the tool's syntax: seconds (int or float), a
+    timedelta, or a string passed through unchanged."""
+    if isinstance(value, bool):
+        raise TypeError("a duration is seconds, a timedelta or a string, not a bool")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _dt.timedelta):
+        micros = (value.days * 86400 + value.seconds) * 1000000 + value.microseconds
+        return "%dus" % micros if micros % 1000000 else "%ds" % (micros // 1000000)
+    if isinstance(value, int):
+        return "%ds" % value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a duration must be finite, not %r" % value)
+        text = ("%.9f" % value).rstrip("0").rstrip(".")
+        return (text if text not in ("", "-0") else "0") + "s"
+    raise TypeError(
+        "a duration is seconds, a timedelta or a string, not %s" % type(value).__name__
+    )
+
+
+def _find_binary(explicit: Optional[str]) -> str:
+    candidate = explicit or os.environ.get("ALIASLEASE_BIN") or "aliaslease"
+    candidate = os.fspath(candidate)
+    source = (
+        "binary=" if explicit
+        else "ALIASLEASE_BIN" if os.environ.get("ALIASLEASE_BIN")
+        else "PATH"
+    )
+    if os.sep in candidate or (os.altsep and os.altsep in candidate):
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+        found = None
+    else:
+        found = shutil.which(candidate)
+    if not found:
+        raise BinaryNotFound(
+            "aliaslease binary not found: %r (from %s); install aliaslease on "
+            "PATH or set ALIASLEASE_BIN to its path" % (candidate, source)
+        )
+    return found
+
+
+def _global_argv(opts: Dict[str, Any]) -> List[str]:
+    merged = dict(_defaults)
+    merged.update({k: v for k, v in opts.items() if v is not None})
+    argv = [_find_binary(merged.get("binary"))]
+    for key, flag in _GLOBAL_FLAGS.items():
+        value = merged.get(key)
+        if value is None:
+            continue
+        if key in _DURATION_OPTS:
+            value = duration(value)
+        argv += [flag, os.fspath(value) if key == "db" else str(value)]
+    return argv
+
+
+# ---------------------------------------------------------------------------
+# Running the tool
+
+_PREFIX = "aliaslease: "
+
+
+def _run(argv: List[str], note_level: int = logging.INFO) -> str:
+    """Run argv; return stdout on exit 0, raise the mapped exception
+    otherwise. stderr is read as it arrives: notes and warnings go to the
+    logger at once, errors and hints are kept for the exception."""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+        raise BinaryNotFound(
+            "aliaslease binary could not be run: %r: %s" % (argv[0], e.strerror or e),
+            argv=argv,
+        ) from e
+
+    out_chunks: List[str] = []
+    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    errors: List[str] = []
+    hints: List[str] = []
+    other: List[str] = []
+    err_lines: List[str] = []
+    try:
+        for line in proc.stderr:
+            line = line.rstrip("\r\n")
+            err_lines.append(line)
+            if line.startswith(_PREFIX + "error: "):
+                errors.append(line[len(_PREFIX + "error: "):])
+            elif line.startswith(_PREFIX + "hint: "):
+                hints.append(line[len(_PREFIX + "hint: "):])
+            elif line.startswith(_PREFIX + "warning: "):
+                log.warning("%s", line[len(_PREFIX):])
+            elif line.startswith(_PREFIX + "note: "):
+                log.log(note_level, "%s", line[len(_PREFIX):])
+            elif line.strip():
+                other.append(line)
+                log.warning("%s", line)
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:  # interrupted here (KeyboardInterrupt ...)
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        reader.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    stdout = "".join(out_chunks)
+    stderr = "\n".join(err_lines) + ("\n" if err_lines else "")
+    if code < 0:  # killed by a signal: report it the shell's way
+        try:
+            name = _signal.Signals(-code).name
+        except ValueError:
+            name = "signal %d" % -code
+        code = 128 - code
+        if not errors:
+            errors.append("aliaslease was killed by %s" % name)
+    if code == 0:
+        return stdout
+    message = "\n".join(errors) or "\n".join(other) or "aliaslease exited with status %d" % code
+    raise error_for_exit_code(code)(
+        message, exit_code=code, hint="\n".join(hints), stderr=stderr, stdout=stdout, argv=argv
+    )
+
+
+def _json_object(stdout: str, argv: List[str]) -> Optional[Dict[str, Any]]:
+    text = stdout.strip()
+    if not text:
+        return None
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        raise OutputError("aliaslease printed output that is not JSON: %s" % e, stdout=stdout, argv=argv)
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise OutputError("aliaslease printed JSON that is not an object", stdout=stdout, argv=argv)
+    return obj
+
+
+def _lease(obj: Dict[str, Any], stdout: str, argv: List[str]) -> Lease:
+    try:
+        return Lease.from_json(obj)
+    except (TypeError, ValueError) as e:
+        raise OutputError("aliaslease printed a lease this client cannot read: %s" % e, stdout=stdout, argv=argv)
+
+
+# ---------------------------------------------------------------------------
+# The API
+
+
+def acquire(
+    slug: str,
+    wait: Optional[Duration] = None,
+    *,
+    grace: Optional[Duration] = None,
+    no_ifup: bool = False,
+    **opts: Any
+) -> Lease:
+    """Give ``slug`` its alias (``aliaslease acquire --json SLUG``).
+
+    Idempotent: a slug with a lease gets the same alias back, renewed.
+    ``wait``: when the pool is exhausted, retry for up to this long
+    (seconds, timedelta or ``"2.5s"``) before raising
+    :class:`PoolExhausted`. ``grace``: grace period for pending leases
+    (default ``10m``). ``no_ifup``: record the lease but leave the loopback
+    interface alone. ``opts``: global options (see :func:`configure`)."""
+    _check_options(opts)
+    argv = _global_argv(opts) + ["acquire", "--json"]
+    if wait is not None:
+        argv += ["--wait", duration(wait)]
+    if grace is not None:
+        argv += ["--grace", duration(grace)]
+    if no_ifup:
+        argv.append("--no-ifup")
+    argv += ["--", _slug(slug)]
+    stdout = _run(argv, note_level=logging.WARNING)
+    obj = _json_object(stdout, argv)
+    if obj is None:
+        raise OutputError("aliaslease acquire printed nothing", stdout=stdout, argv=argv)
+    return _lease(obj, stdout, argv)
+
+
+def release(slug: str, generation: Optional[int] = None, **opts: Any) -> Optional[Lease]:
+    """End ``slug``'s lease (``aliaslease release --json SLUG``).
+
+    Returns the freed :class:`Lease`, or ``None`` when nothing was released
+    (``slug`` had no lease, or ``generation`` is given and the lease is no
+    longer that generation: a late release never frees a lease taken
+    again). ``opts``: global options (see :func:`configure`)."""
+    _check_options(opts)
+    argv = _global_argv(opts) + ["release", "--json"]
+    if generation is not None:
+        if isinstance(generation, bool) or not isinstance(generation, int):
+            raise TypeError("generation is an int, not %s" % type(generation).__name__)
+        argv += ["--generation", str(generation)]
+    argv += ["--", _slug(slug)]
+    stdout = _run(argv)
+    obj = _json_object(stdout, argv)
+    # Nothing released: today nothing on stdout; accept an object saying so
+    # as well ({"released": false}, or one without an alias).
+    if obj is None or obj.get("released") is False or not obj.get("alias"):
+        return None
+    return _lease(obj, stdout, argv)
+
+
+def ensure_pool(**opts: Any) -> List[str]:
+    """Bring every missing pool alias up on the loopback interface at once
+    (``aliaslease pool up``; on macOS one sudo prompt when stdin is a
+    terminal). Returns the aliases it added: ``[]`` on Linux, where all of
+    127.0.0.0/8 is local already, and when the pool was up. Raises
+    :class:`InterfaceError` when an alias could not be added; its
+    ``stdout`` lists those added before the failure. ``opts``: global
+    options (see :func:`configure`)."""
+    _check_options(opts)
+    argv = _global_argv(opts) + ["pool", "up"]
+    stdout = _run(argv, note_level=logging.WARNING)
+    text = stdout.strip()
+    if text.startswith("["):  # should `pool up` ever print JSON
+        try:
+            rows = json.loads(text)
+        except ValueError as e:
+            raise OutputError("aliaslease printed output that is not JSON: %s" % e, stdout=stdout, argv=argv)
+        return [r["alias"] if isinstance(r, dict) else str(r) for r in rows]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def allocate(slug: str, **opts: Any) -> str:
+    """The alias for ``slug``, as the old ``loopback_alias.allocate(slug)``
+    returned it: the same as ``acquire(slug).alias``. The lease persists
+    until :func:`release`. Raises :class:`PoolExhausted` when the pool is
+    exhausted (the old module called ``die()``)."""
+    return acquire(slug, **opts).alias
+
+
+def _slug(slug: str) -> str:
+    if not isinstance(slug, str):
+        raise TypeError("slug is a str, not %s" % type(slug).__name__)
+    return slug
