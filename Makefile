@@ -6,5 +6,5 @@ docker:
 	bash test/docker-up.sh
 soak:
 	bash test/soak.sh $(FUZZ_MINUTES)
-bench:
-	bash test/bench/run.sh
+bench: # make bench BENCH_FLAGS='-only burst,gc -runs 9' reruns parts (test/bench/README.md)
+	bash test/bench/run.sh $(BENCH_FLAGS)

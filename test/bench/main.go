@@ -1,366 +1,211 @@
 // Command bench measures aliaslease side by side with the docker-CLI
-// allocator it replaces and with the floor Docker itself sets, on a real
-// engine. It is run by "make bench" (see docs/benchmarks.md), not by the
-// tests.
+// allocator it replaces and with the floor any Docker-client-based
+// allocator has, on a real engine. It is run by "make bench"
+// (test/bench/run.sh; method in test/bench/README.md), not by the tests.
 //
 // Every measured command is a separate process, timed from fork to exit;
 // within one iteration the commands run in a shuffled order, so that the
 // machine's noise falls on all of them alike, and medians are reported.
+//
+// Parts (-only, comma-separated; default all):
+//
+//	cli    acquire against the docker-CLI approach and a raw list call, per K (-k)
+//	floor  acquire against the floor program (test/bench/floor), per K (-floor-k)
+//	burst  N concurrent acquires against N concurrent floors (-burst-n)
+//	gc     gc with 1,000 leases and 60 containers against the floor
+//	big    acquire, list and gc at 65,000 leases against 16 leases
+//	go     the library's Go benchmarks (go test -bench ./lease)
 package main
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"math/rand"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
-
-	"github.com/aliaslease/aliaslease/lease"
 )
 
 var (
-	runs    = flag.Int("runs", 21, "iterations per measurement")
-	ksFlag  = flag.String("k", "0,14,60", "numbers of bundle containers")
-	outDir  = flag.String("out", "docs/bench", "where to write results.md, results.csv and the plot")
-	binFlag = flag.String("bin", "", "aliaslease binary (default: build one)")
-	sock    = "/var/run/docker.sock"
+	runs        = flag.Int("runs", 21, "iterations per measurement (cli, floor, gc, big)")
+	only        = flag.String("only", "", "parts to run, comma-separated: "+strings.Join(allParts, ",")+" (default all)")
+	ksFlag      = flag.String("k", "0,14,60", "cli part: numbers of bundle containers")
+	floorKs     = flag.String("floor-k", "14,60", "floor part: numbers of bundle containers")
+	burstNs     = flag.String("burst-n", "1,8,16,32,64", "burst part: numbers of concurrent processes")
+	burstK      = flag.Int("burst-k", 14, "burst part: bundle containers present")
+	burstRounds = flag.Int("burst-rounds", 3, "burst part: rounds per N")
+	gcLeases    = flag.Int("gc-leases", 1000, "gc part: leases in the database")
+	gcK         = flag.Int("gc-k", 60, "gc part: bundle containers present")
+	bigLeases   = flag.Int("big-leases", 65000, "big part: leases in the large database (pool 127.1.0.0/16)")
+	smallLeases = flag.Int("small-leases", 16, "big part: leases in the small database (same pool)")
+	outDir      = flag.String("out", "docs/bench", "where to write results.md, results.csv, part files and plots")
+	binFlag     = flag.String("bin", "", "aliaslease binary (default: build ./cmd/aliaslease statically)")
+	sock        = flag.String("sock", "/var/run/docker.sock", "the engine's unix socket")
+	procTimeout = flag.Duration("timeout", 60*time.Second, "kill a measured process after this long")
+	seed        = flag.Int64("seed", 1, "seed of the shuffles")
 )
 
-const prefix = "claude-bottle-sidecars-bench-"
+var allParts = []string{"cli", "floor", "burst", "gc", "big", "go"}
 
-type sample struct {
-	wall  time.Duration
-	maxKB int64
-	code  int
+var (
+	tmpDir   string // the bench's scratch directory, on disk (os.TempDir)
+	bin      string // the aliaslease binary measured
+	floorBin string // the floor program
+	rnd      *rand.Rand
+	began    = time.Now()
+	info     runInfo
+)
+
+func logf(format string, args ...any) {
+	log.Printf("[%5.1fs] "+format, append([]any{time.Since(began).Seconds()}, args...)...)
 }
 
-type series struct {
-	name    string
-	samples []sample
+// fatalf removes what the bench created, then exits.
+func fatalf(format string, args ...any) {
+	log.Printf("bench: "+format, args...)
+	cleanup()
+	if tmpDir != "" {
+		os.RemoveAll(tmpDir)
+	}
+	os.Exit(1)
 }
 
-func (s *series) median() time.Duration {
-	ds := make([]time.Duration, len(s.samples))
-	for i, x := range s.samples {
-		ds[i] = x.wall
-	}
-	slices.Sort(ds)
-	if len(ds) == 0 {
-		return 0
-	}
-	return ds[len(ds)/2]
-}
-
-func (s *series) peakKB() int64 {
-	var m int64
-	for _, x := range s.samples {
-		m = max(m, x.maxKB)
-	}
-	return m
-}
-
-func run(env []string, name string, args ...string) sample {
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &errb
-	start := time.Now()
-	err := cmd.Run()
-	s := sample{wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		s.maxKB = ru.Maxrss
-	}
-	if err != nil {
-		s.code = cmd.ProcessState.ExitCode()
-		if s.code != 3 {
-			log.Printf("%s %v: %v %s", name, args, err, errb.String())
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
 		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			log.Fatalf("bench: bad number %q in %q", f, s)
+		}
+		out = append(out, n)
 	}
-	return s
+	return out
 }
 
-// rawList is one list call over the socket from this process: the floor
-// Docker sets, without any process start.
-func rawList() sample {
-	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
-	start := time.Now()
-	resp, err := c.Get("http://docker/v1.41/containers/json?all=1")
-	if err != nil {
-		log.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return sample{wall: time.Since(start)}
-}
-
-func must(name string, args ...string) string {
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		log.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func buildImage(tmp string) string {
-	holder := filepath.Join(tmp, "holder")
-	cmd := exec.Command("go", "build", "-o", holder, "./test/testdata/holder/main.go")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		log.Fatalf("build holder: %v\n%s", err, out)
-	}
-	os.WriteFile(filepath.Join(tmp, "Dockerfile"), []byte("FROM scratch\nCOPY holder /holder\nENTRYPOINT [\"/holder\"]\n"), 0o644)
-	tag := "aliaslease-bench:latest"
-	must("docker", "build", "-q", "-t", tag, tmp)
-	return tag
-}
-
-// startBundles brings the bundle containers up to k: each publishes three
-// ports on its own alias, 127.0.1.N, outside the pool both allocators use,
-// so both do the same work and answer 127.0.0.16.
-func startBundles(img string, have, k int) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i := have; i < k; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			alias := fmt.Sprintf("127.0.1.%d", i+1)
-			must("docker", "run", "-d", "--name", fmt.Sprintf("%s%d", prefix, i),
-				"--label", "aliaslease.bench=1", "--label", fmt.Sprintf("aliaslease.slug=bench-%d", i),
-				"-p", alias+":18080:8080", "-p", alias+":18081:8081", "-p", alias+":18082:8082", img)
-		}()
-	}
-	wg.Wait()
-}
-
-func cleanup() {
-	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=aliaslease.bench=1").Output()
-	if ids := strings.Fields(string(out)); len(ids) > 0 {
-		exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-	}
-	exec.Command("docker", "rmi", "-f", "aliaslease-bench:latest").Run()
-}
-
-func ms(d time.Duration) string {
-	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64)
+// task is one step of the schedule, run with k bundle containers up.
+type task struct {
+	k    int
+	name string
+	fn   func()
 }
 
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
-	tmp, err := os.MkdirTemp("", "aliaslease-bench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	bin := *binFlag
-	if bin == "" {
-		// Built as the README installs it: statically (CGO_ENABLED=0),
-		// which starts about 1 ms sooner than a binary linked to libc.
-		bin = filepath.Join(tmp, "aliaslease")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/aliaslease")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			log.Fatalf("build: %v\n%s", err, out)
+	want := map[string]bool{}
+	if *only == "" {
+		for _, p := range allParts {
+			want[p] = true
 		}
-	}
-	cleanup()
-	defer cleanup()
-	img := buildImage(tmp)
-	var ks []int
-	for _, f := range strings.Split(*ksFlag, ",") {
-		k, err := strconv.Atoi(f)
-		if err != nil {
-			log.Fatal(err)
-		}
-		ks = append(ks, k)
-	}
-	engine := must("docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})")
-	var md, csv strings.Builder
-	fmt.Fprintf(&md, "Engine %s; %s; %d runs per figure, medians in ms; peak RSS in MiB.\n\n", engine, cpuInfo(), *runs)
-	fmt.Fprintln(&md, "| K | aliaslease acquire (Docker on) | docker-CLI approach | raw list (curl) | raw list (in-process) | acquire, Docker off | `aliaslease --version` | CLI approach / acquire | acquire − curl list |")
-	fmt.Fprintln(&md, "|---|---|---|---|---|---|---|---|---|")
-	fmt.Fprintln(&csv, "k,acquire_on_ms,docker_cli_ms,raw_list_curl_ms,raw_list_inproc_ms,acquire_off_ms,version_ms")
-	peaks := map[string]int64{}
-	have := 0
-	rnd := rand.New(rand.NewSource(1))
-	for _, k := range ks {
-		startBundles(img, have, k)
-		have = max(have, k)
-		dbOn, dbOff := filepath.Join(tmp, fmt.Sprintf("on-%d.db", k)), filepath.Join(tmp, fmt.Sprintf("off-%d.db", k))
-		on := []string{"ALIASLEASE_DB=" + dbOn, "ALIASLEASE_DOCKER=on", "DOCKER_HOST=unix://" + sock}
-		off := []string{"ALIASLEASE_DB=" + dbOff, "ALIASLEASE_DOCKER=off"}
-		run(on, bin, "acquire", "--no-ifup", "warm")
-		run(off, bin, "acquire", "--no-ifup", "warm")
-		ss := map[string]*series{}
-		names := []string{"acquire-on", "docker-cli", "curl-list", "inproc-list", "acquire-off", "version"}
-		for _, n := range names {
-			ss[n] = &series{name: n}
-		}
-		for i := range *runs {
-			order := slices.Clone(names)
-			rnd.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
-			for _, n := range order {
-				var s sample
-				switch n {
-				case "acquire-on":
-					slug := fmt.Sprintf("new-%d", i)
-					s = run(on, bin, "acquire", slug)
-					run(on, bin, "release", slug)
-				case "acquire-off":
-					slug := fmt.Sprintf("new-%d", i)
-					s = run(off, bin, "acquire", slug)
-					run(off, bin, "release", slug)
-				case "docker-cli":
-					s = run(nil, "sh", "test/bench/docker_cli_baseline.sh")
-				case "curl-list":
-					s = run(nil, "curl", "-sf", "-o", "/dev/null", "--unix-socket", sock, "http://docker/v1.41/containers/json?all=1")
-				case "inproc-list":
-					s = rawList()
-				case "version":
-					s = run(nil, bin, "--version")
-				}
-				ss[n].samples = append(ss[n].samples, s)
+	} else {
+		for _, p := range strings.Split(*only, ",") {
+			if !slices.Contains(allParts, p) {
+				log.Fatalf("bench: unknown part %q (parts: %s)", p, strings.Join(allParts, ","))
 			}
-		}
-		a, c, l := ss["acquire-on"].median(), ss["docker-cli"].median(), ss["curl-list"].median()
-		fmt.Fprintf(&md, "| %d | %s | %s | %s | %s | %s | %s | %.0f× | %s |\n", k, ms(a), ms(c), ms(l), ms(ss["inproc-list"].median()),
-			ms(ss["acquire-off"].median()), ms(ss["version"].median()), float64(c)/float64(a), ms(a-l))
-		fmt.Fprintf(&csv, "%d,%s,%s,%s,%s,%s,%s\n", k, ms(a), ms(c), ms(l), ms(ss["inproc-list"].median()), ms(ss["acquire-off"].median()), ms(ss["version"].median()))
-		for _, n := range []string{"acquire-on", "acquire-off", "version"} {
-			peaks[n] = max(peaks[n], ss[n].peakKB())
-		}
-		log.Printf("K=%d done", k)
-	}
-
-	// 64 processes acquiring at once, Docker on, with the largest K.
-	fmt.Fprintf(&md, "\n64 concurrent `acquire` (Docker on, K=%d, fresh database each time, %d repetitions):\n\n", have, 5)
-	var totals, slowest []time.Duration
-	failures := 0
-	for rep := range 5 {
-		db := filepath.Join(tmp, fmt.Sprintf("c64-%d.db", rep))
-		env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=on", "DOCKER_HOST=unix://" + sock, "ALIASLEASE_POOL=127.0.0.16-127.0.0.127"}
-		results := make([]sample, 64)
-		var wg sync.WaitGroup
-		start := time.Now()
-		for i := range 64 {
-			wg.Add(1)
-			go func() { defer wg.Done(); results[i] = run(env, bin, "acquire", fmt.Sprintf("c-%d", i)) }()
-		}
-		wg.Wait()
-		totals = append(totals, time.Since(start))
-		var slow time.Duration
-		for _, r := range results {
-			slow = max(slow, r.wall)
-			if r.code != 0 {
-				failures++
-			}
-			peaks["acquire-on (64 at once)"] = max(peaks["acquire-on (64 at once)"], r.maxKB)
-		}
-		slowest = append(slowest, slow)
-	}
-	slices.Sort(totals)
-	slices.Sort(slowest)
-	fmt.Fprintf(&md, "| total wall (median) | slowest process (median) | failures |\n|---|---|---|\n| %s ms | %s ms | %d of %d |\n", ms(totals[2]), ms(slowest[2]), failures, 5*64)
-
-	// gc with 1,000 leases and the largest K.
-	gcDB := filepath.Join(tmp, "gc.db")
-	s, err := lease.Open(gcDB, &lease.Options{Create: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	pool := lease.MustParsePool("127.2.0.0/20")
-	now := time.Now()
-	for i := range 1000 {
-		if _, err := s.Acquire(lease.AcquireRequest{Slug: fmt.Sprintf("lease-%04d", i), Pool: pool, Now: now}); err != nil {
-			log.Fatal(err)
+			want[p] = true
 		}
 	}
-	s.Close()
-	gcEnv := []string{"ALIASLEASE_DB=" + gcDB, "ALIASLEASE_DOCKER=on", "DOCKER_HOST=unix://" + sock, "ALIASLEASE_POOL=127.2.0.0/20"}
-	gcS, listS, curlS := &series{}, &series{}, &series{}
-	for range *runs {
-		gcS.samples = append(gcS.samples, run(gcEnv, bin, "gc", "--grace", "1h"))
-		listS.samples = append(listS.samples, rawList())
-		curlS.samples = append(curlS.samples, run(nil, "curl", "-sf", "-o", "/dev/null", "--unix-socket", sock, "http://docker/v1.41/containers/json?all=1"))
+	if *runs < 1 || *burstRounds < 1 {
+		log.Fatal("bench: -runs and -burst-rounds must be at least 1")
 	}
-	peaks["gc (1,000 leases)"] = gcS.peakKB()
-	lsS := &series{}
-	for range *runs {
-		lsS.samples = append(lsS.samples, run(gcEnv, bin, "list"))
-	}
-	peaks["list (1,000 leases)"] = lsS.peakKB()
-	fmt.Fprintf(&md, "\n`gc` with 1,000 leases and %d containers (nothing to reclaim, so every run does the same work):\n\n", have)
-	fmt.Fprintf(&md, "| gc (median) | raw list in-process | raw list (curl) | gc − in-process list |\n|---|---|---|---|\n| %s ms | %s ms | %s ms | %s ms |\n",
-		ms(gcS.median()), ms(listS.median()), ms(curlS.median()), ms(gcS.median()-listS.median()))
-
-	fmt.Fprintf(&md, "\nPeak memory (max RSS over all runs):\n\n| command | MiB |\n|---|---|\n")
-	var pn []string
-	for n := range peaks {
-		pn = append(pn, n)
-	}
-	sort.Strings(pn)
-	for _, n := range pn {
-		fmt.Fprintf(&md, "| %s | %.1f |\n", n, float64(peaks[n])/1024)
-	}
-
+	rnd = rand.New(rand.NewSource(*seed))
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(*outDir, "results.md"), []byte(md.String()), 0o644)
-	os.WriteFile(filepath.Join(*outDir, "results.csv"), []byte(csv.String()), 0o644)
-	fmt.Print(md.String())
-	plot(filepath.Join(*outDir, "results.csv"), filepath.Join(*outDir, "acquire-vs-k.png"))
-}
+	var err error
+	if tmpDir, err = os.MkdirTemp("", "aliaslease-bench"); err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmpDir)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		log.Printf("bench: interrupted; removing containers and image")
+		cleanup()
+		os.RemoveAll(tmpDir)
+		os.Exit(130)
+	}()
 
-func cpuInfo() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	model := ""
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "model name") {
-			_, model, _ = strings.Cut(line, ": ")
-			break
+	docker := want["cli"] || want["floor"] || want["burst"] || want["gc"] || want["big"]
+	if docker {
+		logf("building aliaslease, the floor program and the bundle image")
+		bin = *binFlag
+		if bin == "" {
+			bin = filepath.Join(tmpDir, "aliaslease")
+			goBuild(bin, "./cmd/aliaslease")
+		}
+		floorBin = filepath.Join(tmpDir, "floor")
+		goBuild(floorBin, "./test/bench/floor")
+		spawnBin := filepath.Join(tmpDir, "spawn")
+		goBuild(spawnBin, "./test/bench/spawn")
+		startSpawner(spawnBin)
+		info = collectInfo()
+		cleanup()
+		buildImage(tmpDir)
+	}
+
+	var tasks []task
+	kres := map[int]map[string]*series{}
+	cliKs, flKs := ints(*ksFlag), ints(*floorKs)
+	var loopKs []int
+	if want["cli"] {
+		loopKs = append(loopKs, cliKs...)
+	}
+	if want["floor"] {
+		loopKs = append(loopKs, flKs...)
+	}
+	slices.Sort(loopKs)
+	loopKs = slices.Compact(loopKs)
+	for _, k := range loopKs {
+		withCLI := want["cli"] && slices.Contains(cliKs, k)
+		tasks = append(tasks, task{k, fmt.Sprintf("acquire per K (K=%d)", k), func() { kres[k] = measureK(k, withCLI) }})
+	}
+	parts := map[string]*partOut{}
+	if want["burst"] {
+		tasks = append(tasks, task{*burstK, "burst", func() { parts["burst"] = burstPart(*burstK) }})
+	}
+	if want["gc"] {
+		tasks = append(tasks, task{*gcK, "gc", func() { parts["gc"] = gcPart(*gcK) }})
+	}
+	if want["big"] {
+		tasks = append(tasks, task{0, "big", func() { parts["big"] = bigPart() }})
+	}
+	// Fewest container changes: run the tasks in order of K.
+	slices.SortStableFunc(tasks, func(a, b task) int { return a.k - b.k })
+	for _, t := range tasks {
+		ensureK(t.k)
+		logf("== %s", t.name)
+		t.fn()
+	}
+	if docker {
+		cleanup()
+	}
+	if want["cli"] {
+		parts["cli"] = cliPart(cliKs, kres)
+	}
+	if want["floor"] {
+		parts["floor"] = floorPart(flKs, kres)
+	}
+	for _, name := range allParts {
+		if p := parts[name]; p != nil {
+			p.save()
 		}
 	}
-	return fmt.Sprintf("%d CPUs (%s)", strings.Count(string(b), "processor\t:"), model)
-}
-
-// plot draws acquire time against K with gnuplot.
-func plot(csv, png string) {
-	script := fmt.Sprintf(`set terminal pngcairo size 900,540 noenhanced
-set output %q
-set datafile separator ","
-set key autotitle columnhead left top
-set title "Allocating an alias: time against bundle containers running (median)"
-set xlabel "bundle containers running (K)"
-set ylabel "wall time per allocation, ms (log scale)"
-set logscale y
-set grid
-plot %q using 1:3 with linespoints lw 2 title "docker-CLI approach (ps + inspect per container)", \
-     %q using 1:2 with linespoints lw 2 title "aliaslease acquire, Docker on", \
-     %q using 1:4 with linespoints lw 1 dt 2 title "one raw list call (curl)", \
-     %q using 1:6 with linespoints lw 1 dt 3 title "aliaslease acquire, Docker off"
-`, png, csv, csv, csv, csv)
-	cmd := exec.Command("gnuplot")
-	cmd.Stdin = strings.NewReader(script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		log.Printf("gnuplot: %v %s (install gnuplot-nox for the plot)", err, out)
+	if want["go"] {
+		logf("== go benchmarks")
+		goBench()
 	}
+	assemble()
+	plots()
+	logf("done in %s; results in %s", time.Since(began).Round(time.Second), filepath.Join(*outDir, "results.md"))
 }

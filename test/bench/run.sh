@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks side by side with the docker-CLI allocator (docs/benchmarks.md).
-# Needs a Docker engine (test/docker-up.sh), curl and gnuplot; as root on
-# Debian the missing ones are installed. Usage: test/bench/run.sh [-runs N]
+# Benchmarks of aliaslease on the real engine (method: test/bench/README.md;
+# results: docs/bench/results.md). Needs a Docker engine (test/docker-up.sh),
+# curl and gnuplot; as root on Debian the missing ones are installed.
+#
+# Usage: test/bench/run.sh [-runs N] [-only cli,floor,burst,gc,big,go] [...]
+#        (all flags: go run ./test/bench -h)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash test/docker-up.sh
+bash test/docker-up.sh >&2
 need=()
 command -v curl >/dev/null || need+=(curl)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
@@ -15,7 +18,4 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "bench: please install ${need[*]}" >&2; exit 1
   fi
 fi
-go run ./test/bench "$@"
-echo
-echo "== Go benchmarks (store and classify)"
-go test -run XXX -bench . -benchtime 200x ./lease | tee docs/bench/go-bench.txt
+exec go run ./test/bench "$@"
