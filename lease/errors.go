@@ -34,6 +34,20 @@ var (
 	// ErrCorrupt, since the file cannot be read either way.
 	ErrNewerSchema = errors.New("database has a newer schema")
 
+	// ErrUnsafePath is returned by Open and Recover when a directory or
+	// file on the database's path could be steered by another user: a
+	// directory, database or lock file owned by someone other than this
+	// user or root, or writable by group or others, a database or lock
+	// file with more than one link, or a symbolic link another user
+	// owns. Nothing is created or changed.
+	ErrUnsafePath = errors.New("unsafe database path")
+
+	// ErrNotDatabase is returned by Open and Recover when the path holds
+	// something that is not a bbolt database at all: not a regular file,
+	// or one without a bbolt meta page. It wraps ErrCorrupt. Moving such a
+	// file aside would not help: the path is likely wrong.
+	ErrNotDatabase = fmt.Errorf("%w: not a database", ErrCorrupt)
+
 	// ErrNoDatabase is returned by Open without Options.Create when the
 	// database file does not exist. Callers treat it as an empty database.
 	ErrNoDatabase = errors.New("no database")

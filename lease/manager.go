@@ -30,6 +30,13 @@ type Inventory interface {
 	Holders(ctx context.Context, leased func(slugs []string) (map[string]bool, error)) ([]Holder, error)
 }
 
+// EndpointChecker is an Inventory that can tell, without asking, that
+// it cannot be asked as configured (an ErrEndpoint). Acquire checks it
+// before creating anything; the Docker adapter is one.
+type EndpointChecker interface {
+	CheckEndpoint() error
+}
+
 // Interface makes an alias usable on the loopback interface.
 type Interface interface {
 	// Up makes alias reachable, bringing up the pool's missing aliases
@@ -132,46 +139,55 @@ const (
 	ifUnavailable                 // under auto, any Docker failure falls back (reports only)
 )
 
-// take asks the inventory. It returns a nil snapshot, and no error, when
-// the mode is off, or when the mode is auto and the failure is one that fb
-// lets fall back (after a warning). An interruption (ctx ended) and an
-// unusable endpoint are errors in every mode.
-func (m *Manager) take(ctx context.Context, fb fallback) (*Snapshot, error) {
-	if !m.usesInventory() {
-		return nil, nil
-	}
-	at := m.now()
+// take asks the inventory. It returns a nil snapshot when the mode is
+// off, or when the mode is auto and the failure is one that fb lets fall
+// back on: that failure is then fellBack, for the caller to warn about
+// once it uses the answer. An interruption (ctx ended) and an unusable
+// endpoint are errors in every mode.
+func (m *Manager) take(ctx context.Context, fb fallback) (snap *Snapshot, fellBack, err error) {
 	var dbErr error // the database's own failure, as itself: not a Docker one
-	hs, err := m.Inventory.Holders(ctx, func(slugs []string) (map[string]bool, error) {
+	return m.ask(ctx, fb, func(slugs []string) (map[string]bool, error) {
 		leased, err := m.leased(ctx, slugs)
 		dbErr = err
 		return leased, err
-	})
+	}, &dbErr)
+}
+
+// takeAll is take without attribution by label, and with no fallback:
+// every container's bindings are read, and the database is not consulted
+// (recover rebuilds it, so it may be damaged, and must not shape what
+// Docker reports).
+func (m *Manager) takeAll(ctx context.Context) (*Snapshot, error) {
+	var none error
+	snap, _, err := m.ask(ctx, mustAnswer, nil, &none)
+	return snap, err
+}
+
+// ask asks the inventory with leased as its question about leases; a
+// failure of the database while answering it is left in *dbErr.
+func (m *Manager) ask(ctx context.Context, fb fallback, leased func([]string) (map[string]bool, error), dbErr *error) (*Snapshot, error, error) {
+	if !m.usesInventory() {
+		return nil, nil, nil
+	}
+	at := m.now()
+	hs, err := m.Inventory.Holders(ctx, leased)
 	switch {
 	case err == nil:
-		return &Snapshot{Holders: hs, TakenAt: at}, nil
+		return &Snapshot{Holders: hs, TakenAt: at}, nil, nil
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("asking docker: %w", ctx.Err())
-	case dbErr != nil:
-		return nil, dbErr
-	}
-	if errors.Is(err, ErrEndpoint) {
-		return nil, err
+		return nil, nil, fmt.Errorf("asking docker: %w", ctx.Err())
+	case *dbErr != nil:
+		return nil, nil, *dbErr
+	case errors.Is(err, ErrEndpoint):
+		return nil, nil, err
 	}
 	if !errors.Is(err, ErrInventory) {
 		err = fmt.Errorf("%w: %w", ErrInventory, err)
 	}
-	fallBack := m.Mode == InventoryAuto &&
-		(fb == ifNoEngine && errors.Is(err, ErrNoEngine) || fb == ifUnavailable)
-	if !fallBack {
-		return nil, err
+	if m.Mode == InventoryAuto && (fb == ifNoEngine && errors.Is(err, ErrNoEngine) || fb == ifUnavailable) {
+		return nil, err, nil
 	}
-	if fb == ifNoEngine {
-		m.warn(fmt.Errorf("%w; deciding from the leases alone, reclaiming nothing", err))
-	} else {
-		m.warn(err)
-	}
-	return nil, nil
+	return nil, nil, err
 }
 
 // leased answers the inventory's question of which slugs hold a lease,
@@ -183,89 +199,6 @@ func (m *Manager) leased(ctx context.Context, slugs []string) (map[string]bool, 
 		return err
 	})
 	return out, err
-}
-
-// Acquire gives slug its alias: its existing lease renewed (without asking
-// the inventory), or a new one. When the pool is exhausted it retries
-// until wait has passed. Once the lease is committed and the lock
-// released, the alias is brought up on the interface; if that fails, a new
-// lease is removed again and the error wraps ErrInterface.
-func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) (AcquireResult, error) {
-	if err := ValidateSlug(slug); err != nil {
-		return AcquireResult{}, err
-	}
-	deadline := m.now().Add(wait)
-	for {
-		res, err := m.acquireOnce(ctx, slug)
-		if !errors.Is(err, ErrExhausted) || !m.now().Before(deadline) {
-			if err != nil {
-				return res, err
-			}
-			return res, m.up(ctx, res)
-		}
-		pause := min(time.Second, deadline.Sub(m.now()))
-		select {
-		case <-ctx.Done():
-			return res, fmt.Errorf("waiting for a free alias: %w", ctx.Err())
-		case <-time.After(pause):
-		}
-	}
-}
-
-func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
-	needInventory := m.usesInventory()
-	s, err := m.open(ctx, true, false)
-	if err != nil {
-		return AcquireResult{}, err
-	}
-	// Renewal first, under the lock, so that it never waits for Docker;
-	// without an inventory this one transaction is the whole acquire.
-	res, err := s.Acquire(AcquireRequest{Slug: slug, Pool: m.Pool, Now: m.now(), Grace: m.Grace, RenewOnly: needInventory})
-	s.Close()
-	if !needInventory || !errors.Is(err, ErrNotFound) {
-		return res, err
-	}
-	snap, err := m.take(ctx, ifNoEngine)
-	if err != nil {
-		return AcquireResult{}, err
-	}
-	crashPoint("after-inventory")
-	if s, err = m.open(ctx, true, false); err != nil {
-		return AcquireResult{}, err
-	}
-	defer s.Close()
-	return s.Acquire(AcquireRequest{Slug: slug, Pool: m.Pool, Now: m.now(), Grace: m.Grace, Snapshot: snap})
-}
-
-func (m *Manager) up(ctx context.Context, res AcquireResult) error {
-	crashPoint("after-commit")
-	if m.Interface == nil {
-		return nil
-	}
-	err := m.Interface.Up(ctx, res.Lease.Alias, m.Pool)
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		// Interrupted, not failed: the lease stays as committed before
-		// the signal (nothing is written after it), pending until gc.
-		return fmt.Errorf("bringing %s up: %w", res.Lease.Alias, ctx.Err())
-	}
-	if !errors.Is(err, ErrInterface) {
-		err = fmt.Errorf("%w: %w", ErrInterface, err)
-	}
-	if res.Outcome == Renewed {
-		return err // an existing lease stays: it was not ours to undo
-	}
-	s, oerr := m.open(ctx, false, false)
-	if oerr == nil {
-		_, oerr = s.release(res.Lease.Slug, res.Lease.Generation, ReasonInterfaceFailed)
-		s.Close()
-	}
-	if oerr != nil && !errors.Is(oerr, ErrGenerationMismatch) && !errors.Is(oerr, ErrNotFound) {
-		return fmt.Errorf("%w; removing the new lease failed too: %v", err, oerr)
-	}
-	return err
 }
 
 // Release ends slug's lease, only if it is that generation when generation
@@ -289,9 +222,12 @@ func (m *Manager) Release(ctx context.Context, slug string, generation uint64) (
 // List returns a decision for every lease and every foreign pool alias.
 // States are Unknown when the inventory was not asked or did not answer.
 func (m *Manager) List(ctx context.Context) ([]Decision, error) {
-	snap, err := m.take(ctx, ifUnavailable)
+	snap, fellBack, err := m.take(ctx, ifUnavailable)
 	if err != nil {
 		return nil, err
+	}
+	if fellBack != nil {
+		m.warn(fellBack) // states are unknown
 	}
 	var leases []Lease
 	if _, err := m.existing(ctx, true, func(s *Store) (err error) {
@@ -309,11 +245,11 @@ func (m *Manager) Recover(ctx context.Context, force bool) (RecoverResult, error
 	if !m.usesInventory() {
 		return RecoverResult{}, fmt.Errorf("%w: recover needs Docker, which is off", ErrInventory)
 	}
-	snap, err := m.take(ctx, mustAnswer)
+	snap, err := m.takeAll(ctx)
 	if err != nil {
 		return RecoverResult{}, err
 	}
-	return Recover(m.Path, &Options{LockTimeout: m.LockTimeout}, snap.Holders, m.Pool, m.now(), force)
+	return RecoverContext(ctx, m.Path, &Options{LockTimeout: m.LockTimeout}, snap.Holders, m.Pool, m.now(), force)
 }
 
 // GC reclaims stale leases and returns them. It reclaims nothing unless
@@ -323,7 +259,7 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 	if !m.usesInventory() {
 		return nil, fmt.Errorf("%w: gc needs Docker, which is off", ErrInventory)
 	}
-	snap, err := m.take(ctx, mustAnswer)
+	snap, _, err := m.take(ctx, mustAnswer)
 	if err != nil {
 		return nil, err
 	}

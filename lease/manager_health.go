@@ -105,7 +105,8 @@ func (m *Manager) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if !m.usesInventory() {
 		return nil, fmt.Errorf("%w: docker is off", ErrInventory)
 	}
-	return m.take(ctx, mustAnswer)
+	snap, _, err := m.take(ctx, mustAnswer)
+	return snap, err
 }
 
 // Classify judges leases against a snapshot with the Manager's grace and

@@ -23,10 +23,14 @@ type fakeInventory struct {
 	// adapter does for stopped containers).
 	attributed []string
 	asked      []string
+	unasked    int // calls without the question about leases
 }
 
 func (f *fakeInventory) Holders(ctx context.Context, leased func([]string) (map[string]bool, error)) ([]Holder, error) {
 	f.calls++
+	if leased == nil {
+		f.unasked++
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -235,5 +239,17 @@ func TestManagerDatabaseFailureInsideInventory(t *testing.T) {
 	}
 	if len(inv.asked) == 0 {
 		t.Errorf("the inventory never asked which slugs are leased; the test tests nothing")
+	}
+}
+
+// TestManagerRecoverReadsEveryBinding checks that recover never lets the
+// database (which it rebuilds, and which may be damaged) shape what the
+// inventory reports: it asks without the question about leases.
+func TestManagerRecoverReadsEveryBinding(t *testing.T) {
+	inv := &fakeInventory{holders: []Holder{{Alias: addr("127.0.0.17"), ID: "c1", Name: "b-web", Slug: "b", State: "exited"}}}
+	m, _ := testManager(t, inv, InventoryOn)
+	res, err := m.Recover(context.Background(), false)
+	if err != nil || inv.unasked != 1 || len(res.Leases) != 1 || res.Leases[0].Alias != addr("127.0.0.17") {
+		t.Errorf("Recover() = %+v, %v after %d calls without the question; want b on 127.0.0.17, asked without it", res, err, inv.unasked)
 	}
 }

@@ -27,9 +27,10 @@ func withProcesses(holders []Holder, leases []Lease) []Holder {
 	return out
 }
 
-// processAlive says whether a process with this PID exists (EPERM: it
-// does, owned by someone else).
+// processAlive says whether a process with this PID runs: it exists
+// (EPERM: owned by someone else) and is not a zombie, which has ended and
+// merely waits to be reaped (a PID 1 that never reaps keeps it forever).
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && !zombie(pid)
 }

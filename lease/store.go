@@ -9,10 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"syscall"
+	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -76,7 +75,7 @@ func (o *Options) withDefaults() Options {
 type Store struct {
 	ctx     context.Context // its end stops every later commit
 	path    string
-	lock    *flock.Flock
+	lock    *heldLock // nil when the database has no lock file (see lockDB)
 	db      *bolt.DB
 	ro      bool
 	command string
@@ -85,8 +84,14 @@ type Store struct {
 // Open locks path's lock file (path + ".lock") and opens the database at
 // path. It returns ErrLocked when the lock is not obtained within the
 // timeout, ErrNoDatabase when the file is missing and opts.Create is
-// unset, and ErrCorrupt or ErrNewerSchema when the file cannot be used;
-// in those cases the file is left exactly as it was.
+// unset, ErrCorrupt or ErrNewerSchema when the file cannot be used, and
+// ErrUnsafePath when a directory or file on the way fails the ownership
+// rules; in those cases the file is left exactly as it was.
+//
+// Open never follows a symbolic link another user could have planted,
+// and reaches every file through its directory's descriptor; see
+// openDir and openAt. Only with opts.Create does it make anything: the
+// directories, the lock file, the database.
 func Open(path string, opts *Options) (*Store, error) {
 	return OpenContext(context.Background(), path, opts)
 }
@@ -97,52 +102,65 @@ func Open(path string, opts *Options) (*Store, error) {
 // after an interruption.
 func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error) {
 	o := opts.withDefaults()
-	if !o.Create {
-		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
-		}
-	} else if err := mkdirAll(filepath.Dir(path)); err != nil {
-		return nil, err
+	base := filepath.Base(path)
+	if base == "." || base == "/" || strings.HasSuffix(path, "/") {
+		return nil, fmt.Errorf("database path %s names a directory, not a file", path)
 	}
-	lk, err := lockFile(ctx, path+".lock", o.LockTimeout, o.ReadOnly, o.Command)
+	d, err := openDir(filepath.Dir(path), o.Create)
+	if errors.Is(err, fs.ErrNotExist) && !o.Create {
+		return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
+	}
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{ctx: ctx, path: path, lock: lk, ro: o.ReadOnly, command: o.Command}
-	if err := s.open(o); err != nil {
-		lk.Unlock()
-		lk.Close()
+	defer d.close()
+	s := &Store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command}
+	vet := func() error { // a database found without a lock file
+		v := &Store{path: path, ro: true}
+		err := v.open(d, base, Options{ReadOnly: true, LockTimeout: o.LockTimeout})
+		if errors.Is(err, ErrNoDatabase) {
+			return nil
+		}
+		v.Close()
+		return err
+	}
+	if s.lock, err = lockDB(ctx, d, base, o, vet); err != nil {
+		return nil, err
+	}
+	if err := s.open(d, base, o); err != nil {
+		unlock(s.lock)
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) open(o Options) error {
-	fi, err := os.Lstat(s.path)
+// open opens the database base in d under the lock: it checks the file
+// (or creates it, with o.Create), then hands bbolt that very file.
+func (s *Store) open(d *dirHandle, base string, o Options) error {
+	f, i, err := openAt(d, base, os.O_RDONLY, "database")
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && o.Create:
-		if err := create(s.path); err != nil {
+		if i, err = create(d, base, nil); err != nil {
 			return err
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%w at %s", ErrNoDatabase, s.path)
 	case err != nil:
 		return err
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, s.path)
-	}
-	if err := checkFile(s.path); err != nil {
-		return err
+	default:
+		err = checkFile(f, s.path, i.size)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
 	bo := &bolt.Options{
 		Timeout:  o.LockTimeout,
 		ReadOnly: o.ReadOnly,
 		PageSize: pageSize,
-		// Never let bbolt create (and so initialise) a file: one that
-		// vanished since the check above is an error, not a new database.
-		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			return os.OpenFile(name, flag&^os.O_CREATE|syscall.O_NOFOLLOW, perm)
-		},
+		// Never let bbolt create (and so initialise) a file, follow a
+		// link, or open anything but the file just checked.
+		OpenFile: boltOpener(d, base, i),
 	}
 	err = guard(func() error {
 		db, err := bolt.Open(s.path, 0o600, bo)
@@ -170,13 +188,10 @@ func (s *Store) Close() error {
 		err = s.db.Close()
 		s.db = nil
 	}
-	if s.lock != nil {
-		if uerr := s.lock.Unlock(); err == nil {
-			err = uerr
-		}
-		s.lock.Close()
-		s.lock = nil
+	if uerr := unlock(s.lock); err == nil {
+		err = uerr
 	}
+	s.lock = nil
 	return err
 }
 
@@ -189,7 +204,9 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 
 // update runs fn in one write transaction. It commits only if s.ctx has
 // not ended by the time fn returns: a change decided before an
-// interruption is rolled back, never written after it.
+// interruption is rolled back, never written after it. Before fn, verify
+// refuses a database whose records contradict each other (ErrCorrupt:
+// nothing is written).
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	if s.ro {
 		return fmt.Errorf("store %s is open read-only", s.path)
@@ -199,10 +216,16 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 			if err := s.ctxErr(); err != nil {
 				return err
 			}
+			if err := verify(tx); err != nil {
+				return err
+			}
 			if err := fn(tx); err != nil {
 				return err
 			}
 			if err := upgradeSchema(tx); err != nil {
+				return err
+			}
+			if err := markVerified(tx); err != nil {
 				return err
 			}
 			return s.ctxErr()

@@ -1,7 +1,9 @@
 package lease
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -9,65 +11,99 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
-// mkdirAll creates dir and its missing parents with mode 0700, whatever
-// the umask; directories that exist are left alone.
-func mkdirAll(dir string) error {
-	if fi, err := os.Stat(dir); err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory", dir)
+// openAt opens name in d for a check or for use: a symbolic link,
+// FIFO, device or directory is refused from an lstat of the name, before
+// any open that could block or act on a device; then it is opened with
+// O_NOFOLLOW|O_NONBLOCK, checked again on the descriptor (the same file,
+// and checkFileOwner's rules), and returned in blocking mode. what names
+// the file in messages ("database", "lock file"); a missing file is
+// fs.ErrNotExist.
+func openAt(d *dirHandle, name string, flag int, what string) (*os.File, statInfo, error) {
+	path := filepath.Join(d.path, name)
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, statInfo{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	before := toInfo(&st)
+	if before.typ() != unix.S_IFREG {
+		return nil, before, notRegular(what, path, before)
+	}
+	fd, err := unix.Openat(d.fd, name, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, before, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	i, err := fstat(fd)
+	switch {
+	case err != nil:
+	case i.typ() != unix.S_IFREG:
+		err = notRegular(what, path, i)
+	case !i.sameAs(before):
+		err = fmt.Errorf("%s %s was replaced while it was opened", what, path)
+	default:
+		if err = checkFileOwner(what, path, i); err == nil {
+			err = unix.SetNonblock(fd, false)
 		}
-		return nil
 	}
-	if err := mkdirAll(filepath.Dir(dir)); err != nil {
-		return err
+	if err != nil {
+		unix.Close(fd)
+		return nil, i, err
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return os.Chmod(dir, 0o700)
+	return os.NewFile(uintptr(fd), path), i, nil
 }
 
-// create writes a new, empty database aside in the same directory and
-// renames it into place, so that the path never holds a half-made file.
-// It runs under the lock; leftovers of an interrupted creation are removed
-// first.
-func create(path string) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+// notRegular is the error for a database or lock path that holds
+// something other than a regular file. For the database it is
+// ErrCorrupt: the path cannot be read as one, and it is left alone.
+func notRegular(what, path string, i statInfo) error {
+	typ := fs.FileMode(0)
+	switch i.typ() {
+	case unix.S_IFLNK:
+		typ = fs.ModeSymlink
+	case unix.S_IFDIR:
+		typ = fs.ModeDir
+	case unix.S_IFIFO:
+		typ = fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		typ = fs.ModeSocket
+	case unix.S_IFCHR:
+		typ = fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		typ = fs.ModeDevice
 	}
-	prefix := "." + base + ".creating-"
-	if old, _ := filepath.Glob(filepath.Join(dir, globEscape(prefix)+"*")); len(old) > 0 {
-		for _, f := range old {
-			os.Remove(f)
+	if what == "database" {
+		return fmt.Errorf("%w: %s is not a regular file (%s)", ErrNotDatabase, path, typ.Type())
+	}
+	return fmt.Errorf("%s %s is not a regular file (%s); remove it", what, path, typ.Type())
+}
+
+// boltOpener is bbolt's OpenFile for the file name in d: through the
+// directory, never creating, never following a link, and only the very
+// file that was checked or created (want: same device and inode).
+func boltOpener(d *dirHandle, name string, want statInfo) func(string, int, os.FileMode) (*os.File, error) {
+	return func(_ string, flag int, _ os.FileMode) (*os.File, error) {
+		f, i, err := openAt(d, name, flag&^os.O_CREATE, "database")
+		if err != nil {
+			return nil, err
 		}
-	}
-	f, err := os.CreateTemp(dir, prefix+"*")
-	if err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	tmp := f.Name()
-	f.Close()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
+		if !i.sameAs(want) {
+			f.Close()
+			return nil, fmt.Errorf("database %s was replaced while it was opened", f.Name())
 		}
-	}()
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return fmt.Errorf("create database: %w", err)
+		return f, nil
 	}
-	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second, PageSize: pageSize})
-	if err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+}
+
+// initDB fills a new database: its buckets and schema, then fill's
+// records (nil for none), and the mark that a verifying writer wrote it.
+func initDB(fill func(*bolt.Tx) error) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(bucketMeta)
 		if err != nil {
 			return err
@@ -75,69 +111,116 @@ func create(path string) error {
 		if err := meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, SchemaVersion)); err != nil {
 			return err
 		}
-		if _, err := tx.CreateBucket(bucketLeases); err != nil {
-			return err
+		for _, b := range [][]byte{bucketLeases, bucketAliases, bucketLog} {
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.CreateBucket(bucketAliases); err != nil {
-			return err
+		if fill != nil {
+			if err := fill(tx); err != nil {
+				return err
+			}
 		}
-		_, err = tx.CreateBucket(bucketLog)
-		return err
-	})
+		return markVerified(tx)
+	}
+}
+
+// create writes a new database named base in d, filled by fill, aside
+// in the same directory (a fresh name, O_CREAT|O_EXCL|O_NOFOLLOW, 0600)
+// and renames it into place, so that the path never holds a half-made
+// file, then syncs the directory. It runs under the lock; leftovers of an
+// interrupted creation are removed first. It returns the new file's
+// identity.
+func create(d *dirHandle, base string, fill func(*bolt.Tx) error) (statInfo, error) {
+	prefix := "." + base + ".creating-"
+	removeLeftovers(d, prefix)
+	name, i, err := createAside(d, prefix)
+	if err != nil {
+		return i, fmt.Errorf("create database: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unix.Unlinkat(d.fd, name, 0)
+		}
+	}()
+	db, err := bolt.Open(filepath.Join(d.path, name), 0o600, &bolt.Options{Timeout: time.Second, PageSize: pageSize, OpenFile: boltOpener(d, name, i)})
+	if err != nil {
+		return i, fmt.Errorf("create database: %w", err)
+	}
+	err = db.Update(initDB(fill))
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("create database: %w", err)
+		return i, fmt.Errorf("create database: %w", err)
 	}
 	crashPoint("create-midway") // a whole database aside, not yet in place
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("create database: %w", err)
+	if err := unix.Renameat(d.fd, name, d.fd, base); err != nil {
+		return i, fmt.Errorf("create database: %w", &fs.PathError{Op: "rename", Path: filepath.Join(d.path, base), Err: err})
 	}
 	ok = true
-	return syncDir(dir)
+	return i, syncDir(d)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// createAside makes an empty file with a fresh name starting with prefix
+// in d, and returns its name and identity.
+func createAside(d *dirHandle, prefix string) (string, statInfo, error) {
+	for {
+		b := make([]byte, 8)
+		rand.Read(b)
+		name := prefix + hex.EncodeToString(b)
+		fd, err := unix.Openat(d.fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return "", statInfo{}, &fs.PathError{Op: "create", Path: filepath.Join(d.path, name), Err: err}
+		}
+		err = unix.Fchmod(fd, 0o600) // 0600 whatever the umask
+		i, serr := fstat(fd)
+		unix.Close(fd)
+		if err == nil {
+			err = serr
+		}
+		if err != nil {
+			unix.Unlinkat(d.fd, name, 0)
+		}
+		return name, i, err
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("sync %s: %w", dir, err)
+}
+
+// removeLeftovers removes files of d whose names start with prefix:
+// the leftovers of an interrupted creation. unlinkat removes a name, and
+// never follows one.
+func removeLeftovers(d *dirHandle, prefix string) {
+	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	names, _ := f.Readdirnames(-1)
+	f.Close()
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			unix.Unlinkat(d.fd, n, 0)
+		}
+	}
+}
+
+func syncDir(d *dirHandle) error {
+	if err := unix.Fsync(d.fd); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("sync %s: %w", d.path, err)
 	}
 	return nil
-}
-
-func globEscape(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', '\\':
-			out = append(out, '\\')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }
 
 // checkFile validates a database file's meta pages before bbolt maps it.
 // bbolt initialises an empty file as a new database, panics or dies of
 // SIGBUS on a truncated one, and never compares the file size with the
 // size its meta page records; this check refuses all of those, reading
-// only.
-func checkFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	size := fi.Size()
+// only. f is the file at path, of size bytes.
+func checkFile(f io.ReaderAt, path string, size int64) error {
 	if size == 0 {
 		return fmt.Errorf("%w: %s is empty", ErrCorrupt, path)
 	}
@@ -157,8 +240,11 @@ func checkFile(path string) error {
 			}
 		}
 	}
+	if len(valid) == 0 && !looksLikeBolt(f) {
+		return fmt.Errorf("%w: %s is not a bbolt database (no meta page)", ErrNotDatabase, path)
+	}
 	if len(valid) == 0 {
-		return fmt.Errorf("%w: %s is not a bbolt database (no valid meta page)", ErrCorrupt, path)
+		return fmt.Errorf("%w: %s is a damaged bbolt database (no valid meta page)", ErrCorrupt, path)
 	}
 	for _, m := range valid {
 		need := int64(m.pgid) * int64(m.pageSize)
@@ -208,4 +294,22 @@ func readMeta(r io.ReaderAt, off int64) (boltMeta, bool) {
 		freelist: ne.Uint64(m[32:]),
 		pgid:     ne.Uint64(m[40:]),
 	}, true
+}
+
+// looksLikeBolt says whether a file holds a bbolt meta page's magic
+// number where bbolt would look for one (page 0, or the second meta
+// page at any page size), valid checksum or not: a damaged bbolt
+// database rather than some other file.
+func looksLikeBolt(f io.ReaderAt) bool {
+	for off := int64(0); off <= 1<<16; off = max(1024, 2*off) {
+		var b [pageHeaderLen + 8]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return false
+		}
+		m := b[pageHeaderLen:]
+		if binary.NativeEndian.Uint32(m[0:]) == boltMagic && binary.NativeEndian.Uint32(m[4:]) == boltVersion {
+			return true
+		}
+	}
+	return false
 }

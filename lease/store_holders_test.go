@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -165,5 +167,24 @@ func TestVersion1RecordsRead(t *testing.T) {
 	})
 	if got != SchemaVersion {
 		t.Errorf("schema after the first write = %d, want %d", got, SchemaVersion)
+	}
+}
+
+// TestZombieIsNotAlive checks that a process that has ended but is not
+// reaped yet holds nothing.
+func TestZombieIsNotAlive(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no true(1): %v", err)
+	}
+	defer cmd.Wait()
+	for i := 0; i < 200 && processAlive(cmd.Process.Pid); i++ {
+		time.Sleep(5 * time.Millisecond) // it ends at once; until Wait it is a zombie
+	}
+	if processAlive(cmd.Process.Pid) && runtime.GOOS == "linux" {
+		t.Errorf("processAlive(%d) = true for a zombie", cmd.Process.Pid)
+	}
+	if !processAlive(os.Getpid()) {
+		t.Errorf("processAlive(%d) = false for this process", os.Getpid())
 	}
 }

@@ -117,8 +117,11 @@ func (s *Store) acquire(tx *bolt.Tx, req AcquireRequest) (AcquireResult, error) 
 	return res, s.logEvent(tx, req.Now, kind, res.Lease, "")
 }
 
-// renew renews an existing lease at now.
+// renew renews an existing lease at now, if the alias index agrees.
 func (s *Store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error) {
+	if err := checkIndexed(tx, l); err != nil {
+		return AcquireResult{}, err
+	}
 	l.RenewedAt = now.UTC()
 	if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
 		return AcquireResult{}, err
@@ -129,7 +132,7 @@ func (s *Store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error
 // reclaimStale classifies every lease against the request's snapshot and
 // reclaims the stale ones, before an alias is picked.
 func (s *Store) reclaimStale(tx *bolt.Tx, req AcquireRequest) ([]Decision, error) {
-	all, err := readLeases(tx)
+	all, err := readCheckedLeases(tx)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +186,9 @@ func (s *Store) apply(tx *bolt.Tx, now time.Time, grace time.Duration, ds []Deci
 			reclaimed = append(reclaimed, d)
 		case heldAtDue(d, now, grace):
 			l := d.Lease
+			if err := checkIndexed(tx, l); err != nil {
+				return nil, err
+			}
 			l.HeldAt = now.UTC()
 			if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
 				return nil, err
@@ -219,38 +225,6 @@ func (s *Store) release(slug string, generation uint64, reason Reason) (Lease, e
 	return l, err
 }
 
-// Check verifies the database: bbolt's consistency check of every page,
-// then that every lease is readable and that the lease and alias indexes
-// agree one to one (an alias leased to one slug, a slug holding one alias).
-// Problems are ErrCorrupt.
-func (s *Store) Check() error {
-	return s.view(func(tx *bolt.Tx) error {
-		var first error
-		for err := range tx.Check() { // drain: the checker stops only at the end
-			if first == nil {
-				first = fmt.Errorf("%w: %s: %v", ErrCorrupt, s.path, err)
-			}
-		}
-		if first != nil {
-			return first
-		}
-		leases, err := readLeases(tx)
-		if err != nil {
-			return err
-		}
-		aliases := tx.Bucket(bucketAliases)
-		for _, l := range leases {
-			if got := aliases.Get(aliasKey(l.Alias)); string(got) != l.Slug {
-				return fmt.Errorf("%w: %s holds %s, but the alias index names %q", ErrCorrupt, l.Slug, l.Alias, got)
-			}
-		}
-		if n := aliases.Stats().KeyN; n != len(leases) {
-			return fmt.Errorf("%w: %d leases but %d aliases indexed", ErrCorrupt, len(leases), n)
-		}
-		return nil
-	})
-}
-
 // Reclaim classifies every lease against snap and removes the stale ones,
 // in one transaction, returning every decision (not only the stale ones).
 // With dryRun it decides the same but writes nothing; a ReadOnly store
@@ -262,7 +236,7 @@ func (s *Store) Check() error {
 func (s *Store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Decision, error) {
 	var ds []Decision
 	decide := func(tx *bolt.Tx) error {
-		all, err := readLeases(tx)
+		all, err := readCheckedLeases(tx)
 		if err != nil {
 			return err
 		}
@@ -303,6 +277,9 @@ func (s *Store) Leased(slugs []string) (map[string]bool, error) {
 func (s *Store) SetProcess(slug string, generation uint64, pid int) error {
 	return s.update(func(tx *bolt.Tx) error {
 		l, err := leaseOf(tx, slug, generation)
+		if err == nil {
+			err = checkIndexed(tx, l)
+		}
 		if err != nil {
 			return err
 		}
@@ -311,6 +288,16 @@ func (s *Store) SetProcess(slug string, generation uint64, pid int) error {
 	})
 }
 
+// readCheckedLeases is readLeases for a transaction that reads every
+// lease anyway: it also makes sure the alias index agrees with them all.
+func readCheckedLeases(tx *bolt.Tx) ([]Lease, error) {
+	if err := checkRecords(tx); err != nil {
+		return nil, err
+	}
+	return readLeases(tx)
+}
+
+// readLeases decodes every lease, sorted by alias.
 func readLeases(tx *bolt.Tx) ([]Lease, error) {
 	b := tx.Bucket(bucketLeases)
 	var ls []Lease // no capacity hint: Bucket.Stats would walk every page once more
@@ -355,15 +342,24 @@ func leaseOf(tx *bolt.Tx, slug string, generation uint64) (Lease, error) {
 	return l, nil
 }
 
-// putLease writes a new lease and its alias index entry.
+// putLease writes a new lease and its alias index entry, neither of
+// which may exist.
 func putLease(tx *bolt.Tx, l Lease) error {
+	if err := checkFree(tx, l); err != nil {
+		return err
+	}
 	if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketAliases).Put(aliasKey(l.Alias), []byte(l.Slug))
 }
 
+// deleteLease removes a lease and its alias index entry, which must
+// name it.
 func deleteLease(tx *bolt.Tx, l Lease) error {
+	if err := checkIndexed(tx, l); err != nil {
+		return err
+	}
 	if err := tx.Bucket(bucketLeases).Delete([]byte(l.Slug)); err != nil {
 		return err
 	}

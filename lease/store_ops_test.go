@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -98,12 +99,13 @@ func TestRecover(t *testing.T) {
 	if _, err := Recover(path, nil, holders, pool, now, false); !errors.Is(err, ErrExists) {
 		t.Errorf("Recover over a readable database = %v, want ErrExists", err)
 	}
-	os.WriteFile(path, []byte("junk"), 0o600)
-	if _, err := Recover(path, nil, holders, pool, now, false); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("Recover over a damaged database = %v, want ErrCorrupt", err)
+	damaged := readFile(t, path)[:3*pageSize] // a bbolt file cut short
+	os.WriteFile(path, damaged, 0o600)
+	if _, err := Recover(path, nil, holders, pool, now, false); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("Recover over a damaged database = %v, want ErrCorrupt with the hint to use --force", err)
 	}
 	res, err = Recover(path, nil, holders, pool, now, true)
-	if err != nil || res.MovedTo == "" || string(readFile(t, res.MovedTo)) != "junk" {
+	if err != nil || res.MovedTo == "" || !bytes.Equal(readFile(t, res.MovedTo), damaged) {
 		t.Errorf("Recover --force = %+v, %v; want the damaged file moved aside intact", res, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // RecoverResult is what Recover did.
@@ -26,78 +27,132 @@ type RecoverResult struct {
 // gets a lease on the lowest of them; an alias that containers of two
 // slugs publish on is given to neither. It writes a new database only
 // where none exists: an existing one is ErrExists (readable) or ErrCorrupt
-// (damaged) unless force, which moves it aside, never deleting it. The new
-// database's generations start above any the old one can have handed out
-// (at the current time in microseconds), so a late release naming an old
-// generation cannot match a rebuilt lease.
+// (damaged) unless force, which moves it aside, never deleting it. Only
+// a regular file with one link that is a bbolt database (damaged or not)
+// or empty is ever moved: anything else at the path is refused
+// (ErrCorrupt, ErrUnsafePath), and no lock file is made beside it. The
+// new database's generations start above any the old one can have handed
+// out (at the current time in microseconds), so a late release naming an
+// old generation cannot match a rebuilt lease.
 func Recover(path string, opts *Options, holders []Holder, pool Pool, now time.Time, force bool) (RecoverResult, error) {
+	return RecoverContext(context.Background(), path, opts, holders, pool, now, force)
+}
+
+// RecoverContext is Recover, bounded by ctx: the wait for the lock ends
+// when ctx does.
+func RecoverContext(ctx context.Context, path string, opts *Options, holders []Holder, pool Pool, now time.Time, force bool) (RecoverResult, error) {
 	o := opts.withDefaults()
+	o.Create, o.ReadOnly, o.Command = true, false, "recover"
 	var res RecoverResult
-	if err := mkdirAll(filepath.Dir(path)); err != nil {
-		return res, err
-	}
-	lk, err := lockFile(context.Background(), path+".lock", o.LockTimeout, false, "recover")
+	d, err := openDir(filepath.Dir(path), true)
 	if err != nil {
 		return res, err
 	}
-	defer lk.Close()
-	defer lk.Unlock()
-
-	if _, err := os.Lstat(path); err == nil {
-		if !force {
-			if err := checkExisting(path, o.LockTimeout); err != nil {
-				return res, fmt.Errorf("%w; recover --force moves it aside and rebuilds", err)
-			}
-			return res, fmt.Errorf("%w at %s and is readable; recover --force moves it aside and rebuilds (acquire already adopts labelled containers' aliases)", ErrExists, path)
-		}
-		res.MovedTo = fmt.Sprintf("%s.aside-%s", path, now.UTC().Format("20060102T150405.000000000Z"))
-		if err := os.Rename(path, res.MovedTo); err != nil {
-			return res, fmt.Errorf("move %s aside: %w", path, err)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	defer d.close()
+	base := filepath.Base(path)
+	// What is at the path is judged before a lock file is made beside it,
+	// and once more under the lock.
+	if _, err := assessExisting(d, base, o.LockTimeout, force); err != nil {
 		return res, err
 	}
-
-	var leases []Lease
-	leases, res.Skipped = rebuild(holders, pool)
-	if err := create(path); err != nil {
+	lk, err := lockDB(ctx, d, base, o, func() error { return nil })
+	if err != nil {
 		return res, err
 	}
+	defer unlock(lk)
+	found, err := assessExisting(d, base, o.LockTimeout, force)
+	if err != nil {
+		return res, err
+	}
+	if found != nil {
+		if res.MovedTo, err = moveAside(d, base, *found, now); err != nil {
+			return res, err
+		}
+	}
+	leases, skipped := rebuild(holders, pool)
+	res.Skipped = skipped
 	s := &Store{path: path, command: "recover"}
-	err = guard(func() error {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, PageSize: pageSize})
-		if err != nil {
-			return err
-		}
-		s.db = db
-		defer db.Close()
-		return db.Update(func(tx *bolt.Tx) error {
-			gen := uint64(now.UnixMicro())
-			for i := range leases {
-				gen++
-				l := &leases[i]
-				l.Generation, l.AcquiredAt, l.RenewedAt = gen, now.UTC(), now.UTC()
-				if err := putLease(tx, *l); err != nil {
-					return err
-				}
-				if err := s.logEvent(tx, now, EventRecover, *l, ReasonLabelledContainer); err != nil {
-					return err
-				}
+	_, err = create(d, base, func(tx *bolt.Tx) error {
+		gen := uint64(now.UnixMicro())
+		for i := range leases {
+			gen++
+			l := &leases[i]
+			l.Generation, l.AcquiredAt, l.RenewedAt = gen, now.UTC(), now.UTC()
+			if err := putLease(tx, *l); err != nil {
+				return err
 			}
-			return tx.Bucket(bucketMeta).Put(keyGeneration, seqKey(gen))
-		})
+			if err := s.logEvent(tx, now, EventRecover, *l, ReasonLabelledContainer); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyGeneration, seqKey(gen))
 	})
+	if err != nil {
+		return res, err
+	}
 	res.Leases = leases
-	return res, boltErr(path, err)
+	return res, nil
 }
 
-// checkExisting reports whether the file at path is a readable database.
-func checkExisting(path string, timeout time.Duration) error {
-	if err := checkFile(path); err != nil {
+// assessExisting judges what is at base in d for Recover. Nothing there:
+// nil, nil. Otherwise it must be a regular file with one link that passes
+// the ownership rules and is a bbolt database or empty; without force it
+// is then ErrExists (readable) or ErrCorrupt (damaged), each with the
+// hint to use force; with force its identity is returned, to be moved.
+// Anything else is refused without that hint.
+func assessExisting(d *dirHandle, base string, timeout time.Duration, force bool) (*statInfo, error) {
+	path := filepath.Join(d.path, base)
+	f, i, err := openAt(d, base, os.O_RDONLY, "database")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w; recover moves aside only a regular file that is a bbolt database or empty", err)
+	}
+	movable := i.size == 0 || looksLikeBolt(f)
+	f.Close()
+	switch {
+	case !movable:
+		return nil, fmt.Errorf("%w: %s is not a bbolt database; recover moves aside only a database or an empty file: check --db", ErrNotDatabase, path)
+	case force:
+		return &i, nil
+	}
+	if err := checkExisting(d, base, path, i, timeout); err != nil {
+		return nil, fmt.Errorf("%w; recover --force moves it aside and rebuilds", err)
+	}
+	return nil, fmt.Errorf("%w at %s and is readable; recover --force moves it aside and rebuilds (acquire already adopts labelled containers' aliases)", ErrExists, path)
+}
+
+// moveAside renames the file base of d, which must be the one found
+// (want), to base.aside-TIME in the same directory, and returns its new
+// path.
+func moveAside(d *dirHandle, base string, want statInfo, now time.Time) (string, error) {
+	aside := fmt.Sprintf("%s.aside-%s", base, now.UTC().Format("20060102T150405.000000000Z"))
+	if err := unix.Renameat(d.fd, base, d.fd, aside); err != nil {
+		return "", fmt.Errorf("move %s aside: %w", filepath.Join(d.path, base), err)
+	}
+	moved := filepath.Join(d.path, aside)
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, aside, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || !toInfo(&st).sameAs(want) {
+		return moved, fmt.Errorf("%s changed while it was moved aside to %s; check both", filepath.Join(d.path, base), moved)
+	}
+	return moved, syncDir(d)
+}
+
+// checkExisting reports whether the file base in d (found as i) is a
+// readable database.
+func checkExisting(d *dirHandle, base, path string, i statInfo, timeout time.Duration) error {
+	f, _, err := openAt(d, base, os.O_RDONLY, "database")
+	if err != nil {
+		return err
+	}
+	err = checkFile(f, path, i.size)
+	f.Close()
+	if err != nil {
 		return err
 	}
 	return guard(func() error {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout, OpenFile: boltOpener(d, base, i)})
 		if err != nil {
 			return boltErr(path, err)
 		}

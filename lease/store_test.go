@@ -287,8 +287,8 @@ func TestCreatePermissionsAndLeftovers(t *testing.T) {
 	// Modes must not depend on the umask, neither a permissive nor a
 	// restrictive one.
 	for _, umask := range []int{0o000, 0o277} {
+		dir := filepath.Join(t.TempDir(), "a", "b") // made before the umask changes: under 0 it would be 0777
 		old := syscall.Umask(umask)
-		dir := filepath.Join(t.TempDir(), "a", "b")
 		path := filepath.Join(dir, "leases.db")
 		s, err := Open(path, &Options{Create: true})
 		syscall.Umask(old)

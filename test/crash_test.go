@@ -65,9 +65,8 @@ func TestCrashPoints(t *testing.T) {
 // TestCrashBetweenQueryAndReclaimInGC kills gc after Docker answered and
 // before it reclaimed: nothing is lost, and the next gc reclaims.
 func TestCrashBetweenQueryAndReclaimInGC(t *testing.T) {
-	needDocker(t)
-	db := filepath.Join(t.TempDir(), "leases.db")
-	env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=unix:///var/run/docker.sock"}
+	db, env, p := dockerEnv(t)
+	env = append(env, "ALIASLEASE_DOCKER=auto")
 	mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "acquire", "gone")
 	before := readFile(t, db)
 	r := runBin(t, crashBin, append(env, "ALIASLEASE_CRASH=after-inventory"), "gc", "--grace", "0s")
@@ -77,7 +76,7 @@ func TestCrashBetweenQueryAndReclaimInGC(t *testing.T) {
 	if after := readFile(t, db); string(after) != string(before) {
 		t.Errorf("a gc killed before deciding changed the database")
 	}
-	if out := mustCLI(t, env, "gc", "--grace", "0s"); !strings.HasPrefix(out, "gone 127.0.0.16 no-holder") {
+	if out := mustCLI(t, env, "gc", "--grace", "0s"); !strings.HasPrefix(out, "gone "+p.at(0)+" no-holder") {
 		t.Errorf("gc after the crash printed %q", out)
 	}
 	checkDB(t, db)

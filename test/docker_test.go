@@ -7,14 +7,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
-// dockerEnv is the environment of a CLI run against the real engine, on a
-// database of the test's own.
-func dockerEnv(t *testing.T) (db string, env []string) {
+// dockerEnv is the environment of a CLI run against the real engine
+// (skipping the test when none answers), on a database of the test's own
+// and a pool of 16 addresses that no container on the engine uses.
+func dockerEnv(t *testing.T) (db string, env []string, p testPool) {
 	t.Helper()
+	env = needDocker(t)
+	p = freePool(t, 16)
 	db = filepath.Join(t.TempDir(), "leases.db")
-	return db, []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=on", "DOCKER_HOST=unix:///var/run/docker.sock"}
+	return db, append(env, "ALIASLEASE_DB="+db, "ALIASLEASE_DOCKER=on", "ALIASLEASE_POOL="+p.spec()), p
 }
 
 func wantAlias(t *testing.T, env []string, slug, want string, extra ...string) {
@@ -22,7 +26,7 @@ func wantAlias(t *testing.T, env []string, slug, want string, extra ...string) {
 	args := append([]string{"acquire"}, extra...)
 	got := strings.TrimSpace(mustCLI(t, env, append(args, slug)...))
 	if got != want {
-		t.Errorf("acquire %s = %s, want %s", slug, got, want)
+		t.Errorf("acquire(%q) = %s, want %s", slug, got, want)
 	}
 }
 
@@ -53,25 +57,25 @@ func listJSON(t *testing.T, env []string, extra ...string) map[string]row {
 }
 
 func TestForeignRunningContainerSkipped(t *testing.T) {
-	start(t, container{name: "foreign", alias: "127.0.0.16", port: 18080})
-	_, env := dockerEnv(t)
-	wantAlias(t, env, "a", "127.0.0.17")
+	_, env, p := dockerEnv(t)
+	start(t, container{name: "foreign", alias: p.at(0), port: 18080})
+	wantAlias(t, env, "a", p.at(1))
 	rows := listJSON(t, env)
-	if r := rows["127.0.0.16"]; r.State != "foreign" || r.Slug != nil || len(r.Holders) != 1 {
-		t.Errorf("list row of 127.0.0.16 = %+v, want foreign with one holder and slug null", r)
+	if r := rows[p.at(0)]; r.State != "foreign" || r.Slug != nil || len(r.Holders) != 1 {
+		t.Errorf("list row of %s = %+v, want foreign with one holder and slug null", p.at(0), r)
 	}
-	if r := rows["127.0.0.17"]; r.State != "pending" {
-		t.Errorf("list row of 127.0.0.17 = %+v, want pending", r)
+	if r := rows[p.at(1)]; r.State != "pending" {
+		t.Errorf("list row of %s = %+v, want pending", p.at(1), r)
 	}
 }
 
 func TestCreatedAndExitedContainersHold(t *testing.T) {
-	start(t, container{name: "created", alias: "127.0.0.16", port: 18081, state: "created"})
-	start(t, container{name: "exited", alias: "127.0.0.17", port: 18082, state: "exited"})
-	_, env := dockerEnv(t)
-	wantAlias(t, env, "a", "127.0.0.18")
+	_, env, p := dockerEnv(t)
+	start(t, container{name: "created", alias: p.at(0), port: 18081, state: "created"})
+	start(t, container{name: "exited", alias: p.at(1), port: 18082, state: "exited"})
+	wantAlias(t, env, "a", p.at(2))
 	rows := listJSON(t, env)
-	for alias, state := range map[string]string{"127.0.0.16": "created", "127.0.0.17": "exited"} {
+	for alias, state := range map[string]string{p.at(0): "created", p.at(1): "exited"} {
 		if r := rows[alias]; r.State != "foreign" || len(r.Holders) != 1 || r.Holders[0].State != state {
 			t.Errorf("list row of %s = %+v, want foreign, held by a %s container", alias, r, state)
 		}
@@ -79,11 +83,11 @@ func TestCreatedAndExitedContainersHold(t *testing.T) {
 }
 
 func TestGCReclaimsOnlyAfterGrace(t *testing.T) {
-	db, env := dockerEnv(t)
-	wantAlias(t, env, "gone", "127.0.0.16")
-	wantAlias(t, env, "busy", "127.0.0.17")
-	c := start(t, container{name: "gone", alias: "127.0.0.16", port: 18083, slug: "gone"})
-	start(t, container{name: "busy", alias: "127.0.0.17", port: 18084, slug: "busy"})
+	db, env, p := dockerEnv(t)
+	wantAlias(t, env, "gone", p.at(0))
+	wantAlias(t, env, "busy", p.at(1))
+	c := start(t, container{name: "gone", alias: p.at(0), port: 18083, slug: "gone"})
+	start(t, container{name: "busy", alias: p.at(1), port: 18084, slug: "busy"})
 
 	// Both live: nothing to do, and gc says nothing.
 	if out := mustCLI(t, env, "gc", "--grace", "0s"); out != "" {
@@ -96,22 +100,22 @@ func TestGCReclaimsOnlyAfterGrace(t *testing.T) {
 	}
 	// --dry-run prints what gc would do, and changes nothing.
 	before := readFile(t, db)
-	if out := mustCLI(t, env, "gc", "--grace", "0s", "--dry-run"); out != "gone 127.0.0.16 no-holder\n" {
-		t.Errorf("gc --dry-run printed %q", out)
+	if out, want := mustCLI(t, env, "gc", "--grace", "0s", "--dry-run"), "gone "+p.at(0)+" no-holder\n"; out != want {
+		t.Errorf("gc --dry-run printed %q, want %q", out, want)
 	}
 	if !bytes.Equal(before, readFile(t, db)) {
 		t.Errorf("gc --dry-run changed the database")
 	}
 	out := mustCLI(t, env, "gc", "--grace", "0s", "--json")
 	var rows []row
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || *rows[0].Slug != "gone" || rows[0].Reason != "no-holder" || rows[0].State != "stale" {
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0].Slug == nil || *rows[0].Slug != "gone" || rows[0].Reason != "no-holder" || rows[0].State != "stale" {
 		t.Errorf("gc --json = %s (%v), want one stale row for gone", out, err)
 	}
 	rows2 := listJSON(t, env)
-	if _, ok := rows2["127.0.0.16"]; ok {
+	if _, ok := rows2[p.at(0)]; ok {
 		t.Errorf("lease of gone still listed after gc: %+v", rows2)
 	}
-	if r := rows2["127.0.0.17"]; r.State != "live" {
+	if r := rows2[p.at(1)]; r.State != "live" {
 		t.Errorf("busy = %+v, want live and kept", r)
 	}
 	if out := mustCLI(t, env, "gc", "--grace", "0s"); out != "" {
@@ -119,35 +123,67 @@ func TestGCReclaimsOnlyAfterGrace(t *testing.T) {
 	}
 }
 
+// TestGraceRunsFromLastSeenLive: a lease renewed more than a grace
+// period ago whose bundle gc saw live less than one ago is not stale when
+// the bundle goes: grace runs from when it was last seen live (held_at),
+// not from its acquire.
+func TestGraceRunsFromLastSeenLive(t *testing.T) {
+	_, env, p := dockerEnv(t)
+	const grace = 6 * time.Second
+	g := grace.String()
+	wantAlias(t, env, "seen", p.at(0))
+	renewed := time.Now() // renewed_at is earlier
+	c := start(t, container{name: "seen", alias: p.at(0), port: 18099, slug: "seen"})
+	time.Sleep(time.Until(renewed.Add(grace - grace/6)))
+	seenFrom := time.Now() // held_at, recorded by this gc, is later
+	if out := mustCLI(t, env, "gc", "--grace", g); out != "" {
+		t.Fatalf("gc with the bundle up printed %q, want nothing", out)
+	}
+	seenBy := time.Now() // and earlier
+	remove(t, c)
+	time.Sleep(time.Until(renewed.Add(grace + grace/12)))
+	out := mustCLI(t, env, "gc", "--grace", g)
+	if took := time.Since(seenFrom); took >= grace {
+		t.Fatalf("gc, removing the container and gc again took %v, more than the grace of %v: nothing to conclude", took, grace)
+	}
+	if out != "" {
+		t.Errorf("gc a grace period after the acquire, right after the bundle went, printed %q; want nothing: gc saw it live under %v ago", out, grace)
+	}
+	time.Sleep(time.Until(seenBy.Add(grace + grace/12)))
+	if out, want := mustCLI(t, env, "gc", "--grace", g), "seen "+p.at(0)+" no-holder\n"; out != want {
+		t.Errorf("gc a grace period after the bundle was last seen printed %q, want %q", out, want)
+	}
+}
+
 func TestConflictNeverReclaimed(t *testing.T) {
-	_, env := dockerEnv(t)
-	wantAlias(t, env, "a", "127.0.0.16")
-	start(t, container{name: "intruder", alias: "127.0.0.16", port: 18085, slug: "b"})
-	if r := listJSON(t, env)["127.0.0.16"]; r.State != "conflict" || r.Reason != "label-mismatch" {
-		t.Errorf("list row of 127.0.0.16 = %+v, want conflict", r)
+	_, env, p := dockerEnv(t)
+	wantAlias(t, env, "a", p.at(0))
+	start(t, container{name: "intruder", alias: p.at(0), port: 18085, slug: "b"})
+	if r := listJSON(t, env)[p.at(0)]; r.State != "conflict" || r.Reason != "label-mismatch" {
+		t.Errorf("list row of %s = %+v, want conflict", p.at(0), r)
 	}
 	if out := mustCLI(t, env, "gc", "--grace", "0s"); out != "" {
 		t.Errorf("gc reclaimed a conflicting lease: %q", out)
 	}
 	// b has no lease; its container sits on a's alias, which is leased:
 	// no adoption, and b gets the next alias.
-	wantAlias(t, env, "b", "127.0.0.17")
-	wantAlias(t, env, "c", "127.0.0.18")
+	wantAlias(t, env, "b", p.at(1))
+	wantAlias(t, env, "c", p.at(2))
 }
 
 func TestAdoptionAfterLostDatabase(t *testing.T) {
-	db, env := dockerEnv(t)
-	wantAlias(t, env, "x", "127.0.0.16")
-	wantAlias(t, env, "adopt-me", "127.0.0.17")
-	wantAlias(t, env, "adopt-me-too", "127.0.0.18")
-	start(t, container{name: "adopt", alias: "127.0.0.17", port: 18086, slug: "adopt-me"})
-	start(t, container{name: "adopt-2", alias: "127.0.0.18", port: 18087, slug: "adopt-me-too", state: "exited"})
+	db, env, p := dockerEnv(t)
+	wantAlias(t, env, "x", p.at(0))
+	wantAlias(t, env, "adopt-me", p.at(1))
+	wantAlias(t, env, "adopt-me-too", p.at(2))
+	start(t, container{name: "adopt", alias: p.at(1), port: 18086, slug: "adopt-me"})
+	start(t, container{name: "adopt-2", alias: p.at(2), port: 18087, slug: "adopt-me-too", state: "exited"})
 	if err := os.Remove(db); err != nil {
 		t.Fatal(err)
 	}
-	wantAlias(t, env, "adopt-me-too", "127.0.0.18")
-	wantAlias(t, env, "adopt-me", "127.0.0.17")
-	wantAlias(t, env, "newcomer", "127.0.0.16")
+	wantAlias(t, env, "adopt-me-too", p.at(2))
+	wantAlias(t, env, "adopt-me", p.at(1))
+	wantAlias(t, env, "newcomer", p.at(0))
 	out := mustCLI(t, env, "acquire", "--json", "adopt-me")
 	if !strings.Contains(out, `"reason": "renewed"`) {
 		t.Errorf("acquire adopt-me again = %s, want a renewal", out)
@@ -155,22 +191,27 @@ func TestAdoptionAfterLostDatabase(t *testing.T) {
 }
 
 func TestWildcardBindingBlocksNoAlias(t *testing.T) {
-	start(t, container{name: "wild", port: 18088})
-	_, env := dockerEnv(t)
-	wantAlias(t, env, "a", "127.0.0.16")
+	_, env, p := dockerEnv(t)
+	start(t, container{name: "wild"}) // 0.0.0.0 and ::, a port the engine picks
+	wantAlias(t, env, "a", p.at(0))
 }
 
 // TestDockerContext finds the engine through a context in a temporary
 // DOCKER_CONFIG, with DOCKER_HOST unset.
 func TestDockerContext(t *testing.T) {
-	start(t, container{name: "ctx-foreign", alias: "127.0.0.16", port: 18089})
-	cfg := writeContext(t, "local-engine", "unix:///var/run/docker.sock")
+	_, env, p := dockerEnv(t)
+	start(t, container{name: "ctx-foreign", alias: p.at(0), port: 18089})
+	host := strings.TrimPrefix(env[0], "DOCKER_HOST=")
+	cfg := writeContext(t, "local-engine", host)
 	db := filepath.Join(t.TempDir(), "leases.db")
-	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=on", "DOCKER_CONFIG=" + cfg}
-	wantAlias(t, env, "a", "127.0.0.17")
-	// DOCKER_CONTEXT names a context that does not exist: exit 4 under on.
-	r := cli(t, append(env, "DOCKER_CONTEXT=nope"), "acquire", "b")
-	if r.code != 4 || !strings.Contains(r.stderr, `docker context "nope"`) {
-		t.Errorf("acquire with a missing context: %v, want exit 4 naming it", r)
+	env = []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=on", "ALIASLEASE_POOL=" + p.spec(), "DOCKER_CONFIG=" + cfg}
+	wantAlias(t, env, "a", p.at(1))
+	// DOCKER_CONTEXT names a context that does not exist: bad input, exit
+	// 2, under on and under auto alike.
+	for _, mode := range []string{"on", "auto"} {
+		r := cli(t, append(env, "DOCKER_CONTEXT=nope"), "--docker", mode, "acquire", "b")
+		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "nope") || !strings.Contains(r.stderr, "DOCKER_CONTEXT") {
+			t.Errorf("acquire under --docker %s with a missing context: %v, want exit 2 naming it and DOCKER_CONTEXT", mode, r)
+		}
 	}
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // fakeDocker serves a Docker API on a unix socket that misbehaves in the
-// ways a real engine cannot be made to: errors, garbled answers, silence.
-// It returns the DOCKER_HOST URL.
+// ways a real engine cannot be made to: errors, garbled answers, silence;
+// or is not there at all ("unreachable": no socket file; "refused": a
+// socket file nobody listens on). It returns the DOCKER_HOST URL.
 func fakeDocker(t *testing.T, fault string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ald")
@@ -34,6 +35,13 @@ func fakeDocker(t *testing.T, fault string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	if fault == "refused" {
+		// The socket file stays, nobody listens: connection refused, as
+		// after an engine died.
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close()
+		return "unix://" + sock
+	}
 	if fault == "hang" {
 		// Accept connections and never answer.
 		go func() {
@@ -79,28 +87,46 @@ func fakeDocker(t *testing.T, fault string) string {
 }
 
 // TestDockerFaults: whatever goes wrong with Docker, gc exits 4 within
-// the Docker timeout plus a second, and the database is untouched; acquire
-// under auto warns and reclaims nothing, under on exits 4.
+// the Docker timeout plus a second, and the database is untouched.
+// acquire under on exits 4; under auto it decides from the leases alone
+// (warning, reclaiming nothing) only when no engine is there (no socket,
+// connection refused), and any failure of an engine that is there is
+// exit 4 for a new lease as under on. Renewal and release never ask.
 func TestDockerFaults(t *testing.T) {
-	for _, fault := range []string{"unreachable", "hang", "500", "truncated", "inspect500"} {
-		t.Run(fault, func(t *testing.T) {
-			host := fakeDocker(t, fault)
+	for _, tt := range []struct {
+		fault   string
+		noneYet bool // nothing there: auto falls back to the leases alone
+	}{
+		{fault: "unreachable", noneYet: true},
+		{fault: "refused", noneYet: true},
+		{fault: "hang"},
+		{fault: "500"},
+		{fault: "truncated"},
+		{fault: "inspect500"},
+	} {
+		t.Run(tt.fault, func(t *testing.T) {
+			host := fakeDocker(t, tt.fault)
 			db := filepath.Join(t.TempDir(), "leases.db")
 			env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=" + host}
 			mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "acquire", "old")
 			before := readFile(t, db)
 			const timeout = time.Second
-			for _, args := range [][]string{
+			failing := [][]string{
 				{"--docker-timeout", "1s", "gc", "--grace", "0s"},
 				{"--docker-timeout", "1s", "--docker", "on", "gc", "--grace", "0s"},
 				{"--docker-timeout", "1s", "gc", "--grace", "0s", "--dry-run"},
 				{"--docker-timeout", "1s", "--docker", "on", "acquire", "--grace", "0s", "new"},
 				{"--docker-timeout", "1s", "--docker", "on", "list"},
-			} {
+			}
+			if !tt.noneYet {
+				failing = append(failing, []string{"--docker-timeout", "1s", "acquire", "--grace", "0s", "new"})
+			}
+			for _, args := range failing {
 				began := time.Now()
 				r := cli(t, env, args...)
 				took := time.Since(began)
-				if r.code != 4 || r.stdout != "" || !strings.Contains(r.stderr, "aliaslease: error: container inventory unavailable") {
+				if r.code != 4 || r.stdout != "" || !strings.Contains(r.stderr, "aliaslease: error: container inventory unavailable") ||
+					strings.Contains(r.stderr, "deciding from the leases alone") {
 					t.Errorf("aliaslease %s: %v, want exit 4 with nothing on stdout", strings.Join(args, " "), r)
 				}
 				if took > timeout+time.Second {
@@ -120,10 +146,13 @@ func TestDockerFaults(t *testing.T) {
 			if r := cli(t, env, "--docker-timeout", "1s", "--docker", "on", "release", "short-lived"); r.code != 0 || r.stdout != "127.0.0.17\n" {
 				t.Errorf("release under --docker on with a broken Docker: %v, want 127.0.0.17", r)
 			}
-			before = readFile(t, db)
-			// auto: a warning, a lease from the leases alone, nothing reclaimed.
+			if !tt.noneYet {
+				return
+			}
+			// auto with no engine there: a warning, a lease from the leases
+			// alone, nothing reclaimed.
 			r := cli(t, env, "--docker-timeout", "1s", "acquire", "--grace", "0s", "new")
-			if r.code != 0 || r.stdout != "127.0.0.17\n" || !strings.Contains(r.stderr, "warning: container inventory unavailable") {
+			if r.code != 0 || r.stdout != "127.0.0.17\n" || !strings.Contains(r.stderr, "deciding from the leases alone") {
 				t.Errorf("acquire under auto: %v, want 127.0.0.17 and a warning", r)
 			}
 			if list := mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "list"); !strings.Contains(list, "old ") {

@@ -153,13 +153,15 @@ func TestStuckLockHolder(t *testing.T) {
 }
 
 // mountTmpfs mounts a tiny tmpfs (root only) and unmounts it at the end.
+// Its root is 0700: a tmpfs is 1777 by default, a directory others can
+// write, which aliaslease refuses to keep a database in.
 func mountTmpfs(t *testing.T, opts string) string {
 	t.Helper()
 	if !isRoot() {
 		t.Skip("needs root to mount a tmpfs")
 	}
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "mode=0700,"+opts, "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })

@@ -62,22 +62,20 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 // TestRecoverFromDocker rebuilds leases from labelled containers, never
 // overwriting a database without --force, and moving one aside with it.
 func TestRecoverFromDocker(t *testing.T) {
-	start(t, container{name: "rec-a", alias: "127.0.0.18", port: 18090, slug: "rec-a"})
-	start(t, container{name: "rec-b", alias: "127.0.0.16", port: 18091, slug: "rec-b", state: "exited"})
-	start(t, container{name: "rec-b2", alias: "127.0.0.20", port: 18092, slug: "rec-b"})
-	start(t, container{name: "rec-x1", alias: "127.0.0.22", port: 18093, slug: "rec-x"})
-	start(t, container{name: "rec-y1", alias: "127.0.0.22", port: 18094, slug: "rec-y"})
-	start(t, container{name: "rec-none", alias: "127.0.0.24", port: 18095})
-	dir := t.TempDir()
-	db := filepath.Join(dir, "leases.db")
-	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=on", "DOCKER_HOST=unix:///var/run/docker.sock"}
+	db, env, p := dockerEnv(t)
+	start(t, container{name: "rec-a", alias: p.at(2), port: 18090, slug: "rec-a"})
+	start(t, container{name: "rec-b", alias: p.at(0), port: 18091, slug: "rec-b", state: "exited"})
+	start(t, container{name: "rec-b2", alias: p.at(4), port: 18092, slug: "rec-b"})
+	start(t, container{name: "rec-x1", alias: p.at(6), port: 18093, slug: "rec-x"})
+	start(t, container{name: "rec-y1", alias: p.at(6), port: 18094, slug: "rec-y"})
+	start(t, container{name: "rec-none", alias: p.at(8), port: 18095})
 
 	r := cli(t, env, "recover")
 	if r.code != 2 || !strings.Contains(r.stderr, "--from-docker is required") {
 		t.Errorf("recover without --from-docker: %v, want exit 2", r)
 	}
 	r = cli(t, env, "recover", "--from-docker")
-	if r.code != 0 || r.stdout != "rec-b 127.0.0.16\nrec-a 127.0.0.18\n" || !strings.Contains(r.stderr, "127.0.0.22: containers of 2 slugs") {
+	if want := "rec-b " + p.at(0) + "\nrec-a " + p.at(2) + "\n"; r.code != 0 || r.stdout != want || !strings.Contains(r.stderr, p.at(6)+": containers of 2 slugs") {
 		t.Fatalf("recover --from-docker: %v", r)
 	}
 	var rows []row
@@ -85,8 +83,8 @@ func TestRecoverFromDocker(t *testing.T) {
 		t.Fatalf("list after recover: %v %v", rows, err)
 	}
 	// Renewal of a recovered lease, and a new slug skipping everything held.
-	wantAlias(t, env, "rec-a", "127.0.0.18")
-	wantAlias(t, env, "fresh", "127.0.0.17")
+	wantAlias(t, env, "rec-a", p.at(2))
+	wantAlias(t, env, "fresh", p.at(1))
 	if log := mustCLI(t, env, "log", "--slug", "rec-a"); !strings.Contains(log, "recover") {
 		t.Errorf("the audit log lacks the recovery:\n%s", log)
 	}
@@ -97,21 +95,42 @@ func TestRecoverFromDocker(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "database exists") || !bytes.Equal(before, readFile(t, db)) {
 		t.Errorf("recover over a readable database: %v, want exit 1 and the file unchanged", r)
 	}
-	// A damaged one neither: exit 6.
-	if err := os.WriteFile(db, []byte("garbage"), 0o600); err != nil {
+	// A damaged one neither: exit 6. (A database cut short; a file that
+	// is no database at all is refused even with --force.)
+	damaged := before[:3*4096]
+	if err := os.WriteFile(db, damaged, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r = cli(t, env, "recover", "--from-docker")
-	if r.code != 6 || !strings.Contains(r.stderr, "--force moves it aside") || string(readFile(t, db)) != "garbage" {
-		t.Errorf("recover over a damaged database: %v, want exit 6 and the file unchanged", r)
+	if r.code != 6 || !strings.Contains(r.stderr, "--force moves it aside") || !bytes.Equal(readFile(t, db), damaged) {
+		t.Errorf("recover over a damaged database: %v, want exit 6, a hint at --force, and the file unchanged", r)
 	}
 	// --force moves it aside, never deleting it, and rebuilds.
 	r = cli(t, env, "recover", "--from-docker", "--force")
 	aside, _ := filepath.Glob(db + ".aside-*")
-	if r.code != 0 || len(aside) != 1 || string(readFile(t, aside[0])) != "garbage" || !strings.Contains(r.stdout, "rec-a 127.0.0.18") {
-		t.Errorf("recover --force: %v, moved aside %v", r, aside)
+	if r.code != 0 || len(aside) != 1 || !bytes.Equal(readFile(t, aside[0]), damaged) || !strings.Contains(r.stdout, "rec-a "+p.at(2)) {
+		t.Errorf("recover --force over a damaged database: %v, moved aside %v", r, aside)
 	}
 	checkDB(t, db)
+}
+
+// TestRecoverForceOverReadableDatabase: recover --force over a readable
+// database rebuilds what recover built from the same containers: a slug
+// whose exited container binds a lower alias than its running one keeps
+// the lower, whether or not the old database leased it.
+func TestRecoverForceOverReadableDatabase(t *testing.T) {
+	_, env, p := dockerEnv(t)
+	start(t, container{name: "again-b", alias: p.at(0), port: 18091, slug: "again-b", state: "exited"})
+	start(t, container{name: "again-b2", alias: p.at(4), port: 18092, slug: "again-b"})
+	want := "again-b " + p.at(0) + "\n"
+	if r := cli(t, env, "recover", "--from-docker"); r.code != 0 || r.stdout != want {
+		t.Fatalf("recover --from-docker: %v, want %q", r, want)
+	}
+	for i := range 2 {
+		if r := cli(t, env, "recover", "--from-docker", "--force"); r.code != 0 || r.stdout != want {
+			t.Errorf("recover --from-docker --force, time %d: %v, want %q as before", i+1, r, want)
+		}
+	}
 }
 
 type doctorReport struct {
@@ -129,18 +148,18 @@ type doctorReport struct {
 // TestDoctor on the real engine finds a binding on every address and a
 // conflict, exits 1, and says what to do about each.
 func TestDoctor(t *testing.T) {
-	_, env := dockerEnv(t)
+	_, env, p := dockerEnv(t)
 	// Healthy first: a lease, its own container.
-	wantAlias(t, env, "doc-a", "127.0.0.16")
-	start(t, container{name: "doc-a", alias: "127.0.0.16", port: 18096, slug: "doc-a"})
+	wantAlias(t, env, "doc-a", p.at(0))
+	start(t, container{name: "doc-a", alias: p.at(0), port: 18096, slug: "doc-a"})
 	r := cli(t, env, "doctor")
 	if r.code != 0 || !strings.Contains(r.stdout, "no problems found") {
 		t.Errorf("doctor, healthy: %v", r)
 	}
 	// A container publishing on every address, and another slug's
 	// container on doc-a's alias.
-	wild := start(t, container{name: "doc-wild", port: 18097})
-	start(t, container{name: "doc-intruder", alias: "127.0.0.16", port: 18098, slug: "doc-b"})
+	wild := start(t, container{name: "doc-wild"})
+	start(t, container{name: "doc-intruder", alias: p.at(0), port: 18098, slug: "doc-b"})
 	r = cli(t, env, "doctor", "--json")
 	var rep doctorReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {

@@ -22,3 +22,4 @@ for target in lease:FuzzOpen lease:FuzzParsePool lease:FuzzValidateSlug netif:Fu
   echo "== fuzz $fn for ${fuzz_minutes}m"
   go test -run XXX -fuzz "^$fn\$" -fuzztime "${fuzz_minutes}m" -fuzzminimizetime 5s "./$pkg" 2>&1 | tail -3
 done
+echo "== power cuts (${ALIASLEASE_POWERCUTS:=1000} random cuts on the FUSE simulator, plus the cut at every sync call)"; ALIASLEASE_POWERCUTS=$ALIASLEASE_POWERCUTS go test -count=1 -v -timeout 60m -run 'TestPowerCuts$|TestPowerCutSequences' ./test 2>&1 | grep -E '^(--- |    [a-z_]+_test.go|ok|FAIL|PASS)'

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,14 +30,22 @@ func list(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// One write per 64 KiB, not several per row: a list of 65,536 leases
+	// would otherwise be half system calls.
+	w := bufio.NewWriterSize(c.App.Writer, 64<<10)
 	if tmpl == nil || c.Bool("json") {
 		out := make([]object, len(ds))
 		for i, d := range ds {
 			out[i] = decisionObject(d, true)
 		}
-		return writeJSON(c.App.Writer, out)
+		err = writeJSON(w, out)
+	} else {
+		err = printRows(w, tmpl, table, ds)
 	}
-	return printRows(c.App.Writer, tmpl, table, ds)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // listFormat parses --format: a nil template for "json", and whether a

@@ -143,7 +143,12 @@ var exitCodes = []exitCode{
 	{code: 5, meaning: "lock not obtained within --lock-timeout", match: is(lease.ErrLocked),
 		hint: hint("another aliaslease, or an operator's flock, holds the lock; retry, or raise --lock-timeout")},
 	{code: 6, meaning: "database unreadable (corrupt, truncated, empty, newer schema); left untouched", match: is(lease.ErrCorrupt),
-		hint: hint("the file was left untouched; move it aside to start a new database")},
+		hint: func(err error) string {
+			if errors.Is(err, lease.ErrNotDatabase) {
+				return "the file was left untouched; it is not an aliaslease database: check --db (or ALIASLEASE_DB)"
+			}
+			return "the file was left untouched; move it aside to start a new database (aliaslease recover --from-docker --force rebuilds one from labelled containers)"
+		}},
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: is(lease.ErrInterface)},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},

@@ -38,11 +38,16 @@ func runCmd(c *cli.Context) error {
 		"ALIASLEASE_GENERATION="+strconv.FormatUint(res.Lease.Generation, 10))
 	dieWithParent(cmd)
 	// From here on signals are the command's: forwarded to it, never a
-	// reason to stop waiting for it. None may have come before.
+	// reason to stop waiting for it. The forwarder listens before the
+	// hand-over, so that no signal falls between the two; one that came
+	// before it means the command is never started.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
 	if !interrupts.forward(true) {
 		return fmt.Errorf("run: command not started: %w", context.Canceled)
 	}
-	status := runForwarding(cmd, c.App.ErrWriter, func(pid int) {
+	status := runForwarding(cmd, sigs, c.App.ErrWriter, func(pid int) {
 		if err := m.Hold(context.Background(), slug, res.Lease.Generation, pid); err != nil {
 			say(c.App.ErrWriter, "warning", "recording the command as the holder of %s: %v", slug, err)
 		}
@@ -64,17 +69,14 @@ func runCmd(c *cli.Context) error {
 // forwarded only when there is no terminal, where it came from kill.
 var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT}
 
-// runForwarding starts cmd, calls started with its PID, forwards signals
-// to it and returns its exit status.
-func runForwarding(cmd *exec.Cmd, stderr io.Writer, started func(pid int)) int {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+// runForwarding starts cmd, calls started with its PID, forwards the
+// signals that arrive on sigs to it and returns its exit status.
+func runForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, stderr io.Writer, started func(pid int)) int {
 	// The parent-death signal is tied to the forking thread: keep it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "aliaslease: error: run: %v\n", err)
+		say(stderr, "error", "run: %v", err)
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return 127
 		}

@@ -36,6 +36,10 @@ type Inventory struct {
 	cfg Config
 	// Answer bounds (ListLimit, AnswerLimit); tests lower them.
 	listLimit, answerLimit int64
+
+	resolve  sync.Once // the endpoint is resolved once, when first needed
+	endpoint Endpoint
+	epErr    error
 }
 
 // New returns an Inventory; it neither resolves nor contacts the daemon
@@ -44,7 +48,25 @@ func New(cfg Config) *Inventory {
 	return &Inventory{cfg: cfg, listLimit: ListLimit, answerLimit: AnswerLimit}
 }
 
-var _ lease.Inventory = (*Inventory)(nil)
+var (
+	_ lease.Inventory       = (*Inventory)(nil)
+	_ lease.EndpointChecker = (*Inventory)(nil)
+)
+
+// Endpoint resolves the daemon's endpoint (once; later calls return the
+// same answer) without contacting it. Its error wraps lease.ErrEndpoint.
+func (inv *Inventory) Endpoint() (Endpoint, error) {
+	inv.resolve.Do(func() { inv.endpoint, inv.epErr = Resolve(inv.cfg.Host, inv.cfg.Getenv) })
+	return inv.endpoint, inv.epErr
+}
+
+// CheckEndpoint reports an endpoint that cannot be used as written,
+// without contacting the daemon: acquire checks it before it creates
+// anything, since bad input must change nothing on disk.
+func (inv *Inventory) CheckEndpoint() error {
+	_, err := inv.Endpoint()
+	return err
+}
 
 // inspectConcurrency bounds the inspect calls in flight at once.
 const inspectConcurrency = 8
@@ -121,7 +143,7 @@ type call struct {
 // deadline, the configured timeout. The endpoint is returned even on
 // error, as far as it was resolved.
 func (inv *Inventory) begin(ctx context.Context) (*call, Endpoint, error) {
-	ep, err := Resolve(inv.cfg.Host, inv.cfg.Getenv)
+	ep, err := inv.Endpoint()
 	if err != nil {
 		return nil, ep, err
 	}

@@ -157,6 +157,9 @@ func (r *Report) database(ctx context.Context, cfg Config) []lease.Lease {
 		d.Check = "ok"
 		n := len(st.Leases)
 		d.Schema, d.Leases, d.Events = &st.Schema, &n, &st.Events
+	case errors.Is(err, lease.ErrNotDatabase):
+		d.Check = err.Error()
+		r.problem("database", "the file is left untouched; it is not an aliaslease database: check --db (or ALIASLEASE_DB)", "%v", err)
 	case errors.Is(err, lease.ErrCorrupt):
 		d.Check = err.Error()
 		r.problem("database", "the file is left untouched; if it is a damaged database, aliaslease recover --from-docker --force moves it aside and rebuilds from labelled containers", "%v", err)

@@ -1,0 +1,123 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Acquire gives slug its alias: its existing lease renewed (without asking
+// the inventory), or a new one. When the pool is exhausted it retries
+// until wait has passed. Once the lease is committed and the lock
+// released, the alias is brought up on the interface; if that fails, a new
+// lease is removed again and the error wraps ErrInterface.
+func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) (AcquireResult, error) {
+	if err := ValidateSlug(slug); err != nil {
+		return AcquireResult{}, err
+	}
+	if c, ok := m.Inventory.(EndpointChecker); ok && m.usesInventory() {
+		if err := c.CheckEndpoint(); err != nil {
+			return AcquireResult{}, err
+		}
+	}
+	deadline := m.now().Add(wait)
+	for {
+		res, err := m.acquireOnce(ctx, slug)
+		if !errors.Is(err, ErrExhausted) || !m.now().Before(deadline) {
+			if err != nil {
+				return res, err
+			}
+			return res, m.up(ctx, res)
+		}
+		pause := min(time.Second, deadline.Sub(m.now()))
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("waiting for a free alias: %w", ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+}
+
+// acquireOnce is one attempt: renew, or ask Docker and decide.
+//
+// Without an inventory one exclusive transaction renews or creates. With
+// one, a lease to renew is first looked for under the shared lock, so that
+// concurrent launches do not queue for a look that finds nothing; only a
+// decision (the renewal, or the new lease once Docker has answered) takes
+// the exclusive lock. A renewal never asks Docker.
+func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
+	if !m.usesInventory() {
+		return m.decide(ctx, AcquireRequest{Slug: slug})
+	}
+	found, err := m.existing(ctx, true, func(s *Store) error {
+		_, err := s.Get(slug)
+		return err
+	})
+	switch {
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return AcquireResult{}, err
+	case found && err == nil:
+		res, err := m.decide(ctx, AcquireRequest{Slug: slug, RenewOnly: true})
+		if !errors.Is(err, ErrNotFound) { // else released since the look: a new lease after all
+			return res, err
+		}
+	}
+	snap, fellBack, err := m.take(ctx, ifNoEngine)
+	return m.decideNew(ctx, slug, snap, fellBack, err)
+}
+
+// decideNew decides a new lease with what Docker answered.
+func (m *Manager) decideNew(ctx context.Context, slug string, snap *Snapshot, fellBack, err error) (AcquireResult, error) {
+	if err != nil {
+		return AcquireResult{}, err
+	}
+	if fellBack != nil {
+		m.warn(fmt.Errorf("%w; deciding from the leases alone, reclaiming nothing", fellBack))
+	}
+	crashPoint("after-inventory")
+	return m.decide(ctx, AcquireRequest{Slug: slug, Snapshot: snap})
+}
+
+// decide runs one acquire transaction under the exclusive lock, creating
+// the database if need be.
+func (m *Manager) decide(ctx context.Context, req AcquireRequest) (AcquireResult, error) {
+	s, err := m.open(ctx, true, false)
+	if err != nil {
+		return AcquireResult{}, err
+	}
+	defer s.Close()
+	req.Pool, req.Now, req.Grace = m.Pool, m.now(), m.Grace
+	return s.Acquire(req)
+}
+
+func (m *Manager) up(ctx context.Context, res AcquireResult) error {
+	crashPoint("after-commit")
+	if m.Interface == nil {
+		return nil
+	}
+	err := m.Interface.Up(ctx, res.Lease.Alias, m.Pool)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		// Interrupted, not failed: the lease stays as committed before
+		// the signal (nothing is written after it), pending until gc.
+		return fmt.Errorf("bringing %s up: %w", res.Lease.Alias, ctx.Err())
+	}
+	if !errors.Is(err, ErrInterface) {
+		err = fmt.Errorf("%w: %w", ErrInterface, err)
+	}
+	if res.Outcome == Renewed {
+		return err // an existing lease stays: it was not ours to undo
+	}
+	s, oerr := m.open(ctx, false, false)
+	if oerr == nil {
+		_, oerr = s.release(res.Lease.Slug, res.Lease.Generation, ReasonInterfaceFailed)
+		s.Close()
+	}
+	if oerr != nil && !errors.Is(oerr, ErrGenerationMismatch) && !errors.Is(oerr, ErrNotFound) {
+		return fmt.Errorf("%w; removing the new lease failed too: %v", err, oerr)
+	}
+	return err
+}

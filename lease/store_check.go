@@ -1,0 +1,159 @@
+package lease
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Consistency on write. The leases (slug → record) and the alias index
+// (alias → slug) must agree one to one. Every write transaction checks
+// the records it touches (checkIndexed, checkFree), and before it writes
+// anything it makes sure the whole file was consistent: either the last
+// commit was made by a writer that verified it and kept it so (the
+// "verified" mark in meta names that commit's transaction id, which
+// bbolt increments by one per commit), or it reads every lease record
+// and the whole index now (checkRecords). So the whole file is read only
+// after something other than this code wrote it (another program, an
+// older aliaslease, a crafted or repaired file); damage at rest after a
+// verified commit (bbolt keeps no checksum of its data pages) shows when
+// a record is read: by any command touching it, and by list, gc, doctor
+// and a new lease under Docker, which read them all.
+
+// keyVerified, in meta, holds the transaction id of the last commit made
+// by a writer that verified the file first.
+var keyVerified = []byte("verified")
+
+// verify refuses (ErrCorrupt) a database whose records contradict each
+// other, reading them all unless the previous commit was verified.
+func verify(tx *bolt.Tx) error {
+	if v := tx.Bucket(bucketMeta).Get(keyVerified); len(v) == 8 && binary.BigEndian.Uint64(v) == uint64(tx.ID()-1) {
+		return nil
+	}
+	return checkRecords(tx)
+}
+
+// markVerified records that this transaction's commit is verified.
+func markVerified(tx *bolt.Tx) error {
+	return tx.Bucket(bucketMeta).Put(keyVerified, binary.BigEndian.AppendUint64(nil, uint64(tx.ID())))
+}
+
+// checkRecords reads every lease record and index entry: each record
+// must decode, and the pairs (alias, slug) of the leases must be those of
+// the index. It compares the sums of a hash of each pair, one sequential
+// pass over each bucket without lookups; only when they differ does it
+// look for the first disagreement to name it.
+func checkRecords(tx *bolt.Tx) error {
+	var fromLeases, fromIndex uint64
+	c := tx.Bucket(bucketLeases).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if !recordValid(v) {
+			_, err := decodeLease(string(k), v)
+			return err
+		}
+		fromLeases += pairHash(v[1:5], k)
+	}
+	c = tx.Bucket(bucketAliases).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		fromIndex += pairHash(k, v)
+	}
+	if fromLeases == fromIndex {
+		return nil
+	}
+	return disagreement(tx)
+}
+
+// pairHash is FNV-1a (64 bits) of an alias key followed by a slug.
+func pairHash(alias, slug []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range [][]byte{alias, slug} {
+		for _, c := range b {
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
+	}
+	return h
+}
+
+// disagreement names the first place where the leases and the index
+// disagree; it returns ErrCorrupt in any case, having been called
+// because they do.
+func disagreement(tx *bolt.Tx) error {
+	leases := tx.Bucket(bucketLeases)
+	err := leases.ForEach(func(k, v []byte) error {
+		l, err := decodeLease(string(k), v)
+		if err == nil {
+			err = checkIndexed(tx, l)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	err = tx.Bucket(bucketAliases).ForEach(func(k, v []byte) error {
+		if r := leases.Get(v); len(k) != 4 || !recordValid(r) || !bytes.Equal(r[1:5], k) {
+			name := fmt.Sprintf("%x", k)
+			if len(k) == 4 {
+				name = u32ToAddr(binary.BigEndian.Uint32(k)).String()
+			}
+			return fmt.Errorf("%w: the alias index names %q for %s, which that slug does not hold", ErrCorrupt, v, name)
+		}
+		return nil
+	})
+	if err == nil {
+		err = fmt.Errorf("%w: the alias index and the leases disagree", ErrCorrupt)
+	}
+	return err
+}
+
+// checkIndexed makes sure the alias index names l's slug for l's alias,
+// as it must for every lease a transaction renews, changes or removes.
+func checkIndexed(tx *bolt.Tx, l Lease) error {
+	if got := tx.Bucket(bucketAliases).Get(aliasKey(l.Alias)); string(got) != l.Slug {
+		if got == nil {
+			return fmt.Errorf("%w: %s holds %s, but the alias index has no entry for it", ErrCorrupt, l.Slug, l.Alias)
+		}
+		return fmt.Errorf("%w: %s holds %s, but the alias index names %q for it", ErrCorrupt, l.Slug, l.Alias, got)
+	}
+	return nil
+}
+
+// checkFree makes sure neither l's slug nor l's alias is taken, as they
+// must not be for a new lease.
+func checkFree(tx *bolt.Tx, l Lease) error {
+	if got := tx.Bucket(bucketAliases).Get(aliasKey(l.Alias)); got != nil {
+		return fmt.Errorf("%w: %s is already indexed to %q", ErrCorrupt, l.Alias, got)
+	}
+	if tx.Bucket(bucketLeases).Get([]byte(l.Slug)) != nil {
+		return fmt.Errorf("%w: %s already holds a lease", ErrCorrupt, l.Slug)
+	}
+	return nil
+}
+
+// recordValid says whether a lease record has a known version and its
+// length: exactly what decodeLease requires.
+func recordValid(b []byte) bool {
+	return len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
+		len(b) == leaseRecordV2Len && b[0] == leaseRecordV2
+}
+
+// Check verifies the database: bbolt's consistency check of every page,
+// then that every lease is readable and that the lease and alias indexes
+// agree one to one (an alias leased to one slug, a slug holding one alias).
+// Problems are ErrCorrupt.
+func (s *Store) Check() error {
+	return s.view(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() { // drain: the checker stops only at the end
+			if first == nil {
+				first = fmt.Errorf("%w: %s: %v", ErrCorrupt, s.path, err)
+			}
+		}
+		if first != nil {
+			return first
+		}
+		return checkRecords(tx)
+	})
+}

@@ -1,0 +1,157 @@
+package lease
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// craft makes a database the way a store would, then changes it with
+// bbolt directly, as another program (or an attacker, or damage) would.
+func craft(t *testing.T, change func(tx *bolt.Tx) error) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	for _, slug := range []string{"a", "b"} {
+		mustAcquire(t, s, AcquireRequest{Slug: slug})
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(change); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func setLease(tx *bolt.Tx, slug, alias string) error {
+	l := Lease{Slug: slug, Alias: addr(alias), Generation: 7, AcquiredAt: t0, RenewedAt: t0}
+	return tx.Bucket(bucketLeases).Put([]byte(slug), encodeLease(l))
+}
+
+// TestContradictionsRefusedOnWrite: every write (renewal of either slug,
+// a new lease, a release, a process hold, a reclaim) refuses a database
+// whose records contradict each other or do not decode, and leaves it
+// byte for byte as it was.
+func TestContradictionsRefusedOnWrite(t *testing.T) {
+	files, writes := contradictions(), writesOf(MustParsePool(DefaultPool))
+	for name, change := range files {
+		t.Run(name, func(t *testing.T) {
+			path := craft(t, change)
+			before := readFile(t, path)
+			for what, write := range writes {
+				s, err := Open(path, nil)
+				if err != nil {
+					t.Fatalf("Open(%q) = %v", path, err)
+				}
+				err = write(s)
+				s.Close()
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%s on a database with %s = %v, want ErrCorrupt", what, name, err)
+				}
+			}
+			if !bytes.Equal(readFile(t, path), before) {
+				t.Errorf("the database with %s was written to", name)
+			}
+			s, err := Open(path, &Options{ReadOnly: true})
+			if err != nil {
+				t.Fatalf("Open(%q) = %v", path, err)
+			}
+			defer s.Close()
+			if err := s.Check(); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("Check() on a database with %s = %v, want ErrCorrupt", name, err)
+			}
+		})
+	}
+}
+
+// contradictions are changes that make a database contradict itself.
+func contradictions() map[string]func(tx *bolt.Tx) error {
+	return map[string]func(tx *bolt.Tx) error{
+		// a on .16 (indexed), b moved onto .16 too; .17 still indexed to b.
+		"two slugs on one alias": func(tx *bolt.Tx) error { return setLease(tx, "b", "127.0.0.16") },
+		// Both on .16, the index holding only .16 -> a: the counts differ.
+		"two slugs, one index entry": func(tx *bolt.Tx) error {
+			if err := setLease(tx, "b", "127.0.0.16"); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketAliases).Delete(aliasKey(addr("127.0.0.17")))
+		},
+		"index entry missing": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketAliases).Delete(aliasKey(addr("127.0.0.17")))
+		},
+		"index entry without lease": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketAliases).Put(aliasKey(addr("127.0.0.20")), []byte("ghost"))
+		},
+		"index names another slug": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketAliases).Put(aliasKey(addr("127.0.0.17")), []byte("a"))
+		},
+		"a record that does not decode": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketLeases).Put([]byte("b"), []byte{9, 9, 9})
+		},
+	}
+}
+
+// writesOf are the store's writes, each of which must refuse such a
+// database.
+func writesOf(pool Pool) map[string]func(s *Store) error {
+	return map[string]func(s *Store) error{
+		"renew a":   func(s *Store) error { _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: pool, Now: t0}); return err },
+		"renew b":   func(s *Store) error { _, err := s.Acquire(AcquireRequest{Slug: "b", Pool: pool, Now: t0}); return err },
+		"new c":     func(s *Store) error { _, err := s.Acquire(AcquireRequest{Slug: "c", Pool: pool, Now: t0}); return err },
+		"release a": func(s *Store) error { _, err := s.Release("a", 0); return err },
+		"hold a":    func(s *Store) error { return s.SetProcess("a", 0, 1) },
+		"new c with a snapshot": func(s *Store) error {
+			_, err := s.Acquire(AcquireRequest{Slug: "c", Pool: pool, Now: t0, Snapshot: &Snapshot{TakenAt: t0}})
+			return err
+		},
+		"reclaim": func(s *Store) error {
+			_, err := s.Reclaim(Snapshot{TakenAt: t0.Add(48 * time.Hour)}, 0, false)
+			return err
+		},
+	}
+}
+
+// TestVerifiedChain: after a write that verified the file, the next
+// write trusts it without reading every record; a write by anything else
+// breaks the chain, and the next write reads them all again.
+func TestVerifiedChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	var fresh bool
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyVerified)
+		fresh = len(v) == 8 && binary.BigEndian.Uint64(v) == uint64(tx.ID()-1)
+		// Damage b's record in the same transaction, keeping the mark
+		// current: what damage at rest after a verified commit looks like.
+		if err := tx.Bucket(bucketLeases).Put([]byte("b"), []byte{1}); err != nil {
+			return err
+		}
+		return markVerified(tx)
+	})
+	if err != nil || !fresh {
+		t.Fatalf("after a store write the mark names the previous transaction: %v, %v", fresh, err)
+	}
+	// Damage at rest is not seen by a renewal that does not touch it ...
+	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); err != nil {
+		t.Errorf("renewal over a verified chain = %v, want it trusted", err)
+	}
+	// ... but by every command that reads all records.
+	if _, err := s.Leases(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Leases() = %v, want ErrCorrupt", err)
+	}
+	// A write by another program breaks the chain.
+	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Put([]byte("x"), nil) })
+	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("renewal after a foreign write = %v, want ErrCorrupt from reading every record", err)
+	}
+}

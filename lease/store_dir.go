@@ -1,0 +1,287 @@
+package lease
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The store never trusts a path. Its directory is reached by walking the
+// path one component at a time from "/" with O_DIRECTORY|O_NOFOLLOW, and
+// every file of the database is then opened, created, renamed and
+// changed through that directory's descriptor, never by path. What is
+// found on the way is held to rules like ssh's StrictModes: see
+// checkAncestor, checkDir and checkFileOwner.
+
+// maxSymlinks bounds the symbolic links followed in one walk, as the
+// kernel's own limit does.
+const maxSymlinks = 40
+
+// dirFlags open a directory without following a symbolic link.
+const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// dirHandle is the open database directory.
+type dirHandle struct {
+	fd   int
+	path string // as the user named it, for messages
+}
+
+func (d *dirHandle) close() {
+	if d != nil && d.fd >= 0 {
+		unix.Close(d.fd)
+		d.fd = -1
+	}
+}
+
+// statInfo is the part of a stat result the checks use, the same on
+// every system whatever the widths of unix.Stat_t's fields there.
+type statInfo struct {
+	dev, ino uint64
+	mode     uint32
+	nlink    uint64
+	uid      uint32
+	size     int64
+}
+
+func toInfo(st *unix.Stat_t) statInfo {
+	return statInfo{dev: uint64(st.Dev), ino: uint64(st.Ino), mode: uint32(st.Mode), nlink: uint64(st.Nlink), uid: st.Uid, size: st.Size}
+}
+
+func fstat(fd int) (statInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return statInfo{}, err
+	}
+	return toInfo(&st), nil
+}
+
+func (i statInfo) typ() uint32            { return i.mode & unix.S_IFMT }
+func (i statInfo) perm() uint32           { return i.mode & 0o777 }
+func (i statInfo) sameAs(o statInfo) bool { return i.dev == o.dev && i.ino == o.ino }
+
+// trustedOwner says whether uid may own a path of the database: this
+// process's effective user, or root.
+func trustedOwner(uid uint32) bool { return uid == 0 || int(uid) == os.Geteuid() }
+
+// unsafePath is the error for a path the ownership rules refuse.
+func unsafePath(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnsafePath}, a...)...)
+}
+
+// checkAncestor applies the ownership rules to a directory above the
+// database directory: owned by this user or root, and writable by no one
+// else unless it is sticky (as /tmp is), where others cannot rename or
+// remove what is not theirs.
+func checkAncestor(path string, i statInfo) error {
+	switch {
+	case !trustedOwner(i.uid):
+		return unsafePath("%s is owned by uid %d, who could redirect the database; keep the database under directories owned by you or root", path, i.uid)
+	case i.perm()&0o022 != 0 && i.mode&unix.S_ISVTX == 0:
+		return unsafePath("%s is writable by group or others (mode %04o), who could redirect the database; chmod go-w it or choose another --db", path, i.perm())
+	}
+	return nil
+}
+
+// checkDir applies the ownership rules to the database directory: owned
+// by this user or root, writable by no one else, sticky or not.
+func checkDir(path string, i statInfo) error {
+	switch {
+	case !trustedOwner(i.uid):
+		return unsafePath("database directory %s is owned by uid %d, not by you or root; use a directory of your own (--db)", path, i.uid)
+	case i.perm()&0o022 != 0:
+		return unsafePath("database directory %s is writable by group or others (mode %04o); chmod go-w %s, or use a directory of your own (--db)", path, i.perm(), path)
+	}
+	return nil
+}
+
+// checkFileOwner applies the ownership rules to the database or its lock
+// file: a regular file with one link, owned by this user or root,
+// writable by no one else. what names the file in messages.
+func checkFileOwner(what, path string, i statInfo) error {
+	switch {
+	case i.typ() != unix.S_IFREG:
+		return fmt.Errorf("%s %s is not a regular file (%s); remove it", what, path, fs.FileMode(i.mode&unix.S_IFMT<<16).Type())
+	case i.nlink != 1:
+		return unsafePath("%s %s has %d links (a hard link to another file?); remove it", what, path, i.nlink)
+	case !trustedOwner(i.uid):
+		return unsafePath("%s %s is owned by uid %d, not by you or root; remove it or use a database of your own", what, path, i.uid)
+	case i.perm()&0o022 != 0:
+		return unsafePath("%s %s is writable by group or others (mode %04o); chmod go-w %s", what, path, i.perm(), path)
+	}
+	return nil
+}
+
+// openDir opens the directory dir for the database: every component is
+// opened relative to the one before with O_NOFOLLOW and checked with
+// checkAncestor; a symbolic link is followed only when this user or root
+// owns it (so no one else planted it). With create, missing directories
+// are made with mkdirat, 0700, and opened again without following links.
+// The last directory must pass checkDir.
+func openDir(dir string, create bool) (*dirHandle, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{fd: -1, create: create}
+	if err := w.root(); err != nil {
+		return nil, err
+	}
+	if err := w.walk(abs); err != nil {
+		unix.Close(w.fd)
+		return nil, err
+	}
+	if err := checkDir(dir, w.info); err != nil {
+		unix.Close(w.fd)
+		return nil, err
+	}
+	return &dirHandle{fd: w.fd, path: dir}, nil
+}
+
+// walker walks a path one directory at a time.
+type walker struct {
+	fd     int      // the directory reached so far
+	at     string   // its path as walked
+	info   statInfo // its stat
+	unsafe error    // why it may not be walked through, if it may not
+	create bool
+	links  int
+}
+
+// root moves the walker to "/".
+func (w *walker) root() error {
+	fd, err := unix.Open("/", dirFlags, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: "/", Err: err}
+	}
+	return w.moveTo(fd, "/")
+}
+
+// moveTo makes fd, the directory at path, the walker's current one. It
+// is checked with checkAncestor when the walk goes on from it; the last
+// one gets checkDir instead.
+func (w *walker) moveTo(fd int, path string) error {
+	i, err := fstat(fd)
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+	}
+	w.fd, w.at, w.info, w.unsafe = fd, path, i, checkAncestor(path, i)
+	return nil
+}
+
+func (w *walker) walk(path string) error {
+	todo := strings.Split(path, "/")
+	for len(todo) > 0 {
+		name := todo[0]
+		todo = todo[1:]
+		if name == "" || name == "." {
+			continue
+		}
+		if w.unsafe != nil {
+			return w.unsafe
+		}
+		link, err := w.step(name)
+		if err != nil {
+			return err
+		}
+		if link == "" {
+			continue
+		}
+		if w.links++; w.links > maxSymlinks {
+			return &fs.PathError{Op: "open", Path: path, Err: unix.ELOOP}
+		}
+		if strings.HasPrefix(link, "/") {
+			if err := w.root(); err != nil {
+				return err
+			}
+		}
+		todo = append(strings.Split(link, "/"), todo...)
+	}
+	return nil
+}
+
+// step opens name in the current directory (creating it if allowed) and
+// moves there; for a symbolic link this user or root owns, it returns
+// the link's target instead.
+func (w *walker) step(name string) (link string, err error) {
+	path := filepath.Join(w.at, name)
+	fd, err := unix.Openat(w.fd, name, dirFlags, 0)
+	made := false
+	if errors.Is(err, unix.ENOENT) && w.create && name != ".." {
+		merr := unix.Mkdirat(w.fd, name, 0o700)
+		if merr != nil && !errors.Is(merr, unix.EEXIST) {
+			return "", &fs.PathError{Op: "mkdir", Path: path, Err: merr}
+		}
+		made = merr == nil
+		fd, err = unix.Openat(w.fd, name, dirFlags, 0)
+	}
+	switch {
+	case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EMLINK):
+		return w.symlink(name, path)
+	case err != nil:
+		return "", &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	if made {
+		// 0700 whatever the umask; and the new entry synced in its parent,
+		// so that a power cut cannot lose the directory, and the database
+		// in it, after a command confirmed a lease.
+		if err := fixMode(fd); err != nil {
+			unix.Close(fd)
+			return "", &fs.PathError{Op: "chmod", Path: path, Err: err}
+		}
+		if err := unix.Fsync(w.fd); err != nil && !errors.Is(err, unix.EINVAL) {
+			unix.Close(fd)
+			return "", &fs.PathError{Op: "sync", Path: w.at, Err: err}
+		}
+	}
+	return "", w.moveTo(fd, path)
+}
+
+// fixMode gives a directory this process just made mode 0700 whatever the
+// umask. It only ever adds owner bits to a directory of this user with no
+// group or other bits: one that a racer swapped in is never loosened,
+// never tightened, and never another user's.
+func fixMode(fd int) error {
+	i, err := fstat(fd)
+	if err != nil {
+		return err
+	}
+	if int(i.uid) != os.Geteuid() || i.perm()&^0o700 != 0 || i.perm() == 0o700 {
+		return nil
+	}
+	return unix.Fchmod(fd, 0o700)
+}
+
+// symlink handles a component that did not open as a directory: a
+// symbolic link owned by this user or root is followed (its target
+// returned); anything else is refused.
+func (w *walker) symlink(name, path string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(w.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return "", &fs.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	i := toInfo(&st)
+	if i.typ() != unix.S_IFLNK {
+		return "", fmt.Errorf("%s is not a directory", path)
+	}
+	if !trustedOwner(i.uid) {
+		return "", unsafePath("%s is a symbolic link owned by uid %d; it is not followed: use a path without it (--db)", path, i.uid)
+	}
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(w.fd, name, buf)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: path, Err: err}
+	}
+	if n == 0 || n == len(buf) {
+		return "", fmt.Errorf("%s is a symbolic link with an empty or overlong target", path)
+	}
+	return string(buf[:n]), nil
+}

@@ -1,0 +1,220 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// proc is a CLI process running in the background.
+type proc struct {
+	cmd      *exec.Cmd
+	out, err bytes.Buffer
+	done     chan struct{}
+	res      result
+	signaled time.Time // when signal sent the last signal
+	exited   time.Time
+}
+
+// startCLI starts aliaslease with args in the environment cli gives it;
+// the test kills it at the end if it still runs.
+func startCLI(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.err
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting aliaslease %v: %v", args, err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		p.exited = time.Now()
+		p.res = result{stdout: p.out.String(), stderr: p.err.String()}
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			p.res.code = ee.ExitCode() // -1 when a signal ended it
+		case err != nil:
+			p.res.code = -2
+			p.res.stderr += err.Error()
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	p.signaled = time.Now()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// running says whether the process has not exited yet.
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// wait waits up to limit for the process to end, killing it after that,
+// and returns what it did and how long after the last signal it ended.
+func (p *proc) wait(t *testing.T, limit time.Duration) (result, time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("aliaslease %v still ran %v after the signal; killed it", p.cmd.Args[1:], limit)
+	}
+	return p.res, p.exited.Sub(p.signaled)
+}
+
+// leases returns the slug→alias map that "list --docker off --json"
+// prints: what the database holds, without asking Docker.
+func leases(t *testing.T, env []string) map[string]string {
+	t.Helper()
+	out := mustCLI(t, env, "--docker", "off", "list", "--json")
+	var rows []row
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("list --docker off --json: %v\n%s", err, out)
+	}
+	m := map[string]string{}
+	for _, r := range rows {
+		if r.Slug != nil {
+			m[*r.Slug] = r.Alias
+		}
+	}
+	return m
+}
+
+// promptly bounds the time from an interrupting signal to the end of the
+// process: it has nothing to finish but its exit. ALIASLEASE_SIGNAL_BOUND
+// (milliseconds) widens it on a machine too busy for it.
+var promptly = time.Duration(envInt("ALIASLEASE_SIGNAL_BOUND", 100)) * time.Millisecond
+
+// TestInterrupts: SIGINT and SIGTERM end a command promptly wherever it
+// waits (a Docker engine that never answers, the lock, --wait), with
+// status 130 or 143; nothing is written after the signal (the database
+// is byte-for-byte as before), and run never starts its command.
+func TestInterrupts(t *testing.T) {
+	type setup struct {
+		env   []string
+		db    string
+		after time.Duration // until the process surely waits
+	}
+	waits := map[string]func(t *testing.T) setup{
+		// An engine that accepts connections and never answers, asked
+		// with a Docker timeout far beyond the test.
+		"docker": func(t *testing.T) setup {
+			db := filepath.Join(t.TempDir(), "leases.db")
+			env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=" + fakeDocker(t, "hang")}
+			mustCLI(t, env, "--docker", "off", "acquire", "old")
+			return setup{env: append(env, "ALIASLEASE_DOCKER=auto"), db: db, after: time.Second}
+		},
+		// An operator's lock on the database, taken in this process.
+		"lock": func(t *testing.T) setup {
+			db := filepath.Join(t.TempDir(), "leases.db")
+			env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}
+			mustCLI(t, env, "acquire", "old")
+			lk := flock.New(db + ".lock")
+			if err := lk.Lock(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { lk.Unlock() })
+			return setup{env: env, db: db, after: 300 * time.Millisecond}
+		},
+		// A pool of one, held: acquire --wait retries until its deadline.
+		"wait": func(t *testing.T) setup {
+			db := filepath.Join(t.TempDir(), "leases.db")
+			env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off", "ALIASLEASE_POOL=127.0.0.16"}
+			mustCLI(t, env, "acquire", "old")
+			return setup{env: env, db: db, after: 1500 * time.Millisecond}
+		},
+	}
+	tests := []struct {
+		wait    string
+		command string // acquire, release or run
+		sig     syscall.Signal
+		want    int
+	}{
+		{"docker", "acquire", syscall.SIGTERM, 143},
+		{"docker", "acquire", syscall.SIGINT, 130},
+		{"docker", "run", syscall.SIGTERM, 143},
+		{"docker", "run", syscall.SIGINT, 130},
+		{"lock", "acquire", syscall.SIGINT, 130},
+		{"lock", "acquire", syscall.SIGTERM, 143},
+		{"lock", "release", syscall.SIGINT, 130},
+		{"lock", "run", syscall.SIGTERM, 143},
+		{"wait", "acquire", syscall.SIGTERM, 143},
+		{"wait", "run", syscall.SIGINT, 130},
+	}
+	for _, tt := range tests {
+		t.Run(tt.wait+"/"+tt.command+"/"+signalName(tt.sig), func(t *testing.T) {
+			s := waits[tt.wait](t)
+			before := readFile(t, s.db)
+			marker := filepath.Join(t.TempDir(), "started")
+			args := []string{"--docker-timeout", "60s", "--lock-timeout", "60s"}
+			switch tt.command {
+			case "acquire":
+				args = append(args, "acquire", "--wait", "60s", "s")
+			case "release":
+				args = append(args, "release", "old")
+			case "run":
+				args = append(args, "run", "--wait", "60s", "s", "--", "sh", "-c", `touch "$1"`, "sh", marker)
+			}
+			p := startCLI(t, s.env, args...)
+			time.Sleep(s.after)
+			if !p.running() {
+				t.Fatalf("aliaslease %v did not wait: %v", args, p.res)
+			}
+			p.signal(t, tt.sig)
+			r, took := p.wait(t, 10*time.Second)
+			t.Logf("%s during the %s wait: exit %d %v after the signal", signalName(tt.sig), tt.wait, r.code, took)
+			if r.code != tt.want || r.stdout != "" {
+				t.Errorf("aliaslease %s, %s during the wait: %v, want exit %d and nothing on stdout", strings.Join(args, " "), signalName(tt.sig), r, tt.want)
+			}
+			if took > promptly {
+				t.Errorf("aliaslease %s ended %v after %s, want within %v", tt.command, took, signalName(tt.sig), promptly)
+			}
+			if !bytes.Equal(before, readFile(t, s.db)) {
+				t.Errorf("the database changed after %s: leases now %v", signalName(tt.sig), leases(t, s.env))
+			}
+			if _, err := os.Stat(marker); !os.IsNotExist(err) {
+				t.Errorf("run started its command after %s (%v)", signalName(tt.sig), err)
+			}
+		})
+	}
+}
+
+func signalName(sig syscall.Signal) string {
+	if sig == syscall.SIGINT {
+		return "SIGINT"
+	}
+	if sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return sig.String()
+}
