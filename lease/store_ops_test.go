@@ -72,6 +72,7 @@ func TestRecover(t *testing.T) {
 		{Alias: addr("127.0.0.19"), Slug: "x"},
 		{Alias: addr("127.0.0.19"), Slug: "y"},
 		{Alias: addr("127.0.0.40"), Slug: "outside"},
+		{Alias: addr("127.0.0.22"), Slug: "-bad"},
 		{Alias: addr("127.0.0.21")},
 	}
 	dir := t.TempDir()
@@ -85,7 +86,9 @@ func TestRecover(t *testing.T) {
 			t.Errorf("recovered generation %d, want above %d", l.Generation, now.UnixMicro())
 		}
 	}
-	if err != nil || strings.Join(got, " ") != "b@127.0.0.17 a@127.0.0.18" || len(res.Skipped) != 2 {
+	// Skipped, each with a note: the shared alias, a's second alias, the
+	// container outside the pool, the invalid slug.
+	if err != nil || strings.Join(got, " ") != "b@127.0.0.17 a@127.0.0.18" || len(res.Skipped) != 4 {
 		t.Fatalf("Recover = %v skipped %q, %v", got, res.Skipped, err)
 	}
 	s := openTest(t, path)

@@ -164,8 +164,18 @@ func checkExisting(d *dirHandle, base, path string, i statInfo, timeout time.Dur
 // rebuild picks each slug's lease from its labelled holders.
 func rebuild(holders []Holder, pool Pool) ([]Lease, []string) {
 	claims := map[netip.Addr]map[string]bool{}
+	var skipped []string
 	for _, h := range holders {
-		if h.Slug == "" || !pool.Contains(h.Alias) || ValidateSlug(h.Slug) != nil {
+		switch {
+		case h.Slug == "":
+			continue
+		case ValidateSlug(h.Slug) != nil:
+			skipped = append(skipped, fmt.Sprintf("%s: container %q is labelled %s=%q, which is not a valid slug; skipped", h.Alias, h.Name, SlugLabel, h.Slug))
+			continue
+		case !pool.Contains(h.Alias):
+			if h.Alias.IsValid() && !h.Alias.IsUnspecified() {
+				skipped = append(skipped, fmt.Sprintf("%s: container %q of %s publishes outside the pool %s; skipped", h.Alias, h.Name, h.Slug, pool))
+			}
 			continue
 		}
 		if claims[h.Alias] == nil {
@@ -173,7 +183,6 @@ func rebuild(holders []Holder, pool Pool) ([]Lease, []string) {
 		}
 		claims[h.Alias][h.Slug] = true
 	}
-	var skipped []string
 	best := map[string]netip.Addr{}
 	for a, slugs := range claims {
 		if len(slugs) > 1 {

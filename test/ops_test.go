@@ -92,8 +92,8 @@ func TestRecoverFromDocker(t *testing.T) {
 	// An existing, readable database is never overwritten without --force.
 	before := readFile(t, db)
 	r = cli(t, env, "recover", "--from-docker")
-	if r.code != 1 || !strings.Contains(r.stderr, "database exists") || !bytes.Equal(before, readFile(t, db)) {
-		t.Errorf("recover over a readable database: %v, want exit 1 and the file unchanged", r)
+	if r.code != 2 || !strings.Contains(r.stderr, "database exists") || !bytes.Equal(before, readFile(t, db)) {
+		t.Errorf("recover over a readable database: %v, want exit 2 (an expected refusal) and the file unchanged", r)
 	}
 	// A damaged one neither: exit 6. (A database cut short; a file that
 	// is no database at all is refused even with --force.)
@@ -131,6 +131,18 @@ func TestRecoverForceOverReadableDatabase(t *testing.T) {
 			t.Errorf("recover --from-docker --force, time %d: %v, want %q as before", i+1, r, want)
 		}
 	}
+	// With a pool that holds none of the labelled containers, nothing is
+	// kept, each container gets a note, and a warning names the pool.
+	other := envWith(env, "ALIASLEASE_POOL=127.0.0.16")
+	r := cli(t, other, "recover", "--from-docker", "--force")
+	if r.code != 0 || r.stdout != "" || strings.Count(r.stderr, "publishes outside the pool") < 2 || !strings.Contains(r.stderr, "warning: labelled containers were found but none gave a lease") {
+		t.Errorf("recover --from-docker --force with a pool missing the containers: %v, want a note each and a warning", r)
+	}
+}
+
+// envWith returns env with one more variable, set last so that it wins.
+func envWith(env []string, kv string) []string {
+	return append(append([]string(nil), env...), kv)
 }
 
 type doctorReport struct {

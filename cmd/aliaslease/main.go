@@ -117,10 +117,11 @@ func hint(s string) func(error) string { return func(error) string { return s } 
 var exitCodes = []exitCode{
 	{code: 0, meaning: "done"},
 	{code: 1, meaning: "unexpected failure"},
-	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint",
+	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint; recover over a readable database",
 		match: func(err error) bool {
 			var ue usageError
-			return errors.As(err, &ue) || errors.Is(err, lease.ErrInvalidSlug) || errors.Is(err, lease.ErrInvalidPool) || errors.Is(err, lease.ErrEndpoint)
+			return errors.As(err, &ue) || errors.Is(err, lease.ErrInvalidSlug) || errors.Is(err, lease.ErrInvalidPool) ||
+				errors.Is(err, lease.ErrEndpoint) || errors.Is(err, lease.ErrExists)
 		},
 		hint: func(err error) string {
 			if errors.Is(err, lease.ErrEndpoint) {

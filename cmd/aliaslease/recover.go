@@ -31,6 +31,9 @@ func recoverCmd(c *cli.Context) error {
 	for _, s := range res.Skipped {
 		say(c.App.ErrWriter, "note", "%s", s)
 	}
+	if len(res.Leases) == 0 && len(res.Skipped) > 0 {
+		say(c.App.ErrWriter, "warning", "labelled containers were found but none gave a lease; is --pool (%s) the pool they were started with?", m.Pool)
+	}
 	if c.Bool("json") {
 		out := make([]object, len(res.Leases))
 		for i, l := range res.Leases {
