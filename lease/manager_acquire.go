@@ -42,29 +42,47 @@ func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) 
 // acquireOnce is one attempt: renew, or ask Docker and decide.
 //
 // Without an inventory one exclusive transaction renews or creates. With
-// one, a lease to renew is first looked for under the shared lock, so that
-// concurrent launches do not queue for a look that finds nothing; only a
-// decision (the renewal, or the new lease once Docker has answered) takes
-// the exclusive lock. A renewal never asks Docker.
+// one, Docker is asked at once, in the background, while a lease to renew
+// is looked for under the shared lock: a new lease then pays for the
+// longer of the two, not their sum, and a renewal never waits for Docker
+// (its question is abandoned, whatever Docker does). Only a decision (the
+// renewal, or the new lease once Docker has answered) takes the exclusive
+// lock, so concurrent launches do not queue for a look that finds nothing.
 func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
 	if !m.usesInventory() {
 		return m.decide(ctx, AcquireRequest{Slug: slug})
 	}
+	askCtx, abandon := context.WithCancel(ctx)
+	defer abandon()
+	type answer struct {
+		snap          *Snapshot
+		fellBack, err error
+	}
+	asked := make(chan answer, 1) // buffered: an abandoned question never blocks
+	go func() {
+		var a answer
+		a.snap, a.fellBack, a.err = m.take(askCtx, ifNoEngine)
+		asked <- a
+	}()
 	found, err := m.existing(ctx, true, func(s *Store) error {
 		_, err := s.Get(slug)
 		return err
 	})
-	switch {
-	case err != nil && !errors.Is(err, ErrNotFound):
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return AcquireResult{}, err
-	case found && err == nil:
+	}
+	if found && err == nil {
+		abandon()
 		res, err := m.decide(ctx, AcquireRequest{Slug: slug, RenewOnly: true})
-		if !errors.Is(err, ErrNotFound) { // else released since the look: a new lease after all
+		if !errors.Is(err, ErrNotFound) {
 			return res, err
 		}
+		// Released since the look: a new lease after all, so ask again.
+		snap, fellBack, err := m.take(ctx, ifNoEngine)
+		return m.decideNew(ctx, slug, snap, fellBack, err)
 	}
-	snap, fellBack, err := m.take(ctx, ifNoEngine)
-	return m.decideNew(ctx, slug, snap, fellBack, err)
+	a := <-asked
+	return m.decideNew(ctx, slug, a.snap, a.fellBack, a.err)
 }
 
 // decideNew decides a new lease with what Docker answered.

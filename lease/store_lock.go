@@ -165,7 +165,7 @@ func waitLock(ctx context.Context, f *os.File, timeout time.Duration, shared boo
 	defer deadline.Stop()
 	// Poll with a short, growing delay: a lock is usually held for about
 	// a millisecond, so a fixed coarse delay would dominate under load.
-	delay := 500 * time.Microsecond
+	delay := 250 * time.Microsecond
 	for {
 		ok, err := try()
 		if err != nil {
@@ -184,7 +184,7 @@ func waitLock(ctx context.Context, f *os.File, timeout time.Duration, shared boo
 			return nil, fmt.Errorf("%w within %s: %s is held by another process", ErrLocked, timeout, f.Name())
 		case <-time.After(delay):
 		}
-		if delay < 8*time.Millisecond {
+		if delay < 2*time.Millisecond {
 			delay *= 2
 		}
 	}

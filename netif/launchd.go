@@ -2,7 +2,6 @@ package netif
 
 import (
 	"encoding/binary"
-	"encoding/xml"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -46,9 +45,6 @@ func LaunchdPlist(pool lease.Pool) string {
 `
 }
 
-// xmlText escapes s for an XML text node.
-func xmlText(s string) string {
-	var b strings.Builder
-	xml.EscapeText(&b, []byte(s))
-	return b.String()
-}
+// xmlText escapes s for an XML text node: the script holds & and > (its
+// arithmetic), and nothing else that XML minds.
+var xmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace

@@ -4,6 +4,7 @@ import (
 	"io"
 	"regexp"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -96,11 +97,14 @@ func version() string {
 	return "(devel)"
 }
 
-// shortFlag finds a flag name the Go flag package wrote with one dash.
-var shortFlag = regexp.MustCompile(`(^|[\s:])-([a-zA-Z][a-zA-Z0-9-]+)\b`)
+// shortFlag finds a flag name the Go flag package wrote with one dash. It
+// is compiled only for a usage error, not in every process's start-up.
+var shortFlag = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(^|[\s:])-([a-zA-Z][a-zA-Z0-9-]+)\b`)
+})
 
 // longFlags writes the flags named in a flag-parsing error as they are
 // typed, --name: the flag package underneath urfave/cli names them -name.
 func longFlags(msg string) string {
-	return shortFlag.ReplaceAllString(msg, "$1--$2")
+	return shortFlag().ReplaceAllString(msg, "$1--$2")
 }

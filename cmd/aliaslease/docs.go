@@ -1,3 +1,10 @@
+//go:build !urfave_cli_no_docs
+
+// The man page needs urfave/cli's docs, and with them blackfriday, whose
+// package initialisation costs every process about 0.4 ms: a binary built
+// with -tags urfave_cli_no_docs (as the README installs it) leaves them
+// out, and its __gen-docs says so (docs_off.go).
+
 package main
 
 import (
@@ -8,8 +15,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 )
-
-//go:generate go run . __gen-docs ../../docs
 
 // docFiles returns the files generated from the CLI definition: the man
 // page and the completion scripts, by path under docs/.
@@ -48,15 +53,4 @@ func genDocsCmd(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, "wrote", path)
 	}
 	return nil
-}
-
-// genDocsCommand is the hidden command that writes the man page and completion scripts.
-func genDocsCommand() *cli.Command {
-	return &cli.Command{
-		Name:            "__gen-docs",
-		Hidden:          true,
-		HideHelp:        true,
-		SkipFlagParsing: true,
-		Action:          genDocsCmd,
-	}
 }

@@ -48,10 +48,10 @@ func must(name string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// goBuild builds a static binary (CGO_ENABLED=0, as the README installs
-// aliaslease) of pkg into out.
+// goBuild builds a static binary of pkg into out as the README installs
+// aliaslease: CGO_ENABLED=0, -tags urfave_cli_no_docs.
 func goBuild(out, pkg string) {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		fatalf("go build %s: %v\n%s", pkg, err, b)
