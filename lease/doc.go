@@ -13,6 +13,14 @@
 // file at the path is never taken for a new database: it is ErrCorrupt,
 // and the file is never modified.
 //
+// Paths cannot be steered: every file is reached through a directory
+// descriptor walked from the root without following links, and a
+// directory or file another user owns or can write, or a file with more
+// than one link, is refused (ErrUnsafePath). Read-only opens create
+// nothing, and no lock file is made beside a file that is not a database
+// (ErrNotDatabase). Every write checks that leases and the alias index
+// agree for what it touches.
+//
 // # Policy
 //
 // Allocation policy is kept apart from storage. ParsePool and
