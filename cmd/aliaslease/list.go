@@ -33,7 +33,7 @@ func list(c *cli.Context) error {
 	// One write per 64 KiB, not several per row: a list of 65,536 leases
 	// would otherwise be half system calls.
 	w := bufio.NewWriterSize(c.App.Writer, 64<<10)
-	if tmpl == nil || c.Bool("json") {
+	if (tmpl == nil && !table) || c.Bool("json") {
 		out := make([]object, len(ds))
 		for i, d := range ds {
 			out[i] = decisionObject(d, true)
@@ -48,15 +48,17 @@ func list(c *cli.Context) error {
 	return err
 }
 
-// listFormat parses --format: a nil template for "json", and whether a
-// "table" format wants a header and aligned columns.
+// listFormat parses --format: a template, and whether a "table" format
+// wants a header and aligned columns. No template and no table is JSON; no
+// template and a table is the default table ("" or "table", as docker ps
+// takes it), printed without a template, since a list of 65,536 leases
+// would spend most of its time executing one.
 func listFormat(format string) (tmpl *template.Template, table bool, err error) {
-	const defaultRow = "{{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Holders}}"
 	switch format {
 	case "json":
 		return nil, false, nil
-	case "", "table": // docker ps: "table" alone is the default table
-		format = "table " + defaultRow
+	case "", "table":
+		return nil, true, nil
 	}
 	// As with docker's --format, \t and \n typed in a shell stand for a
 	// tab and a newline.
@@ -73,6 +75,9 @@ func listFormat(format string) (tmpl *template.Template, table bool, err error) 
 // printRows prints one row of tmpl per decision, under a header of the
 // field names for a table.
 func printRows(out io.Writer, tmpl *template.Template, table bool, ds []lease.Decision) error {
+	if tmpl == nil {
+		return printTable(out, ds)
+	}
 	w := out
 	var tw *tabwriter.Writer
 	if table {
@@ -89,13 +94,7 @@ func printRows(out io.Writer, tmpl *template.Template, table bool, ds []lease.De
 	}
 	now := time.Now()
 	for _, d := range ds {
-		r := listRow{Slug: escape(d.Lease.Slug), Alias: d.Alias.String(), State: string(d.State), Age: "-", Holders: holderNames(d.Holders),
-			Generation: d.Lease.Generation, AcquiredAt: d.Lease.AcquiredAt, RenewedAt: d.Lease.RenewedAt, Reason: string(d.Reason)}
-		if r.Slug == "" {
-			r.Slug = "-"
-		} else {
-			r.Age = humanAge(now.Sub(d.Lease.RenewedAt))
-		}
+		r := row(d, now)
 		if err := tmpl.Execute(w, r); err != nil {
 			return formatError(err)
 		}
@@ -105,6 +104,30 @@ func printRows(out io.Writer, tmpl *template.Template, table bool, ds []lease.De
 		return tw.Flush()
 	}
 	return nil
+}
+
+// printTable prints the default table: SLUG ALIAS STATE AGE HOLDERS.
+func printTable(out io.Writer, ds []lease.Decision) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	io.WriteString(tw, "SLUG\tALIAS\tSTATE\tAGE\tHOLDERS\n")
+	now := time.Now()
+	for _, d := range ds {
+		r := row(d, now)
+		io.WriteString(tw, r.Slug+"\t"+r.Alias+"\t"+r.State+"\t"+r.Age+"\t"+r.Holders+"\n")
+	}
+	return tw.Flush()
+}
+
+// row is what list prints of a decision.
+func row(d lease.Decision, now time.Time) listRow {
+	r := listRow{Slug: escape(d.Lease.Slug), Alias: d.Alias.String(), State: string(d.State), Age: "-", Holders: holderNames(d.Holders),
+		Generation: d.Lease.Generation, AcquiredAt: d.Lease.AcquiredAt, RenewedAt: d.Lease.RenewedAt, Reason: string(d.Reason)}
+	if r.Slug == "" {
+		r.Slug = "-"
+	} else {
+		r.Age = humanAge(now.Sub(d.Lease.RenewedAt))
+	}
+	return r
 }
 
 // listCommand is "aliaslease list" (ls).
