@@ -11,24 +11,42 @@ type leasedFrom func(from uint32) iter.Seq[uint32]
 
 // lowestFree returns the lowest pool address that is neither leased nor
 // held. The leased aliases are walked in step with each range of the
-// pool, so the cost is linear in the pool and the leases.
+// pool (a push iterator, not iter.Pull, whose coroutine switch per alias
+// would cost more than the walk itself), so the cost is linear in the
+// pool and the leases.
 func lowestFree(p Pool, leased leasedFrom, held map[netip.Addr]bool) (netip.Addr, bool) {
 	for _, r := range p.ranges {
-		next, stop := iter.Pull(leased(r.lo))
-		k, more := next()
-		for v := r.lo; ; v++ {
-			for more && k < v {
-				k, more = next()
+		// v runs through the range; the leased aliases come in order.
+		v, done := r.lo, false
+		free := func(upTo uint32) (netip.Addr, bool) { // the first unheld alias in [v, upTo)
+			for ; v < upTo; v++ {
+				if a := u32ToAddr(v); !held[a] {
+					return a, true
+				}
 			}
-			if a := u32ToAddr(v); !(more && k == v) && !held[a] {
-				stop()
-				return a, true
-			}
-			if v == r.hi {
+			return netip.Addr{}, false
+		}
+		for k := range leased(r.lo) {
+			if k > r.hi {
 				break
 			}
+			if a, ok := free(k); ok {
+				return a, true
+			}
+			if k == r.hi {
+				done = true
+				break
+			}
+			v = k + 1
 		}
-		stop()
+		if !done {
+			if a, ok := free(r.hi); ok {
+				return a, true
+			}
+			if a := u32ToAddr(r.hi); !held[a] {
+				return a, true
+			}
+		}
 	}
 	return netip.Addr{}, false
 }
