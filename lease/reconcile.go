@@ -171,22 +171,3 @@ func Classify(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool) []
 	}
 	return out
 }
-
-// heldAtDue says whether a decision taken at now should record held_at.
-// It is recorded coarsely, only when the lease is live and the time it was
-// last known to be wanted is at least a quarter of the grace period old,
-// so that a gc from cron does not rewrite the file on every run, while
-// grace still runs from (nearly) when the bottle was last seen alive.
-func heldAtDue(d Decision, now time.Time, grace time.Duration) bool {
-	return d.State == Live && d.Lease.Slug != "" && now.Sub(d.Lease.seenAt()) >= grace/4
-}
-
-// needsWrite says whether applying decisions would change anything.
-func needsWrite(ds []Decision, now time.Time, grace time.Duration) bool {
-	for _, d := range ds {
-		if d.State == Stale || heldAtDue(d, now, grace) {
-			return true
-		}
-	}
-	return false
-}

@@ -105,7 +105,7 @@ func checkDir(path string, i statInfo) error {
 func checkFileOwner(what, path string, i statInfo) error {
 	switch {
 	case i.typ() != unix.S_IFREG:
-		return fmt.Errorf("%s %s is not a regular file (%s); remove it", what, path, fs.FileMode(i.mode&unix.S_IFMT<<16).Type())
+		return fmt.Errorf("%s %s is not a regular file but %s; remove it", what, path, kindOf(fs.FileMode(i.mode&unix.S_IFMT<<16)))
 	case i.nlink != 1:
 		return unsafePath("%s %s has %d links (a hard link to another file?); remove it", what, path, i.nlink)
 	case !trustedOwner(i.uid):

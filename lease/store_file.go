@@ -78,9 +78,9 @@ func notRegular(what, path string, i statInfo) error {
 		typ = fs.ModeDevice
 	}
 	if what == "database" {
-		return fmt.Errorf("%w: %s is not a regular file (%s)", ErrNotDatabase, path, typ.Type())
+		return fmt.Errorf("%w: %s is not a regular file but %s", ErrNotDatabase, path, kindOf(typ))
 	}
-	return fmt.Errorf("%s %s is not a regular file (%s); remove it", what, path, typ.Type())
+	return fmt.Errorf("%s %s is not a regular file but %s; remove it", what, path, kindOf(typ))
 }
 
 // boltOpener is bbolt's OpenFile for the file name in d: through the
@@ -312,4 +312,22 @@ func looksLikeBolt(f io.ReaderAt) bool {
 		}
 	}
 	return false
+}
+
+// kindOf names a file type for a message: "a symbolic link", not "L---------".
+func kindOf(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case t&fs.ModeDir != 0:
+		return "a directory"
+	case t&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case t&fs.ModeSocket != 0:
+		return "a socket"
+	case t&fs.ModeDevice != 0:
+		return "a device"
+	default:
+		return "of type " + t.String()
+	}
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,12 +63,12 @@ func TestReclaimRecordsHeldAtCoarsely(t *testing.T) {
 	// The bottle's containers are gone: grace runs from held_at (+20m), so
 	// at +55m the lease is still pending, and at +60m it is stale.
 	for _, tt := range []struct {
-		at   time.Duration
-		want State
-	}{{55 * time.Minute, Pending}, {60 * time.Minute, Stale}} {
+		at        time.Duration
+		wantStale int
+	}{{55 * time.Minute, 0}, {60 * time.Minute, 1}} {
 		ds, err := s.Reclaim(Snapshot{TakenAt: t0.Add(tt.at)}, grace, true)
-		if err != nil || len(ds) != 1 || ds[0].State != tt.want {
-			t.Errorf("Reclaim(dry run at +%s) = %+v, %v; want one %s", tt.at, ds, err, tt.want)
+		if err != nil || len(ds) != tt.wantStale {
+			t.Errorf("Reclaim(dry run at +%s) = %+v, %v; want %d stale", tt.at, ds, err, tt.wantStale)
 		}
 	}
 }
@@ -89,8 +92,8 @@ func TestProcessHolderKeepsLease(t *testing.T) {
 	}
 	later := Snapshot{TakenAt: t0.Add(time.Hour)}
 	ds, err := s.Reclaim(later, 0, false)
-	if err != nil || len(ds) != 1 || ds[0].State != Live {
-		t.Fatalf("Reclaim with the process running = %+v, %v; want one live", ds, err)
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("Reclaim with the process running = %+v, %v; want nothing stale", ds, err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
@@ -186,5 +189,59 @@ func TestZombieIsNotAlive(t *testing.T) {
 	}
 	if !processAlive(os.Getpid()) {
 		t.Errorf("processAlive(%d) = false for this process", os.Getpid())
+	}
+}
+
+// TestAcquireReclaimsOnlyBelowFree checks, on a large database, that a new
+// lease reclaims a stale lease below the lowest free alias (and takes its
+// alias), never one above it, and that gc still reclaims all the others.
+func TestAcquireReclaimsOnlyBelowFree(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	pool := MustParsePool("127.1.0.0/20") // 4,096 aliases
+	grace := 10 * time.Minute
+	var all []netip.Addr
+	pool.All(func(a netip.Addr) bool { all = append(all, a); return true })
+	// Every alias leased but one free at index 3000; stale leases at 1000
+	// and 3500 (on either side of it), the rest fresh.
+	stale := map[int]bool{1000: true, 3500: true}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i, a := range all {
+			if i == 3000 {
+				continue
+			}
+			at := t0
+			if stale[i] {
+				at = t0.Add(-time.Hour)
+			}
+			if err := putLease(tx, Lease{Slug: fmt.Sprintf("s-%d", i), Alias: a, Generation: uint64(i + 1), AcquiredAt: at, RenewedAt: at}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &Snapshot{TakenAt: t0.Add(time.Minute)}
+	res, err := s.Acquire(AcquireRequest{Slug: "new", Pool: pool, Now: t0.Add(time.Minute), Grace: grace, Snapshot: snap})
+	if err != nil || res.Lease.Alias != all[1000] || len(res.Reclaimed) != 1 || res.Reclaimed[0].Lease.Slug != "s-1000" {
+		t.Fatalf("Acquire(%q) = %v on %v reclaiming %+v, %v; want %v, reclaiming s-1000 only", "new", res.Outcome, res.Lease.Alias, res.Reclaimed, err, all[1000])
+	}
+	if _, err := s.Get("s-3500"); err != nil {
+		t.Errorf("Get(%q) after acquire = %v; a stale lease above the lowest free alias was reclaimed", "s-3500", err)
+	}
+	res, err = s.Acquire(AcquireRequest{Slug: "next", Pool: pool, Now: t0.Add(time.Minute), Grace: grace, Snapshot: snap})
+	if err != nil || res.Lease.Alias != all[3000] || len(res.Reclaimed) != 0 {
+		t.Fatalf("Acquire(%q) = %v, reclaimed %+v, %v; want the free %v, reclaiming nothing", "next", res.Lease.Alias, res.Reclaimed, err, all[3000])
+	}
+	ds, err := s.Reclaim(*snap, grace, false)
+	var reclaimed []string
+	for _, d := range ds {
+		if d.State == Stale {
+			reclaimed = append(reclaimed, d.Lease.Slug)
+		}
+	}
+	if err != nil || strings.Join(reclaimed, ",") != "s-3500" {
+		t.Errorf("Reclaim = %v, %v; want s-3500 reclaimed by gc", reclaimed, err)
 	}
 }

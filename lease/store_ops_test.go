@@ -73,6 +73,8 @@ func TestRecover(t *testing.T) {
 		{Alias: addr("127.0.0.19"), Slug: "y"},
 		{Alias: addr("127.0.0.40"), Slug: "outside"},
 		{Alias: addr("127.0.0.22"), Slug: "-bad"},
+		{Alias: addr("127.0.0.23"), Slug: "c"},
+		{Alias: addr("127.0.0.23"), Slug: "x\x1b]0;pwned"}, // leasing .23 to c would be a conflict at once
 		{Alias: addr("127.0.0.21")},
 	}
 	dir := t.TempDir()
@@ -87,8 +89,9 @@ func TestRecover(t *testing.T) {
 		}
 	}
 	// Skipped, each with a note: the shared alias, a's second alias, the
-	// container outside the pool, the invalid slug.
-	if err != nil || strings.Join(got, " ") != "b@127.0.0.17 a@127.0.0.18" || len(res.Skipped) != 4 {
+	// container outside the pool, the two invalid slugs, and .23, which a
+	// container with an invalid label holds too.
+	if err != nil || strings.Join(got, " ") != "b@127.0.0.17 a@127.0.0.18" || len(res.Skipped) != 6 {
 		t.Fatalf("Recover = %v skipped %q, %v", got, res.Skipped, err)
 	}
 	s := openTest(t, path)

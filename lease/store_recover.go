@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -164,6 +166,7 @@ func checkExisting(d *dirHandle, base, path string, i statInfo, timeout time.Dur
 // rebuild picks each slug's lease from its labelled holders.
 func rebuild(holders []Holder, pool Pool) ([]Lease, []string) {
 	claims := map[netip.Addr]map[string]bool{}
+	blocked := map[netip.Addr]bool{} // also held by a container whose label is no slug
 	var skipped []string
 	for _, h := range holders {
 		switch {
@@ -171,6 +174,9 @@ func rebuild(holders []Holder, pool Pool) ([]Lease, []string) {
 			continue
 		case ValidateSlug(h.Slug) != nil:
 			skipped = append(skipped, fmt.Sprintf("%s: container %q is labelled %s=%q, which is not a valid slug; skipped", h.Alias, h.Name, SlugLabel, h.Slug))
+			if pool.Contains(h.Alias) {
+				blocked[h.Alias] = true // leasing it would be a conflict at once
+			}
 			continue
 		case !pool.Contains(h.Alias):
 			if h.Alias.IsValid() && !h.Alias.IsUnspecified() {
@@ -185,13 +191,17 @@ func rebuild(holders []Holder, pool Pool) ([]Lease, []string) {
 	}
 	best := map[string]netip.Addr{}
 	for a, slugs := range claims {
+		if blocked[a] {
+			skipped = append(skipped, fmt.Sprintf("%s: a container with an invalid label publishes on it too; leased to none", a))
+			continue
+		}
 		if len(slugs) > 1 {
 			names := make([]string, 0, len(slugs))
 			for s := range slugs {
 				names = append(names, s)
 			}
 			slices.Sort(names)
-			skipped = append(skipped, fmt.Sprintf("%s: containers of %d slugs publish on it (%v); leased to none", a, len(names), names))
+			skipped = append(skipped, fmt.Sprintf("%s: containers of %d slugs publish on it (%s); leased to none", a, len(names), quoted(names)))
 			continue
 		}
 		for s := range slugs {
@@ -212,4 +222,13 @@ func rebuild(holders []Holder, pool Pool) ([]Lease, []string) {
 	slices.SortFunc(leases, byAlias)
 	slices.Sort(skipped)
 	return leases, skipped
+}
+
+// quoted lists names, each quoted, for a message.
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }

@@ -262,8 +262,8 @@ func TestReclaim(t *testing.T) {
 	snap := Snapshot{TakenAt: t0.Add(time.Hour), Holders: []Holder{{Alias: addr("127.0.0.17"), Name: "live-1"}}}
 	before := readFile(t, path)
 	ds, err := s.Reclaim(snap, 10*time.Minute, true)
-	if err != nil || len(ds) != 3 {
-		t.Fatalf("Reclaim(dry run) = %v, %v", ds, err)
+	if err != nil || len(ds) != 1 || ds[0].Lease.Slug != "stale" || ds[0].State != Stale {
+		t.Fatalf("Reclaim(dry run) = %v, %v; want stale alone", ds, err)
 	}
 	if !bytes.Equal(before, readFile(t, path)) {
 		t.Errorf("a dry run changed the file")

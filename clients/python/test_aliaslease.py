@@ -24,6 +24,12 @@ import threading
 import time
 import unittest
 
+# The tests set what they need; settings of the environment they run in
+# (ALIASLEASE_POOL, ALIASLEASE_DB, ...) must not leak into them.
+for _name in [k for k in os.environ if k.startswith("ALIASLEASE_") and k != "ALIASLEASE_BIN"]:
+    del os.environ[_name]
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)

@@ -33,10 +33,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Usage: "lease database `PATH` (env ALIASLEASE_DB; default $XDG_STATE_HOME/aliaslease/leases.db or ~/.local/state/aliaslease/leases.db)"},
 			&cli.StringFlag{Name: "pool", Usage: "addresses to hand out: `SPEC` of addresses, A-B ranges and CIDRs, comma-separated (env ALIASLEASE_POOL; default " + lease.DefaultPool + ")"},
-			&cli.StringFlag{Name: "docker", Usage: "use Docker: `auto|on|off` (env ALIASLEASE_DOCKER; default auto)"},
+			&cli.StringFlag{Name: "docker", Usage: "whether to ask Docker: `MODE` auto, on or off (env ALIASLEASE_DOCKER; default auto)"},
 			&cli.StringFlag{Name: "docker-host", Usage: "Docker daemon `URL` (default: DOCKER_HOST, the current context, then the default socket)"},
-			&cli.DurationFlag{Name: "docker-timeout", Value: 5 * time.Second, Usage: "bound on all Docker calls of one command"},
-			&cli.DurationFlag{Name: "lock-timeout", Value: lease.DefaultLockTimeout, Usage: "how long to wait for the lock"},
+			&cli.DurationFlag{Name: "docker-timeout", Value: 5 * time.Second, Usage: "bound on all Docker calls of one command, a `DURATION`"},
+			&cli.DurationFlag{Name: "lock-timeout", Value: lease.DefaultLockTimeout, Usage: "how long to wait for the lock, a `DURATION`"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().First() == "help" { // "aliaslease help [COMMAND]", as git and docker take it
@@ -77,6 +77,9 @@ var (
 func setUsage(cmds []*cli.Command, fn cli.OnUsageErrorFunc) {
 	for _, c := range cmds {
 		c.OnUsageError = fn
+		// "h" and "help" are slugs like any other: no command takes them
+		// as a help topic ("aliaslease help COMMAND" and --help remain).
+		c.HideHelpCommand = true
 		setUsage(c.Subcommands, fn)
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			name := c.Name

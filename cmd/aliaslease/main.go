@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"os"
 	"os/signal"
 	"strconv"
@@ -21,6 +22,10 @@ import (
 )
 
 func main() {
+	// net/http logs a misbehaving daemon's stray bytes through the standard
+	// logger, unprefixed and unescaped: every message of ours goes through
+	// report and say instead.
+	log.SetOutput(io.Discard)
 	ctx := interrupts.watch()
 	app := newApp(os.Stdout, os.Stderr)
 	err := app.RunContext(ctx, normalizeArgs(app, os.Args))

@@ -296,7 +296,7 @@ func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
 		case lease.Conflict:
 			p.Conflict++
 			r.problem("conflict", fmt.Sprintf("stop or relabel the container; the lease of %s is kept and never reclaimed while it is held", d.Lease.Slug),
-				"%s is leased to %s, but %s", d.Alias, d.Lease.Slug, holderList(d.Holders))
+				"%s is leased to %s, but %s", d.Alias, d.Lease.Slug, holderList(labelledForOthers(d.Holders, d.Lease.Slug)))
 		case lease.Foreign:
 			p.Foreign++
 			r.problem("foreign", foreignHint(d.Holders),
@@ -310,11 +310,26 @@ func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
 // hold: adopt it for the slug they are labelled with, or label them.
 func foreignHint(hs []lease.Holder) string {
 	for _, h := range hs {
+		if h.Slug != "" && lease.ValidateSlug(h.Slug) != nil {
+			return "its container's aliaslease.slug label is not a valid slug: relabel the container (or move it); aliaslease never hands this alias out"
+		}
 		if h.Slug != "" {
 			return fmt.Sprintf("its containers are labelled %s: 'aliaslease acquire %s' adopts the alias; aliaslease never hands it to another slug", h.Slug, h.Slug)
 		}
 	}
 	return "label the bundle aliaslease.slug=SLUG and run 'aliaslease acquire SLUG' to adopt the alias, or move the container; aliaslease never hands this alias out"
+}
+
+// labelledForOthers keeps the holders labelled for a slug other than slug:
+// the ones that make a conflict.
+func labelledForOthers(hs []lease.Holder, slug string) []lease.Holder {
+	var out []lease.Holder
+	for _, h := range hs {
+		if h.Slug != "" && h.Slug != slug {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func holderList(hs []lease.Holder) string {

@@ -74,10 +74,16 @@ func TestRun(t *testing.T) {
 			}},
 		{name: "foreign and conflicting holders", mode: lease.InventoryOn, leases: []string{"a"},
 			engine: fakeEngine{holders: []lease.Holder{
+				{Alias: a16, Name: "a-web", Slug: "a", State: "running"},
 				{Alias: a16, Name: "b-web", Slug: "b", State: "running"},
 				{Alias: a17, Name: "stranger", State: "running"},
 			}},
-			problems: []string{"conflict", "foreign"}},
+			problems: []string{"conflict", "foreign"},
+			check: func(t *testing.T, r *Report) {
+				if d := r.Problems[0].Detail; strings.Contains(d, "a-web") || !strings.Contains(d, "b-web") {
+					t.Errorf("Run() conflict = %q; want b-web named, not a's own container", d)
+				}
+			}},
 		{name: "wildcard binding", mode: lease.InventoryOn,
 			engine:   fakeEngine{holders: []lease.Holder{{Alias: netip.IPv4Unspecified(), Name: "any", Port: "80->80/tcp"}}},
 			problems: []string{"wildcard"}},

@@ -1,0 +1,159 @@
+package lease
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// AcquireRequest describes one acquire decision.
+type AcquireRequest struct {
+	Slug  string
+	Pool  Pool
+	Now   time.Time
+	Grace time.Duration
+	// Snapshot is the container inventory, or nil when it was not asked
+	// (Docker off, or unreachable under auto): then nothing is reclaimed,
+	// adopted or skipped because of a holder.
+	Snapshot *Snapshot
+	// RenewOnly renews an existing lease and otherwise returns
+	// ErrNotFound without writing anything, so a caller can renew without
+	// asking the inventory first.
+	RenewOnly bool
+}
+
+// Outcome says how Acquire satisfied a request.
+type Outcome string
+
+// AcquireResult is what Acquire did.
+type AcquireResult struct {
+	Lease     Lease
+	Outcome   Outcome
+	Reclaimed []Decision // stale leases reclaimed on the way
+}
+
+// Acquire renews slug's lease if it has one, even if its alias has since
+// left the pool. Otherwise it reclaims stale leases (when a snapshot is
+// given), adopts an alias the slug's labelled container already publishes
+// on, or leases the lowest pool alias that is neither leased nor held. It
+// is one transaction. It returns ErrExhausted when no alias is free, and
+// ErrNotFound for a RenewOnly request of a slug without a lease.
+func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
+	if err := ValidateSlug(req.Slug); err != nil {
+		return AcquireResult{}, err
+	}
+	var res AcquireResult
+	err := s.update(func(tx *bolt.Tx) error {
+		var err error
+		res, err = s.acquire(tx, req)
+		return err
+	})
+	return res, err
+}
+
+// acquire is Acquire's transaction: renew, or reclaim and pick.
+func (s *Store) acquire(tx *bolt.Tx, req AcquireRequest) (AcquireResult, error) {
+	l, found, err := getLease(tx, req.Slug)
+	switch {
+	case err != nil:
+		return AcquireResult{}, err
+	case found:
+		return s.renew(tx, l, req.Now)
+	case req.RenewOnly:
+		return AcquireResult{}, fmt.Errorf("%w for %s", ErrNotFound, req.Slug)
+	}
+	var res AcquireResult
+	alias, outcome, stale, err := s.pick(tx, req)
+	if err != nil {
+		return res, err
+	}
+	if stale != nil { // the alias taken was a stale lease's: reclaimed first
+		if err := s.reclaim(tx, req.Now, *stale); err != nil {
+			return res, err
+		}
+		res.Reclaimed = []Decision{*stale}
+	}
+	gen, err := nextGeneration(tx)
+	if err != nil {
+		return res, err
+	}
+	now := req.Now.UTC()
+	res.Lease = Lease{Slug: req.Slug, Alias: alias, Generation: gen, AcquiredAt: now, RenewedAt: now}
+	res.Outcome = outcome
+	if err := putLease(tx, res.Lease); err != nil {
+		return res, err
+	}
+	kind := EventAcquire
+	if outcome == Adopted {
+		kind = EventAdopt
+	}
+	return res, s.logEvent(tx, req.Now, kind, res.Lease, "")
+}
+
+// renew renews an existing lease at now, if the alias index agrees.
+func (s *Store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error) {
+	if err := checkIndexed(tx, l); err != nil {
+		return AcquireResult{}, err
+	}
+	l.RenewedAt = now.UTC()
+	if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
+		return AcquireResult{}, err
+	}
+	return AcquireResult{Lease: l, Outcome: Renewed}, s.logEvent(tx, now, EventRenew, l, "")
+}
+
+// pick chooses the alias of a new lease: one the slug's labelled
+// containers already use (adoption); else the lowest pool alias that is
+// free (neither leased nor held) or stale (leased, no holder, last wanted
+// at least the grace period ago), which the caller then reclaims. Only
+// that one stale lease is reclaimed ("reclaim before picking" needs no
+// more): the bulk is gc's.
+func (s *Store) pick(tx *bolt.Tx, req AcquireRequest) (netip.Addr, Outcome, *Decision, error) {
+	aliases := tx.Bucket(bucketAliases)
+	held := map[netip.Addr]bool{}
+	var stale *Decision
+	if snap := req.Snapshot; snap != nil {
+		isLeased := func(a netip.Addr) bool { return aliases.Get(aliasKey(a)) != nil }
+		if a, ok := adoptable(req.Slug, snap.Holders, req.Pool, isLeased); ok {
+			return a, Adopted, nil, nil
+		}
+		for _, h := range snap.Holders {
+			if h.Alias.IsValid() {
+				held[h.Alias] = true
+			}
+		}
+		var err error
+		if stale, err = s.lowestStale(tx, req, held); err != nil {
+			return netip.Addr{}, "", nil, err
+		}
+	}
+	a, free := lowestFree(req.Pool, aliasIndex(aliases), held)
+	switch {
+	case stale != nil && (!free || stale.Alias.Less(a)):
+		return stale.Alias, Created, stale, nil
+	case free:
+		return a, Created, nil, nil
+	}
+	return a, "", nil, fmt.Errorf("%w: all %d aliases of %s are leased or held", ErrExhausted, req.Pool.Len(), req.Pool)
+}
+
+// lowestStale returns the stale lease on the lowest pool alias (nil if
+// none), recording held_at on the way (see sweep).
+func (s *Store) lowestStale(tx *bolt.Tx, req AcquireRequest, held map[netip.Addr]bool) (*Decision, error) {
+	var best *Decision
+	_, err := sweep(tx, *req.Snapshot, req.Now, req.Grace, func(l Lease) {
+		if req.Pool.Contains(l.Alias) && (best == nil || l.Alias.Less(best.Alias)) {
+			best = &Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder}
+		}
+	})
+	return best, err
+}
+
+// Outcomes of Acquire.
+const (
+	Created Outcome = "new"     // a new lease on the lowest free alias
+	Renewed Outcome = "renewed" // the slug's existing lease, renewed
+	Adopted Outcome = "adopted" // a new lease on the alias its labelled container already uses
+)
