@@ -78,3 +78,16 @@ func aliasIndex(b *bolt.Bucket) leasedFrom {
 		}
 	}
 }
+
+// peekLease reads what a sweep judges from a valid record without
+// decoding it: the alias, when the lease was last wanted (the later of
+// renewed and held_at) and the holding process.
+func peekLease(b []byte) (alias netip.Addr, seen time.Time, pid int) {
+	alias = u32ToAddr(binary.BigEndian.Uint32(b[1:]))
+	at := int64(binary.BigEndian.Uint64(b[21:]))
+	if b[0] == leaseRecordV2 {
+		at = max(at, int64(binary.BigEndian.Uint64(b[29:])))
+		pid = int(binary.BigEndian.Uint32(b[37:]))
+	}
+	return alias, time.Unix(0, at), pid
+}

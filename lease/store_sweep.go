@@ -14,7 +14,9 @@ import (
 // calls stale for each stale lease (no holder, last wanted at least grace
 // before snap was taken) and, when tx is writable, records held_at (at
 // now) on each live lease whose record of it is due. Since it reads every
-// record, it first checks them all against the alias index. The verdicts
+// record, it checks them all against the alias index in the same pass
+// (the records' side of checkRecords; a disagreement fails the sweep,
+// whatever it collected). The verdicts
 // are classify's: a holder on the alias, a container attributed by its
 // label, or a running process keeps a lease live; one labelled for
 // another slug makes it a conflict, never reclaimed and never marked.
@@ -22,9 +24,6 @@ import (
 // It returns how many held_at records were due (written, or, in a
 // read-only transaction, that a writing sweep would write).
 func sweep(tx *bolt.Tx, snap Snapshot, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
-	if err := checkRecords(tx); err != nil {
-		return 0, err
-	}
 	held := map[netip.Addr]bool{}
 	labelled := map[string]bool{}       // slugs held by containers attributed by label alone
 	labels := map[netip.Addr][]string{} // the slug labels of the holders of each alias
@@ -40,23 +39,34 @@ func sweep(tx *bolt.Tx, snap Snapshot, now time.Time, grace time.Duration, stale
 		}
 	}
 	var due []Lease
-	err := tx.Bucket(bucketLeases).ForEach(func(k, v []byte) error {
-		l, err := decodeLease(string(k), v)
+	var sum uint64 // the leases' side of the consistency check, in the same pass
+	c := tx.Bucket(bucketLeases).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if !recordValid(v) {
+			_, err := decodeLease(string(k), v)
+			return 0, err
+		}
+		sum += pairHash(v[1:5], k)
+		// Judged from the record's bytes: a lease is decoded (and its
+		// slug copied) only when it is stale or due.
+		alias, seen, pid := peekLease(v)
 		switch {
-		case err != nil:
-			return err
-		case held[l.Alias] || labelled[l.Slug] || l.PID > 0 && processAlive(l.PID):
-			conflict := slices.ContainsFunc(labels[l.Alias], func(slug string) bool { return slug != l.Slug })
-			if !conflict && snap.TakenAt.Sub(l.seenAt()) >= grace/4 {
+		case held[alias] || labelled[string(k)] || pid > 0 && processAlive(pid):
+			conflict := slices.ContainsFunc(labels[alias], func(slug string) bool { return slug != string(k) })
+			if !conflict && snap.TakenAt.Sub(seen) >= grace/4 {
+				l, _ := decodeLease(string(k), v)
 				due = append(due, l)
 			}
-		case snap.TakenAt.Sub(l.seenAt()) >= grace:
+		case snap.TakenAt.Sub(seen) >= grace:
+			l, _ := decodeLease(string(k), v)
 			stale(l)
 		}
-		return nil
-	})
-	if err != nil || !tx.Writable() {
-		return len(due), err
+	}
+	if err := checkIndexSum(tx, sum); err != nil {
+		return 0, err
+	}
+	if !tx.Writable() {
+		return len(due), nil
 	}
 	for _, l := range due {
 		l.HeldAt = now.UTC()
