@@ -125,7 +125,7 @@ func (s *Store) pick(tx *bolt.Tx, req AcquireRequest) (netip.Addr, Outcome, *Dec
 			}
 		}
 		var err error
-		if stale, err = s.lowestStale(tx, req, held); err != nil {
+		if stale, err = s.lowestStale(tx, req); err != nil {
 			return netip.Addr{}, "", nil, err
 		}
 	}
@@ -141,7 +141,7 @@ func (s *Store) pick(tx *bolt.Tx, req AcquireRequest) (netip.Addr, Outcome, *Dec
 
 // lowestStale returns the stale lease on the lowest pool alias (nil if
 // none), recording held_at on the way (see sweep).
-func (s *Store) lowestStale(tx *bolt.Tx, req AcquireRequest, held map[netip.Addr]bool) (*Decision, error) {
+func (s *Store) lowestStale(tx *bolt.Tx, req AcquireRequest) (*Decision, error) {
 	var best *Decision
 	_, err := sweep(tx, *req.Snapshot, req.Now, req.Grace, func(l Lease) {
 		if req.Pool.Contains(l.Alias) && (best == nil || l.Alias.Less(best.Alias)) {
