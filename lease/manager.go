@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Inventory gathers the holders of addresses: the containers that publish
@@ -219,24 +222,58 @@ func (m *Manager) Release(ctx context.Context, slug string, generation uint64) (
 	return l, err
 }
 
-// List returns a decision for every lease and every foreign pool alias.
-// States are Unknown when the inventory was not asked or did not answer.
+// List returns a decision for every lease and every foreign pool alias,
+// in alias order (see ListEach).
 func (m *Manager) List(ctx context.Context) ([]Decision, error) {
+	var ds []Decision
+	err := m.ListEach(ctx, func(d Decision) error {
+		ds = append(ds, d)
+		return nil
+	})
+	return ds, err
+}
+
+// ListEach calls fn with a decision for every lease and every foreign
+// pool alias, in alias order, as the alias index yields them: nothing is
+// sorted or kept, so a list of 65,536 leases costs about what reading
+// them does. States are Unknown when the inventory was not asked or did
+// not answer (after a warning). An error from fn ends the walk. fn runs
+// under the shared lock, which holds up every writer: it must not block
+// (render into memory; write to a terminal or a pipe afterwards).
+func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 	snap, fellBack, err := m.take(ctx, ifUnavailable)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if fellBack != nil {
 		m.warn(fellBack) // states are unknown
 	}
-	var leases []Lease
-	if _, err := m.existing(ctx, true, func(s *Store) (err error) {
-		leases, err = s.Leases()
-		return err
-	}); err != nil {
-		return nil, err
+	walk := func(leases iter.Seq2[Lease, error]) error {
+		if snap == nil {
+			for l, err := range leases {
+				if err == nil {
+					err = fn(Decision{Lease: l, Alias: l.Alias, State: Unknown, Reason: ReasonNotAsked})
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return classifyEach(leases, snap.Holders, snap.TakenAt, m.Grace, processHolder, func(d Decision) error {
+			if d.State == Foreign && !m.Pool.Contains(d.Alias) {
+				return nil
+			}
+			return fn(d)
+		})
 	}
-	return Classify(leases, snap, m.Grace, m.Pool), nil
+	found, err := m.existing(ctx, true, func(s *Store) error {
+		return s.view(func(tx *bolt.Tx) error { return walk(byAliasIndex(tx)) })
+	})
+	if err != nil || found {
+		return err
+	}
+	return walk(func(func(Lease, error) bool) {}) // no database yet: foreign aliases only
 }
 
 // Recover rebuilds the database from the inventory's labelled containers

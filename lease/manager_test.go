@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	bolt "go.etcd.io/bbolt"
 )
 
 // fakeInventory is a test double for Inventory: it returns its holders, or
@@ -264,5 +265,43 @@ func TestManagerRecoverReadsEveryBinding(t *testing.T) {
 	res, err := m.Recover(context.Background(), false)
 	if err != nil || inv.unasked != 1 || len(res.Leases) != 1 || res.Leases[0].Alias != addr("127.0.0.17") {
 		t.Errorf("Recover() = %+v, %v after %d calls without the question; want b on 127.0.0.17, asked without it", res, err, inv.unasked)
+	}
+}
+
+// TestManagerListEach checks that list walks the alias index in order,
+// with foreign pool aliases in their place, and refuses an index entry
+// that names a slug holding another alias.
+func TestManagerListEach(t *testing.T) {
+	inv := &fakeInventory{}
+	m, _ := testManager(t, inv, InventoryOff)
+	for _, slug := range []string{"a", "b", "c"} {
+		if _, err := m.Acquire(context.Background(), slug, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Release(context.Background(), "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	m.Mode = InventoryOn
+	inv.holders = []Holder{{Alias: addr("127.0.0.17"), Name: "stranger"}, {Alias: addr("127.0.0.40"), Name: "outside"}}
+	var got []string
+	err := m.ListEach(context.Background(), func(d Decision) error {
+		got = append(got, fmt.Sprintf("%s@%s=%s", d.Lease.Slug, d.Alias, d.State))
+		return nil
+	})
+	want := "a@127.0.0.16=pending @127.0.0.17=foreign c@127.0.0.18=pending"
+	if err != nil || strings.Join(got, " ") != want {
+		t.Errorf("ListEach = %q, %v, want %q", strings.Join(got, " "), err, want)
+	}
+	s, err := Open(m.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAliases).Put(aliasKey(addr("127.0.0.19")), []byte("a"))
+	})
+	s.Close()
+	if _, err := m.List(context.Background()); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("List() with an index entry naming a slug of another alias = %v, want ErrCorrupt", err)
 	}
 }

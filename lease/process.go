@@ -15,16 +15,23 @@ import (
 func withProcesses(holders []Holder, leases []Lease) []Holder {
 	out := holders
 	for _, l := range leases {
-		if l.PID <= 0 || !processAlive(l.PID) {
-			continue
+		if ph := processHolder(l); ph != nil {
+			if len(out) == len(holders) {
+				out = slices.Clip(holders) // append copies: the caller's slice stays as it was
+			}
+			out = append(out, ph...)
 		}
-		if len(out) == len(holders) {
-			out = slices.Clip(holders) // append copies: the caller's slice stays as it was
-		}
-		pid := strconv.Itoa(l.PID)
-		out = append(out, Holder{Alias: l.Alias, ID: "pid:" + pid, Name: "process " + pid, Slug: l.Slug, State: "running"})
 	}
 	return out
+}
+
+// processHolder is the holder a lease's running process makes, if any.
+func processHolder(l Lease) []Holder {
+	if l.PID <= 0 || !processAlive(l.PID) {
+		return nil
+	}
+	pid := strconv.Itoa(l.PID)
+	return []Holder{{Alias: l.Alias, ID: "pid:" + pid, Name: "process " + pid, Slug: l.Slug, State: "running"}}
 }
 
 // processAlive says whether a process with this PID runs: it exists

@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 	"time"
@@ -57,13 +58,33 @@ type Decision struct {
 // is a sort of each and one linear pass: a nearly full pool of 65,536
 // leases is judged in milliseconds.
 func classify(leases []Lease, holders []Holder, now time.Time, grace time.Duration) []Decision {
-	hs, bySlug := sortHolders(holders)
 	ls := leases
 	if !slices.IsSortedFunc(ls, byAlias) {
 		ls = slices.Clone(leases)
 		slices.SortFunc(ls, byAlias)
 	}
 	out := make([]Decision, 0, len(ls))
+	each := func(yield func(Lease, error) bool) {
+		for _, l := range ls {
+			if !yield(l, nil) {
+				return
+			}
+		}
+	}
+	classifyEach(each, holders, now, grace, nil, func(d Decision) error {
+		out = append(out, d)
+		return nil
+	})
+	return out
+}
+
+// classifyEach is classify for leases that come one at a time, sorted by
+// alias (as the alias index yields them): each decision goes to yield as
+// soon as it is known, in alias order, and nothing but the holders is
+// kept. more, when not nil, names holders of a lease that the holders
+// given do not show (its running process).
+func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Time, grace time.Duration, more func(Lease) []Holder, yield func(Decision) error) error {
+	hs, bySlug := sortHolders(holders)
 	// group returns the holders on the alias at hs[j:], and the index past them.
 	group := func(j int) ([]Holder, int) {
 		k := j + 1
@@ -72,30 +93,40 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 		}
 		return hs[j:k:k], k
 	}
-	j := 0
-	for _, l := range ls {
-		v := addrToU32(l.Alias)
-		for j < len(hs) && addrToU32(hs[j].Alias) < v {
+	foreignBelow := func(j int, v uint32, all bool) (int, error) {
+		for j < len(hs) && (all || addrToU32(hs[j].Alias) < v) {
 			var g []Holder
 			g, j = group(j)
-			out = append(out, Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g})
+			if err := yield(Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g}); err != nil {
+				return j, err
+			}
+		}
+		return j, nil
+	}
+	j := 0
+	for l, err := range leases {
+		if err != nil {
+			return err
+		}
+		if j, err = foreignBelow(j, addrToU32(l.Alias), false); err != nil {
+			return err
 		}
 		d := Decision{Lease: l, Alias: l.Alias}
 		if j < len(hs) && hs[j].Alias == l.Alias {
 			d.Holders, j = group(j)
 		}
-		if byLabel := bySlug[l.Slug]; len(byLabel) > 0 {
-			d.Holders = append(d.Holders, byLabel...) // group's slices are clipped: this copies
+		// group's slices are clipped: these appends copy.
+		d.Holders = append(d.Holders, bySlug[l.Slug]...)
+		if more != nil {
+			d.Holders = append(d.Holders, more(l)...)
 		}
 		d.State, d.Reason = judge(l, d.Holders, now, grace)
-		out = append(out, d)
+		if err := yield(d); err != nil {
+			return err
+		}
 	}
-	for j < len(hs) {
-		var g []Holder
-		g, j = group(j)
-		out = append(out, Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g})
-	}
-	return out
+	_, err := foreignBelow(j, 0, true)
+	return err
 }
 
 // sortHolders returns the holders on loopback aliases sorted by alias,

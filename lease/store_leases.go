@@ -3,6 +3,7 @@ package lease
 import (
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -219,4 +220,24 @@ func nextGeneration(tx *bolt.Tx) (uint64, error) {
 	}
 	g++
 	return g, meta.Put(keyGeneration, binary.BigEndian.AppendUint64(nil, g))
+}
+
+// byAliasIndex yields every lease in alias order, as the alias index
+// holds them: each read through its index entry, so that nothing needs
+// sorting, and checked against it (an entry naming a slug without a
+// record, or one whose record holds another alias, is ErrCorrupt).
+func byAliasIndex(tx *bolt.Tx) iter.Seq2[Lease, error] {
+	return func(yield func(Lease, error) bool) {
+		leases := tx.Bucket(bucketLeases)
+		c := tx.Bucket(bucketAliases).Cursor()
+		for k, slug := c.First(); k != nil; k, slug = c.Next() {
+			l, err := decodeLease(string(slug), leases.Get(slug))
+			if err == nil && (len(k) != 4 || addrToU32(l.Alias) != binary.BigEndian.Uint32(k)) {
+				err = fmt.Errorf("%w: the alias index names %q for %x, which that slug does not hold", ErrCorrupt, slug, k)
+			}
+			if !yield(l, err) || err != nil {
+				return
+			}
+		}
+	}
 }
