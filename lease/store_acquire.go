@@ -101,6 +101,9 @@ func (s *Store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error
 	if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
 		return AcquireResult{}, err
 	}
+	if err := lowerSeenFloor(tx, l); err != nil {
+		return AcquireResult{}, err
+	}
 	return AcquireResult{Lease: l, Outcome: Renewed}, s.logEvent(tx, now, EventRenew, l, "")
 }
 
@@ -124,9 +127,11 @@ func (s *Store) pick(tx *bolt.Tx, req AcquireRequest) (netip.Addr, Outcome, *Dec
 				held[h.Alias] = true
 			}
 		}
-		var err error
-		if stale, err = s.lowestStale(tx, req); err != nil {
-			return netip.Addr{}, "", nil, err
+		if !noneStale(tx, snap.TakenAt, req.Grace) { // else no record need be read
+			var err error
+			if stale, err = s.lowestStale(tx, req); err != nil {
+				return netip.Addr{}, "", nil, err
+			}
 		}
 	}
 	a, free := lowestFree(req.Pool, aliasIndex(aliases), held)

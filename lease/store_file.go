@@ -111,6 +111,9 @@ func initDB(fill func(*bolt.Tx) error) func(*bolt.Tx) error {
 		if err := meta.Put(keySchema, binary.BigEndian.AppendUint32(nil, SchemaVersion)); err != nil {
 			return err
 		}
+		if err := setSeenFloor(tx, noLeaseFloor); err != nil {
+			return err
+		}
 		for _, b := range [][]byte{bucketLeases, bucketAliases, bucketLog} {
 			if _, err := tx.CreateBucket(b); err != nil {
 				return err

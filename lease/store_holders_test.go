@@ -245,3 +245,42 @@ func TestAcquireReclaimsOnlyBelowFree(t *testing.T) {
 		t.Errorf("Reclaim = %v, %v; want s-3500 reclaimed by gc", reclaimed, err)
 	}
 }
+
+// TestSeenFloor checks the floor that lets acquire skip reading the
+// leases: kept at or below every lease's last-wanted time by new leases
+// and renewals (also into the past), recomputed by a sweep for a database
+// that has none, which still reclaims the stale lease it finds.
+func TestSeenFloor(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	floor := func() (int64, bool) {
+		var f int64
+		var ok bool
+		s.db.View(func(tx *bolt.Tx) error { f, ok = seenFloor(tx); return nil })
+		return f, ok
+	}
+	if f, ok := floor(); !ok || f != noLeaseFloor {
+		t.Fatalf("floor of a new database = %d, %v, want %d", f, ok, noLeaseFloor)
+	}
+	mustAcquire(t, s, AcquireRequest{Slug: "a", Now: t0})
+	mustAcquire(t, s, AcquireRequest{Slug: "b", Now: t0.Add(time.Hour)})
+	if f, _ := floor(); f != t0.UnixNano() {
+		t.Errorf("floor after leases at t0 and t0+1h = %v, want t0", time.Unix(0, f).UTC())
+	}
+	mustAcquire(t, s, AcquireRequest{Slug: "b", Now: t0.Add(-time.Hour)}) // a renewal with the clock set back
+	if f, _ := floor(); f != t0.Add(-time.Hour).UnixNano() {
+		t.Errorf("floor after a renewal into the past = %v, want t0-1h", time.Unix(0, f).UTC())
+	}
+	// A database without a floor (made before it existed) is swept, and
+	// the sweep sets it exactly; a stale lease is reclaimed on the way.
+	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keySeenFloor) })
+	snap := &Snapshot{TakenAt: t0.Add(30 * time.Minute), Holders: []Holder{{Alias: addr("127.0.0.16"), Name: "a-web", Slug: "a"}}}
+	res := mustAcquire(t, s, AcquireRequest{Slug: "c", Now: t0.Add(30 * time.Minute), Grace: 10 * time.Minute, Snapshot: snap})
+	if len(res.Reclaimed) != 1 || res.Reclaimed[0].Lease.Slug != "b" {
+		t.Errorf("Acquire(%q) reclaimed %+v, want b (stale since t0-1h)", "c", res.Reclaimed)
+	}
+	// The sweep read b before reclaiming it: its floor is the minimum over
+	// what it read, t0-1h, a bound still at or below every lease left.
+	if f, ok := floor(); !ok || f != t0.Add(-time.Hour).UnixNano() {
+		t.Errorf("floor after a sweep = %v, %v, want t0-1h", time.Unix(0, f).UTC(), ok)
+	}
+}

@@ -194,6 +194,9 @@ func putLease(tx *bolt.Tx, l Lease) error {
 	if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
 		return err
 	}
+	if err := lowerSeenFloor(tx, l); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Put(aliasKey(l.Alias), []byte(l.Slug))
 }
 
