@@ -133,7 +133,7 @@ func (m *Manager) existing(ctx context.Context, readOnly bool, fn func(*Store) e
 // usesInventory says whether the inventory is asked at all.
 func (m *Manager) usesInventory() bool { return m.Inventory != nil && m.Mode != InventoryOff }
 
-// Fallback says how take treats an inventory that did not answer.
+// fallback says how take treats an inventory that did not answer.
 type fallback int
 
 const (

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Acquire gives slug its alias: its existing lease renewed (without asking
-// the inventory), or a new one. When the pool is exhausted it retries
+// Acquire gives slug its alias: its existing lease renewed (never waiting
+// for the inventory), or a new one. When the pool is exhausted it retries
 // until wait has passed. Once the lease is committed and the lock
 // released, the alias is brought up on the interface; if that fails, a new
 // lease is removed again and the error wraps ErrInterface.
