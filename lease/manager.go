@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -230,13 +231,16 @@ func (m *Manager) List(ctx context.Context) ([]Decision, error) {
 		ds = append(ds, d)
 		return nil
 	})
+	slices.SortStableFunc(ds, byDecisionAlias)
 	return ds, err
 }
 
-// ListEach calls fn with a decision for every lease and every foreign
-// pool alias, in alias order, as the alias index yields them: nothing is
-// sorted or kept, so a list of 65,536 leases costs about what reading
-// them does. States are Unknown when the inventory was not asked or did
+// ListEach calls fn with a decision for every lease, in the order the
+// database stores them (by slug), then for every foreign pool alias, in
+// alias order: nothing is sorted or kept, so a list of 65,536 leases
+// costs about what reading them does. A caller that wants alias order
+// sorts what it keeps of each (list sorts 8-byte keys of its rendered
+// rows). States are Unknown when the inventory was not asked or did
 // not answer (after a warning). An error from fn ends the walk. fn runs
 // under the shared lock, which holds up every writer: it must not block
 // (render into memory; write to a terminal or a pipe afterwards).
@@ -268,7 +272,7 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 		})
 	}
 	found, err := m.existing(ctx, true, func(s *Store) error {
-		return s.view(func(tx *bolt.Tx) error { return walk(byAliasIndex(tx)) })
+		return s.view(func(tx *bolt.Tx) error { return walk(storedLeases(tx)) })
 	})
 	if err != nil || found {
 		return err

@@ -268,40 +268,51 @@ func TestManagerRecoverReadsEveryBinding(t *testing.T) {
 	}
 }
 
-// TestManagerListEach checks that list walks the alias index in order,
-// with foreign pool aliases in their place, and refuses an index entry
-// that names a slug holding another alias.
+// TestManagerListEach checks that list walks the leases in the order the
+// database stores them (by slug) with the foreign pool aliases after
+// them, that List puts all in alias order, and that a damaged record
+// fails the walk.
 func TestManagerListEach(t *testing.T) {
 	inv := &fakeInventory{}
 	m, _ := testManager(t, inv, InventoryOff)
-	for _, slug := range []string{"a", "b", "c"} {
+	for _, slug := range []string{"c", "a", "b"} {
 		if _, err := m.Acquire(context.Background(), slug, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := m.Release(context.Background(), "b", 0); err != nil {
+	if _, err := m.Release(context.Background(), "a", 0); err != nil {
 		t.Fatal(err)
 	}
 	m.Mode = InventoryOn
 	inv.holders = []Holder{{Alias: addr("127.0.0.17"), Name: "stranger"}, {Alias: addr("127.0.0.40"), Name: "outside"}}
+	show := func(d Decision) string { return fmt.Sprintf("%s@%s=%s", d.Lease.Slug, d.Alias, d.State) }
 	var got []string
 	err := m.ListEach(context.Background(), func(d Decision) error {
-		got = append(got, fmt.Sprintf("%s@%s=%s", d.Lease.Slug, d.Alias, d.State))
+		got = append(got, show(d))
 		return nil
 	})
-	want := "a@127.0.0.16=pending @127.0.0.17=foreign c@127.0.0.18=pending"
+	want := "b@127.0.0.18=pending c@127.0.0.16=pending @127.0.0.17=foreign"
 	if err != nil || strings.Join(got, " ") != want {
 		t.Errorf("ListEach = %q, %v, want %q", strings.Join(got, " "), err, want)
+	}
+	ds, err := m.List(context.Background())
+	got = got[:0]
+	for _, d := range ds {
+		got = append(got, show(d))
+	}
+	want = "c@127.0.0.16=pending @127.0.0.17=foreign b@127.0.0.18=pending"
+	if err != nil || strings.Join(got, " ") != want {
+		t.Errorf("List() = %q, %v, want %q", strings.Join(got, " "), err, want)
 	}
 	s, err := Open(m.Path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAliases).Put(aliasKey(addr("127.0.0.19")), []byte("a"))
+		return tx.Bucket(bucketLeases).Put([]byte("b"), []byte{leaseRecordV2, 1, 2})
 	})
 	s.Close()
 	if _, err := m.List(context.Background()); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("List() with an index entry naming a slug of another alias = %v, want ErrCorrupt", err)
+		t.Errorf("List() with a damaged lease record = %v, want ErrCorrupt", err)
 	}
 }

@@ -2,6 +2,8 @@ package lease
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +67,10 @@ func TestClassify(t *testing.T) {
 			leases:  []Lease{l("z", "127.0.0.18", time.Hour), l("y", "127.0.0.16", 0), l("x", "127.0.0.17", time.Hour)},
 			holders: []Holder{h("127.0.0.17", "cx", "x"), h("127.0.0.19", "f", "")},
 			want:    "y@127.0.0.16=pending/within-grace x@127.0.0.17=live/held z@127.0.0.18=stale/no-holder -@127.0.0.19=foreign/unleased-holder"},
+		{name: "foreign aliases between leases given out of order",
+			leases:  []Lease{l("z", "127.0.0.18", time.Hour), l("y", "127.0.0.16", 0)},
+			holders: []Holder{h("127.0.0.18", "cz", "z"), h("127.0.0.17", "f1", ""), h("127.0.0.15", "f0", ""), h("127.0.0.17", "f2", "")},
+			want:    "-@127.0.0.15=foreign/unleased-holder y@127.0.0.16=pending/within-grace -@127.0.0.17=foreign/unleased-holder z@127.0.0.18=live/held"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,5 +104,63 @@ func TestClassifyKeepsHolders(t *testing.T) {
 	ds := classify([]Lease{{Slug: "a", Alias: addr("127.0.0.16"), RenewedAt: t0}}, hs, t0, time.Minute)
 	if len(ds) != 1 || len(ds[0].Holders) != 2 {
 		t.Errorf("classify = %+v, want one decision with both holders", ds)
+	}
+}
+
+// TestClassifyEachAnyOrder checks that classifyEach, given the leases in
+// any order (list gives them in storage order), decides each alias as
+// classify does with them in alias order: the same decisions, the leases'
+// first and the foreign ones after them in alias order.
+func TestClassifyEachAnyOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		var leases []Lease
+		var holders []Holder
+		for i := range 40 {
+			a := u32ToAddr(0x7f000010 + uint32(i))
+			if r.IntN(3) > 0 {
+				leases = append(leases, Lease{Slug: fmt.Sprintf("s%d", i), Alias: a, RenewedAt: t0.Add(-time.Duration(r.IntN(20)) * time.Minute)})
+			}
+			for range r.IntN(3) {
+				slug := ""
+				if r.IntN(4) == 0 {
+					slug = fmt.Sprintf("s%d", r.IntN(40))
+				}
+				holders = append(holders, Holder{Alias: a, Name: fmt.Sprintf("c%d", len(holders)), Slug: slug})
+			}
+		}
+		want := classify(leases, holders, t0, 10*time.Minute)
+		r.Shuffle(len(leases), func(i, j int) { leases[i], leases[j] = leases[j], leases[i] })
+		r.Shuffle(len(holders), func(i, j int) { holders[i], holders[j] = holders[j], holders[i] })
+		var got []Decision
+		each := func(yield func(Lease, error) bool) {
+			for _, l := range leases {
+				if !yield(l, nil) {
+					return
+				}
+			}
+		}
+		classifyEach(each, holders, t0, 10*time.Minute, nil, func(d Decision) error {
+			got = append(got, d)
+			return nil
+		})
+		foreignSeen := false
+		for i, d := range got {
+			foreignSeen = foreignSeen || d.State == Foreign
+			if d.State != Foreign && foreignSeen || d.State == Foreign && i > 0 && got[i-1].State == Foreign && byDecisionAlias(got[i-1], d) >= 0 {
+				t.Fatalf("round %d: classifyEach yielded %s at %d, after a foreign alias or out of alias order", round, d.Alias, i)
+			}
+		}
+		slices.SortFunc(got, byDecisionAlias)
+		show := func(ds []Decision) string {
+			var b strings.Builder
+			for _, d := range ds {
+				fmt.Fprintf(&b, "%s@%s=%s/%s/%d ", d.Lease.Slug, d.Alias, d.State, d.Reason, len(d.Holders))
+			}
+			return b.String()
+		}
+		if show(got) != show(want) {
+			t.Fatalf("round %d: classifyEach (shuffled) = %s, want %s", round, show(got), show(want))
+		}
 	}
 }

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"text/template"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/urfave/cli/v2"
@@ -30,152 +25,12 @@ func list(c *cli.Context) error {
 	// Rows are rendered into memory while the database is read under the
 	// shared lock, and written out after it is released: a slow reader
 	// (a pager) must never hold up launches.
-	var buf bytes.Buffer
-	rows := rowWriter(&buf, tmpl, table, c.Bool("json"))
+	rows := rowWriter(tmpl, table, c.Bool("json"))
 	now := time.Now()
 	if err := m.ListEach(c.Context, func(d lease.Decision) error { return rows.add(d, now) }); err != nil {
 		return err
 	}
-	if err := rows.end(); err != nil {
-		return err
-	}
-	_, err = buf.WriteTo(c.App.Writer)
-	return err
-}
-
-// rows renders list's rows one decision at a time.
-type rows interface {
-	add(d lease.Decision, now time.Time) error
-	end() error
-}
-
-// rowWriter returns the rows for the format: JSON (--json or "json"),
-// the default table, or a template.
-func rowWriter(w io.Writer, tmpl *template.Template, table, asJSON bool) rows {
-	switch {
-	case asJSON || tmpl == nil && !table:
-		return &jsonRows{w: w}
-	case tmpl == nil:
-		return &tableRows{w: w}
-	}
-	return &templateRows{w: w, tmpl: tmpl, table: table}
-}
-
-// jsonRows is an array of objects, as json.Encoder with an indent of two
-// spaces writes one, built an element at a time.
-type jsonRows struct {
-	w io.Writer
-	n int
-}
-
-func (r *jsonRows) add(d lease.Decision, _ time.Time) error {
-	b, err := json.MarshalIndent(decisionObject(d, true), "  ", "  ")
-	if err != nil {
-		return err
-	}
-	sep := ",\n  "
-	if r.n == 0 {
-		sep = "[\n  "
-	}
-	r.n++
-	io.WriteString(r.w, sep)
-	_, err = r.w.Write(b)
-	return err
-}
-
-func (r *jsonRows) end() error {
-	end := "\n]\n"
-	if r.n == 0 {
-		end = "[]\n"
-	}
-	_, err := io.WriteString(r.w, end)
-	return err
-}
-
-// tableRows is the default table: SLUG ALIAS STATE AGE HOLDERS, without a
-// template (a list of 65,536 leases would spend most of its time in one),
-// its columns aligned at the end as text/tabwriter would align them
-// (padding 2), with none of its per-cell work.
-type tableRows struct {
-	w     io.Writer
-	cells [][5]string
-}
-
-func (r *tableRows) add(d lease.Decision, now time.Time) error {
-	row := row(d, now)
-	r.cells = append(r.cells, [5]string{row.Slug, row.Alias, row.State, row.Age, row.Holders})
-	return nil
-}
-
-func (r *tableRows) end() error {
-	header := [5]string{"SLUG", "ALIAS", "STATE", "AGE", "HOLDERS"}
-	var width [4]int
-	for _, c := range append([][5]string{header}, r.cells...) {
-		for i := range width {
-			width[i] = max(width[i], utf8.RuneCountInString(c[i]))
-		}
-	}
-	bw := bufio.NewWriter(r.w)
-	for _, c := range append([][5]string{header}, r.cells...) {
-		for i, cell := range c[:4] {
-			bw.WriteString(cell)
-			bw.WriteString(strings.Repeat(" ", width[i]-utf8.RuneCountInString(cell)+2))
-		}
-		bw.WriteString(c[4])
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
-}
-
-// templateRows executes a --format template per row, under a header of
-// the field names when the format is a table.
-type templateRows struct {
-	w       io.Writer
-	tmpl    *template.Template
-	table   bool
-	tw      *tabwriter.Writer
-	started bool
-}
-
-func (r *templateRows) add(d lease.Decision, now time.Time) error {
-	if err := r.start(); err != nil {
-		return err
-	}
-	return r.line(row(d, now))
-}
-
-func (r *templateRows) end() error {
-	if err := r.start(); err != nil {
-		return err
-	}
-	if r.tw != nil {
-		return r.tw.Flush()
-	}
-	return nil
-}
-
-// start writes the header of a table, once.
-func (r *templateRows) start() error {
-	if r.started || !r.table {
-		r.started = true
-		return nil
-	}
-	r.started = true
-	r.tw = tabwriter.NewWriter(r.w, 0, 4, 2, ' ', 0)
-	r.w = r.tw
-	header := map[string]string{}
-	for _, f := range rowFields {
-		header[f] = strings.ToUpper(f)
-	}
-	return r.line(header)
-}
-
-func (r *templateRows) line(v any) error {
-	if err := r.tmpl.Execute(r.w, v); err != nil {
-		return formatError(err)
-	}
-	_, err := io.WriteString(r.w, "\n")
-	return err
+	return rows.end(c.App.Writer)
 }
 
 // listFormat parses --format: a template, and whether a "table" format

@@ -154,18 +154,25 @@ func escape(s string) string {
 	return b.String()
 }
 
-func humanAge(d time.Duration) string {
+// humanAge is an age as people read it: whole seconds below a minute,
+// minutes below an hour, hours below two days, then days.
+func humanAge(d time.Duration) string { return string(appendAge(nil, d)) }
+
+// appendAge appends humanAge(d) to dst, for list's rows.
+func appendAge(dst []byte, d time.Duration) []byte {
+	n, unit := int64(0), byte('s')
 	switch {
 	case d < 0:
-		return "0s"
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
+		n = int64(d / time.Second)
 	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
+		n, unit = int64(d/time.Minute), 'm'
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
+		n, unit = int64(d/time.Hour), 'h'
+	default:
+		n, unit = int64(d/(24*time.Hour)), 'd'
 	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
+	return append(strconv.AppendInt(dst, n, 10), unit)
 }
 
 // say prints a note or warning on stderr as one escaped line.
