@@ -264,11 +264,11 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 			}
 			return nil
 		}
-		return classifyEach(leases, snap.Holders, snap.TakenAt, m.Grace, processHolder, func(d Decision) error {
+		return classifyEach(leases, snap.Holders, snap.TakenAt, m.Grace, processHolder, func(d *Decision) error {
 			if d.State == Foreign && !m.Pool.Contains(d.Alias) {
 				return nil
 			}
-			return fn(d)
+			return fn(*d)
 		})
 	}
 	found, err := m.existing(ctx, true, func(s *Store) error {

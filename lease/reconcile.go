@@ -74,11 +74,11 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 	// them in alias order: one merge puts all in order.
 	leased := make([]Decision, 0, len(ls))
 	var foreign []Decision
-	classifyEach(each, holders, now, grace, nil, func(d Decision) error {
+	classifyEach(each, holders, now, grace, nil, func(d *Decision) error {
 		if d.State == Foreign {
-			foreign = append(foreign, d)
+			foreign = append(foreign, *d)
 		} else {
-			leased = append(leased, d)
+			leased = append(leased, *d)
 		}
 		return nil
 	})
@@ -103,9 +103,10 @@ func byDecisionAlias(a, b Decision) int { return a.Alias.Compare(b.Alias) }
 // order (as the database stores them): each lease's decision goes to
 // yield as soon as it is known, and the foreign aliases (held, not
 // leased) follow the last lease, in alias order. Nothing is kept but the
-// holders and a mark per held alias. more, when not nil, names holders of
+// holders and a mark per held alias; yield gets a decision it must not
+// keep (a 200-byte copy per lease is not free at 65,536). more, when not nil, names holders of
 // a lease that the holders given do not show (its running process).
-func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Time, grace time.Duration, more func(Lease) []Holder, yield func(Decision) error) error {
+func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Time, grace time.Duration, more func(Lease) []Holder, yield func(*Decision) error) error {
 	hs, bySlug := sortHolders(holders)
 	keys := make([]uint32, len(hs)) // hs's aliases, for the search
 	for i, h := range hs {
@@ -131,11 +132,12 @@ func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Tim
 		}
 		return hs[j:k:k], k
 	}
+	var d Decision // one for all: a fresh one per lease would escape to the heap
 	for l, err := range leases {
 		if err != nil {
 			return err
 		}
-		d := Decision{Lease: l, Alias: l.Alias}
+		d = Decision{Lease: l, Alias: l.Alias}
 		if j, found := search(addrToU32(l.Alias)); !found {
 			at = j
 		} else {
@@ -148,14 +150,15 @@ func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Tim
 			d.Holders = append(d.Holders, more(l)...)
 		}
 		d.State, d.Reason = judge(l, d.Holders, now, grace)
-		if err := yield(d); err != nil {
+		if err := yield(&d); err != nil {
 			return err
 		}
 	}
 	for j := 0; j < len(hs); {
 		g, k := group(j)
 		if !leased[j] {
-			if err := yield(Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g}); err != nil {
+			d = Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g}
+			if err := yield(&d); err != nil {
 				return err
 			}
 		}

@@ -140,8 +140,8 @@ func TestClassifyEachAnyOrder(t *testing.T) {
 				}
 			}
 		}
-		classifyEach(each, holders, t0, 10*time.Minute, nil, func(d Decision) error {
-			got = append(got, d)
+		classifyEach(each, holders, t0, 10*time.Minute, nil, func(d *Decision) error {
+			got = append(got, *d)
 			return nil
 		})
 		foreignSeen := false

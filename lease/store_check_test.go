@@ -91,6 +91,14 @@ func contradictions() map[string]func(tx *bolt.Tx) error {
 		"index entry without lease": func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketAliases).Put(aliasKey(addr("127.0.0.20")), []byte("ghost"))
 		},
+		// Every count and every alias and slug as before, only paired
+		// differently: the sum of pair hashes must see it.
+		"two slugs swapped": func(tx *bolt.Tx) error {
+			if err := setLease(tx, "a", "127.0.0.17"); err != nil {
+				return err
+			}
+			return setLease(tx, "b", "127.0.0.16")
+		},
 		"index names another slug": func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketAliases).Put(aliasKey(addr("127.0.0.17")), []byte("a"))
 		},

@@ -27,7 +27,8 @@ func list(c *cli.Context) error {
 	// (a pager) must never hold up launches.
 	rows := rowWriter(tmpl, table, c.Bool("json"))
 	now := time.Now()
-	if err := m.ListEach(c.Context, func(d lease.Decision) error { return rows.add(d, now) }); err != nil {
+	walk := func(fn func(lease.Decision) error) error { return m.ListEach(c.Context, fn) }
+	if err := renderBeside(walk, func(d lease.Decision) error { return rows.add(d, now) }); err != nil {
 		return err
 	}
 	return rows.end(c.App.Writer)

@@ -127,6 +127,13 @@ func holderNames(hs []lease.Holder) string {
 // and invalid UTF-8 are written as Go escapes, so no escape sequence
 // reaches the terminal raw and every error stays one line.
 func escape(s string) string {
+	printable := true // the common case, checked a byte at a time
+	for i := 0; i < len(s) && printable; i++ {
+		printable = s[i] >= 0x20 && s[i] < 0x7f
+	}
+	if printable {
+		return s
+	}
 	clean := true
 	for _, r := range s {
 		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {

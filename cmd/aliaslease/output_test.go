@@ -1,0 +1,72 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+func TestEscape(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"bottle-1", "bottle-1"},
+		{"café", "café"},
+		{"a\tb", `a\tb`},
+		{"a\x1b[31mb", `a\x1b[31mb`},
+		{"a\nb\r", `a\nb\r`},
+		{"a\x7fb", `a\x7fb`},
+		{"a\u0085b", `a\u0085b`},
+		{"a\u2028b", `a\u2028b`},
+		{"a\xffb", `a\xffb`},
+	}
+	for _, tt := range tests {
+		if got := escape(tt.in); got != tt.want {
+			t.Errorf("escape(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzEscape checks what list and every message rely on: the result is
+// valid UTF-8 without a control character or line separator, and a
+// string that needs no escaping comes back as it is.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"bottle-1", "café", "a\tb", "\x1b[2J", "\xff\xfe", "a\u2028b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := escape(s)
+		clean := utf8.ValidString(s)
+		for _, r := range s {
+			clean = clean && !unicode.IsControl(r) && r != '\u2028' && r != '\u2029'
+		}
+		if clean && got != s {
+			t.Errorf("escape(%q) = %q, want it unchanged", s, got)
+		}
+		if !utf8.ValidString(got) || strings.ContainsFunc(got, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }) {
+			t.Errorf("escape(%q) = %q, which is not safe for a terminal", s, got)
+		}
+	})
+}
+
+func TestHumanAge(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Second, "0s"},
+		{0, "0s"},
+		{59*time.Second + 999*time.Millisecond, "59s"},
+		{time.Minute, "1m"},
+		{time.Hour - 1, "59m"},
+		{47*time.Hour + 59*time.Minute, "47h"},
+		{48 * time.Hour, "2d"},
+		{400 * 24 * time.Hour, "400d"},
+	}
+	for _, tt := range tests {
+		if got := humanAge(tt.d); got != tt.want {
+			t.Errorf("humanAge(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
