@@ -11,48 +11,85 @@ import (
 
 const bigPool = "127.1.0.0/16"
 
-// bigPart measures acquire, list and gc on a database of -big-leases
-// leases against one of -small-leases leases in the same pool
-// (127.1.0.0/16), with no bundle containers (K=0). Commands that write
-// (acquire, gc) get a fresh copy of the database before every sample
-// (untimed, synced), so every sample sees the same file.
-func bigPart() *partOut {
-	first := netip.MustParseAddr("127.1.0.0")
-	sizes := []int{*smallLeases, *bigLeases}
-	for _, n := range sizes {
+// bigDB is a database of the big part: its master copy, filled once.
+type bigDB struct {
+	master string
+	took   time.Duration // the Acquire calls that filled it
+}
+
+// bigMasters are the big part's databases by lease count, filled by the
+// first measureBig.
+var bigMasters map[int]bigDB
+
+// bigRun is what measureBig measured at one K.
+type bigRun struct {
+	k      int
+	ss     map[bigKey]*series
+	floor  *series
+	c0, c1 int // containers the engine listed before and after
+}
+
+type bigKey struct {
+	name string
+	n    int
+}
+
+type bigCmd struct {
+	name, label string
+	writes      bool
+	args        []string
+	off         bool
+}
+
+var bigCmds = []bigCmd{
+	{"acquire-on", "`acquire` (new lease, Docker on)", true, []string{"acquire", "--grace", "24h", "newcomer"}, false},
+	{"acquire-off", "`acquire` (new lease, Docker off)", true, []string{"acquire", "newcomer"}, true},
+	{"list-on", "`list` (Docker on)", false, []string{"list"}, false},
+	{"list-off", "`list` (Docker off)", false, []string{"list"}, true},
+	{"gc", "`gc --grace 24h` (Docker on, nothing to reclaim)", true, []string{"gc", "--grace", "24h"}, false},
+}
+
+// fillBig fills the big part's databases, once.
+func fillBig() {
+	if bigMasters != nil {
+		return
+	}
+	bigMasters = map[int]bigDB{}
+	now := time.Now()
+	for _, n := range []int{*smallLeases, *bigLeases} {
 		if n < 1 || n >= 65536 {
 			fatalf("lease counts must be between 1 and 65,535 (the pool %s must keep free aliases): %d", bigPool, n)
 		}
-	}
-	masters := map[int]string{}
-	fillTook := map[int]time.Duration{}
-	now := time.Now()
-	for _, n := range sizes {
 		db := filepath.Join(tmpDir, "big", fmt.Sprintf("master-%d", n), "leases.db")
 		logf("  filling %d leases", n)
-		fillTook[n] = fill(db, first, n, func(j int) string { return fmt.Sprintf("fill-%05d", j) }, now)
-		masters[n] = db
-		logf("  filled %d leases in %.2f s", n, fillTook[n].Seconds())
+		took := fill(db, bigFirst, n, bigSlug, now)
+		bigMasters[n] = bigDB{db, took}
+		logf("  filled %d leases in %.2f s", n, took.Seconds())
 	}
-	type cmdDef struct {
-		name, label string
-		writes      bool
-		args        []string
-		off         bool
-	}
-	defs := []cmdDef{
-		{"acquire-on", "`acquire` (new lease, Docker on)", true, []string{"acquire", "--grace", "24h", "newcomer"}, false},
-		{"acquire-off", "`acquire` (new lease, Docker off)", true, []string{"acquire", "newcomer"}, true},
-		{"list-on", "`list` (Docker on)", false, []string{"list"}, false},
-		{"list-off", "`list` (Docker off)", false, []string{"list"}, true},
-		{"gc", "`gc --grace 24h` (Docker on, nothing to reclaim)", true, []string{"gc", "--grace", "24h"}, false},
-	}
-	type key struct {
-		name string
-		n    int
-	}
+}
+
+var bigFirst = netip.MustParseAddr("127.1.0.0")
+
+// bigSlug names lease j, on alias bigFirst+j. A scrambled prefix puts the
+// slugs, and so the database's storage order, out of alias order, as a
+// launcher's names would be: list must sort.
+func bigSlug(j int) string { return fmt.Sprintf("fill-%04x-%05d", (j*40503)&0xffff, j) }
+
+// measureBig measures acquire, list and gc on a database of -big-leases
+// leases against one of -small-leases leases in the same pool
+// (127.1.0.0/16), with k bundle containers up (their aliases are outside
+// that pool). Commands that write (acquire, gc) get a fresh copy of the
+// database before every sample (untimed, synced), so every sample sees
+// the same file.
+func measureBig(k int) bigRun {
+	fillBig()
+	first := bigFirst
+	sizes := []int{*smallLeases, *bigLeases}
+	defs := bigCmds
+	type cmdDef = bigCmd
+	type key = bigKey
 	specOf := func(d cmdDef, n int) (cmdSpec, string) {
-		db := masters[n]
+		db := bigMasters[n].master
 		if d.writes {
 			db = filepath.Join(tmpDir, "big", fmt.Sprintf("%s-%d", d.name, n), "leases.db")
 		} else {
@@ -65,7 +102,7 @@ func bigPart() *partOut {
 		return cmdSpec{env: append(env, "ALIASLEASE_POOL="+bigPool), argv: append([]string{bin}, d.args...)}, db
 	}
 	for _, n := range sizes {
-		copyDB(masters[n], filepath.Join(tmpDir, "big", fmt.Sprintf("read-%d", n), "leases.db"))
+		copyDB(bigMasters[n].master, filepath.Join(tmpDir, "big", fmt.Sprintf("read-%d", n), "leases.db"))
 	}
 	// Warm-up and checks: the new lease is the lowest free alias, list
 	// shows every lease, gc reclaims nothing.
@@ -73,7 +110,7 @@ func bigPart() *partOut {
 		for _, d := range defs {
 			c, db := specOf(d, n)
 			if d.writes {
-				copyDB(masters[n], db)
+				copyDB(bigMasters[n].master, db)
 			}
 			c.capture = true
 			s := run(c)
@@ -114,19 +151,23 @@ func bigPart() *partOut {
 			d := defOf[k.name]
 			c, db := specOf(d, k.n)
 			if d.writes {
-				copyDB(masters[k.n], db)
+				copyDB(bigMasters[k.n].master, db)
 			}
 			ss[k].add(run(c))
 		}
 		if (i+1)%5 == 0 || i+1 == *runs {
-			logf("  big: %d of %d iterations", i+1, *runs)
+			logf("  big (K=%d): %d of %d iterations", k, i+1, *runs)
 		}
 	}
 	c1 := engineContainers()
+	return bigRun{k: k, ss: ss, floor: floor, c0: c0, c1: c1}
+}
 
-	small, big := sizes[0], sizes[1]
+// bigPart reports measureBig's runs, one table per K.
+func bigPart(results []bigRun) *partOut {
+	small, big := *smallLeases, *bigLeases
 	fsize := func(n int) string {
-		fi, err := os.Stat(masters[n])
+		fi, err := os.Stat(bigMasters[n].master)
 		if err != nil {
 			return "?"
 		}
@@ -135,22 +176,25 @@ func bigPart() *partOut {
 	p := newPart("big", fmt.Sprintf("%s leases against %s", thousands(big), thousands(small)))
 	p.printf("Databases of %s and %s leases in the pool %s (`--pool`), made through the library (one Store,\n"+
 		"one Acquire per lease, each its own transaction: %.1f s for %s; see test/bench/README.md), files\n"+
-		"%s and %s. No bundle containers (K=0; the engine listed %d→%d containers). acquire and gc get a fresh\n"+
-		"copy of the database before every sample (untimed, synced); the new lease is the lowest free alias\n"+
-		"(%s at %s leases). Medians in ms over %d runs; the floor program ran in the same iterations: %s ms\n"+
-		"(peak RSS %s MiB).\n\n",
-		thousands(big), thousands(small), bigPool, fillTook[big].Seconds(), thousands(big), fsize(big), fsize(small), c0, c1,
-		lastOf(first, big+1), thousands(big), *runs, ms(floor.median()), mib(floor.peakKB()))
-	p.printf("| command | %s leases | %s leases | ratio | difference (ms) | − floor at %s (ms) | peak RSS %s | peak RSS %s | failures |\n",
-		thousands(small), thousands(big), thousands(big), thousands(small), thousands(big))
-	p.printf("|---|---|---|---|---|---|---|---|---|\n")
-	for _, d := range defs {
-		a, b := ss[key{d.name, small}], ss[key{d.name, big}]
-		p.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", d.label, ms(a.median()), ms(b.median()), ratio(b.median(), a.median()),
-			diff(b.median(), a.median()), diff(b.median(), floor.median()), rssCell(a.peakKB()), rssCell(b.peakKB()), a.failures()+b.failures())
-		p.row(d.name, 0, -1, small, a, "")
-		p.row(d.name, 0, -1, big, b, "")
+		"%s and %s. K bundle containers run, publishing on 127.0.1.(i+1), outside that pool. acquire and gc\n"+
+		"get a fresh copy of the database before every sample (untimed, synced); the new lease is the lowest\n"+
+		"free alias (%s at %s leases). Medians in ms over %d runs, with the floor program in the same iterations.\n",
+		thousands(big), thousands(small), bigPool, bigMasters[big].took.Seconds(), thousands(big), fsize(big), fsize(small),
+		lastOf(bigFirst, big+1), thousands(big), *runs)
+	for _, r := range results {
+		p.printf("\n### K=%d\n\nThe engine listed %d→%d containers; the floor: %s ms (peak RSS %s MiB).\n\n",
+			r.k, r.c0, r.c1, ms(r.floor.median()), mib(r.floor.peakKB()))
+		p.printf("| command | %s leases | %s leases | ratio | difference (ms) | − floor at %s (ms) | peak RSS %s | peak RSS %s | failures |\n",
+			thousands(small), thousands(big), thousands(big), thousands(small), thousands(big))
+		p.printf("|---|---|---|---|---|---|---|---|---|\n")
+		for _, d := range bigCmds {
+			a, b := r.ss[bigKey{d.name, small}], r.ss[bigKey{d.name, big}]
+			p.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", d.label, ms(a.median()), ms(b.median()), ratio(b.median(), a.median()),
+				diff(b.median(), a.median()), diff(b.median(), r.floor.median()), rssCell(a.peakKB()), rssCell(b.peakKB()), a.failures()+b.failures())
+			p.row(d.name, r.k, -1, small, a, "")
+			p.row(d.name, r.k, -1, big, b, "")
+		}
+		p.row("floor", r.k, -1, -1, r.floor, "")
 	}
-	p.row("floor", 0, -1, -1, floor, "")
 	return p
 }

@@ -44,6 +44,7 @@ var (
 	gcK         = flag.Int("gc-k", 60, "gc part: bundle containers present")
 	bigLeases   = flag.Int("big-leases", 65000, "big part: leases in the large database (pool 127.1.0.0/16)")
 	smallLeases = flag.Int("small-leases", 16, "big part: leases in the small database (same pool)")
+	bigKs       = flag.String("big-k", "0,60", "big part: numbers of bundle containers")
 	outDir      = flag.String("out", "docs/bench", "where to write results.md, results.csv, part files and plots")
 	binFlag     = flag.String("bin", "", "aliaslease binary (default: build ./cmd/aliaslease statically)")
 	sock        = flag.String("sock", "/var/run/docker.sock", "the engine's unix socket")
@@ -177,8 +178,11 @@ func main() {
 	if want["gc"] {
 		tasks = append(tasks, task{*gcK, "gc", func() { parts["gc"] = gcPart(*gcK) }})
 	}
+	var bigRuns []bigRun
 	if want["big"] {
-		tasks = append(tasks, task{0, "big", func() { parts["big"] = bigPart() }})
+		for _, k := range ints(*bigKs) {
+			tasks = append(tasks, task{k, fmt.Sprintf("big (K=%d)", k), func() { bigRuns = append(bigRuns, measureBig(k)) }})
+		}
 	}
 	// Fewest container changes: run the tasks in order of K.
 	slices.SortStableFunc(tasks, func(a, b task) int { return a.k - b.k })
@@ -195,6 +199,9 @@ func main() {
 	}
 	if want["floor"] {
 		parts["floor"] = floorPart(flKs, kres)
+	}
+	if want["big"] {
+		parts["big"] = bigPart(bigRuns)
 	}
 	for _, name := range allParts {
 		if p := parts[name]; p != nil {
