@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,8 +272,8 @@ func TestManagerRecoverReadsEveryBinding(t *testing.T) {
 
 // TestManagerListEach checks that list walks the leases in the order the
 // database stores them (by slug) with the foreign pool aliases after
-// them, that List puts all in alias order, and that a damaged record
-// fails the walk.
+// them, that List puts all in alias order, and that a damaged record or
+// records that disagree with the alias index fail the walk.
 func TestManagerListEach(t *testing.T) {
 	inv := &fakeInventory{}
 	m, _ := testManager(t, inv, InventoryOff)
@@ -304,15 +306,41 @@ func TestManagerListEach(t *testing.T) {
 	if err != nil || strings.Join(got, " ") != want {
 		t.Errorf("List() = %q, %v, want %q", strings.Join(got, " "), err, want)
 	}
-	s, err := Open(m.Path, nil)
-	if err != nil {
-		t.Fatal(err)
+	damage := map[string]func(tx *bolt.Tx) error{
+		"a damaged lease record": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketLeases).Put([]byte("b"), []byte{leaseRecordV2, 1, 2})
+		},
+		"an index entry naming a slug of another alias": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketAliases).Put(aliasKey(addr("127.0.0.19")), []byte("c"))
+		},
+		"two slugs swapped": func(tx *bolt.Tx) error {
+			b, c := tx.Bucket(bucketLeases).Get([]byte("b")), tx.Bucket(bucketLeases).Get([]byte("c"))
+			b, c = slices.Clone(b), slices.Clone(c)
+			copy(b[1:5], c[1:5])
+			copy(c[1:5], []byte{127, 0, 0, 18})
+			if err := tx.Bucket(bucketLeases).Put([]byte("b"), b); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketLeases).Put([]byte("c"), c)
+		},
 	}
-	s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketLeases).Put([]byte("b"), []byte{leaseRecordV2, 1, 2})
-	})
-	s.Close()
-	if _, err := m.List(context.Background()); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("List() with a damaged lease record = %v, want ErrCorrupt", err)
+	for what, change := range damage {
+		path := filepath.Join(t.TempDir(), "leases.db")
+		if err := os.WriteFile(path, readFile(t, m.Path), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(change); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		m := *m
+		m.Path = path
+		if ds, err := m.List(context.Background()); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("List() with %s = %d decisions, %v, want ErrCorrupt", what, len(ds), err)
+		}
 	}
 }

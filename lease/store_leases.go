@@ -229,15 +229,23 @@ func nextGeneration(tx *bolt.Tx) (uint64, error) {
 // (by slug), decoding each as it is yielded: one pass over the records,
 // where reading them in alias order through the alias index would walk
 // from the root once per lease, which at 65,536 leases was most of what
-// list spent.
+// list spent. After the last lease it checks the records against the
+// alias index, as sweep does (one pass over the index, comparing sums of
+// pairHash): a disagreement is yielded as ErrCorrupt, so that a reader
+// of a damaged file fails instead of showing two leases on one alias.
 func storedLeases(tx *bolt.Tx) iter.Seq2[Lease, error] {
 	return func(yield func(Lease, error) bool) {
+		var sum uint64
 		c := tx.Bucket(bucketLeases).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			l, err := decodeLease(string(k), v)
 			if !yield(l, err) || err != nil {
 				return
 			}
+			sum += pairHash(v[1:5], k)
+		}
+		if err := checkIndexSum(tx, sum); err != nil {
+			yield(Lease{}, err)
 		}
 	}
 }

@@ -218,3 +218,50 @@ func signalName(sig syscall.Signal) string {
 	}
 	return sig.String()
 }
+
+// TestInterruptList: a signal ends list at once, also while its output
+// waits for a reader that stopped reading (a pager left open).
+func TestInterruptList(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "leases.db")
+	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}
+	for _, slug := range []string{"a", "b", "c"} {
+		mustCLI(t, env, "acquire", slug)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(signalName(sig), func(t *testing.T) {
+			// 300 KB of rows into a pipe of 64 KB that is never read.
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			p := &proc{cmd: exec.Command(bin, "list", "--format", `{{printf "%100000s" .Slug}}`), done: make(chan struct{})}
+			p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+			p.cmd.Stdout, p.cmd.Stderr = w, &p.err
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			go func() {
+				err := p.cmd.Wait()
+				p.exited = time.Now()
+				p.res = result{stderr: p.err.String()}
+				if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+					p.res.code = ee.ExitCode()
+				}
+				close(p.done)
+			}()
+			t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+			time.Sleep(500 * time.Millisecond)
+			if !p.running() {
+				t.Fatalf("list did not block on its output: %v", p.res)
+			}
+			p.signal(t, sig)
+			res, took := p.wait(t, 10*time.Second)
+			want := 128 + int(sig)
+			if res.code != want || took > promptly {
+				t.Errorf("list blocked on its output, %s: exit %d after %v (%q), want %d within %v", signalName(sig), res.code, took, res.stderr, want, promptly)
+			}
+		})
+	}
+}

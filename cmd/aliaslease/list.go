@@ -18,6 +18,11 @@ func list(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	now := time.Now()
+	rows, err := rowWriter(tmpl, table, c.Bool("json"), now)
+	if err != nil {
+		return err
+	}
 	m, err := manager(c, false)
 	if err != nil {
 		return err
@@ -25,13 +30,21 @@ func list(c *cli.Context) error {
 	// Rows are rendered into memory while the database is read under the
 	// shared lock, and written out after it is released: a slow reader
 	// (a pager) must never hold up launches.
-	rows := rowWriter(tmpl, table, c.Bool("json"))
-	now := time.Now()
 	walk := func(fn func(lease.Decision) error) error { return m.ListEach(c.Context, fn) }
-	if err := renderBeside(walk, func(d lease.Decision) error { return rows.add(d, now) }); err != nil {
+	if err := renderBeside(c.Context, walk, func(d lease.Decision) error { return rows.add(d, now) }); err != nil {
 		return err
 	}
-	return rows.end(c.App.Writer)
+	// A reader that stopped reading (a pager left open) blocks a write
+	// that no signal interrupts: the rows are written beside, and a
+	// signal ends list at once, whatever the write waits for.
+	ended := make(chan error, 1)
+	go func() { ended <- rows.end(ctxWriter{c.Context, c.App.Writer}) }()
+	select {
+	case err := <-ended:
+		return err
+	case <-c.Context.Done():
+		return c.Context.Err()
+	}
 }
 
 // listFormat parses --format: a template, and whether a "table" format

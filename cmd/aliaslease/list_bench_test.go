@@ -30,7 +30,7 @@ func BenchmarkTableRows(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		r := rowWriter(nil, true, false)
+		r, _ := rowWriter(nil, true, false, now)
 		for _, d := range ds {
 			r.add(d, now)
 		}

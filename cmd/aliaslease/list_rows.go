@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -25,22 +27,23 @@ type rows interface {
 }
 
 // rowWriter returns the rows for the format: JSON (--json or "json"),
-// the default table, or a template.
-func rowWriter(tmpl *template.Template, table, asJSON bool) rows {
+// the default table, or a template (checked first, see newTemplateRows).
+func rowWriter(tmpl *template.Template, table, asJSON bool, now time.Time) (rows, error) {
 	switch {
 	case asJSON || tmpl == nil && !table:
-		return &jsonRows{}
+		return &jsonRows{}, nil
 	case tmpl == nil:
-		return &tableRows{}
+		return &tableRows{}, nil
 	}
-	return &templateRows{tmpl: tmpl, table: table}
+	return newTemplateRows(tmpl, table, now)
 }
 
 // renderBeside calls add with every decision that walk yields, in a
 // goroutine of its own, in batches: on two cores, reading the database
 // and rendering the rows overlap (at 65,536 leases each is about half of
-// list's time). An error from add ends the walk and is returned.
-func renderBeside(walk func(func(lease.Decision) error) error, add func(lease.Decision) error) error {
+// list's time). A failure of the walk (a damaged database) is returned
+// before one of add, which ends the walk; so does the end of ctx.
+func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) error, add func(lease.Decision) error) error {
 	const batch, batches = 512, 4
 	full, free := make(chan []lease.Decision, batches), make(chan []lease.Decision, batches)
 	for range batches {
@@ -65,6 +68,9 @@ func renderBeside(walk func(func(lease.Decision) error) error, add func(lease.De
 			return errRenderFailed
 		}
 		if cur = append(cur, d); len(cur) == batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			full <- cur
 			cur = <-free
 		}
@@ -75,14 +81,34 @@ func renderBeside(walk func(func(lease.Decision) error) error, add func(lease.De
 	}
 	close(full)
 	<-done
-	if addErr != nil {
+	switch {
+	case err != nil && err != errRenderFailed:
+		return err
+	case addErr != nil:
 		return addErr
 	}
-	return err
+	return ctx.Err()
 }
 
 // errRenderFailed ends a walk whose rows could not be rendered.
 var errRenderFailed = errors.New("rendering failed")
+
+// ctxWriter writes until ctx ends (a signal: list's output can be long),
+// and drops empty writes, which a device such as /dev/full would fail.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return c.w.Write(p)
+}
 
 // sortedRows keeps rendered rows in memory and gives them back in alias
 // order. The library yields decisions in the order the database stores
@@ -293,21 +319,52 @@ type templateRows struct {
 	sortedRows
 	tmpl   *template.Template
 	table  bool
-	header []byte // rendered before the first row, so that its error comes first
-	headed bool
+	header []byte
+	err    error  // the failure of the row of the lowest alias, as if they came in order
+	errKey uint64 // that row's key
+}
+
+// newTemplateRows renders the header of a table and runs the template on
+// an example row, so that a field that does not exist is a usage error
+// before the database is read, however many rows there are (none
+// included). A failure that depends on a row's values is found on the
+// rows themselves.
+func newTemplateRows(tmpl *template.Template, table bool, now time.Time) (*templateRows, error) {
+	r := &templateRows{tmpl: tmpl, table: table}
+	if table {
+		header := map[string]string{}
+		for _, f := range rowFields {
+			header[f] = strings.ToUpper(f)
+		}
+		if err := r.line(&r.header, header); err != nil {
+			return nil, err
+		}
+	}
+	a := netip.MustParseAddr("127.0.0.16")
+	example := lease.Decision{Lease: lease.Lease{Slug: "example", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now},
+		Alias: a, State: lease.Pending, Reason: lease.ReasonWithinGrace}
+	var scratch []byte
+	if err := r.line(&scratch, row(example, now)); err != nil && strings.Contains(err.Error(), "no field") {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (r *templateRows) add(d lease.Decision, now time.Time) error {
-	if err := r.head(); err != nil {
-		return err
-	}
 	r.begin(d)
-	return r.line(&r.buf, row(d, now))
+	n := len(r.buf)
+	if err := r.line(&r.buf, row(d, now)); err != nil {
+		r.buf = r.buf[:n]
+		if key := r.keys[len(r.keys)-1]; r.err == nil || key < r.errKey {
+			r.err, r.errKey = err, key
+		}
+	}
+	return nil
 }
 
 func (r *templateRows) end(w io.Writer) error {
-	if err := r.head(); err != nil {
-		return err
+	if r.err != nil {
+		return r.err
 	}
 	var tw *tabwriter.Writer
 	if r.table {
@@ -324,19 +381,6 @@ func (r *templateRows) end(w io.Writer) error {
 		err = tw.Flush()
 	}
 	return err
-}
-
-// head renders the header of a table, once.
-func (r *templateRows) head() error {
-	if r.headed || !r.table {
-		return nil
-	}
-	r.headed = true
-	header := map[string]string{}
-	for _, f := range rowFields {
-		header[f] = strings.ToUpper(f)
-	}
-	return r.line(&r.header, header)
 }
 
 // line appends the template's rendering of v and a newline to *b.

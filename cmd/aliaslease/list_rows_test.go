@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
 )
@@ -42,7 +44,7 @@ func TestRenderBeside(t *testing.T) {
 				}
 				return nil
 			}
-			err := renderBeside(walk, func(d lease.Decision) error {
+			err := renderBeside(context.Background(), walk, func(d lease.Decision) error {
 				if int(d.Lease.Generation) != added {
 					return fmt.Errorf("decision %d came as number %d", d.Lease.Generation, added)
 				}
@@ -64,5 +66,73 @@ func TestRenderBeside(t *testing.T) {
 				t.Errorf("the walk went on for %d decisions after add failed at %d", walked, tt.addFailsAt)
 			}
 		})
+	}
+}
+
+// TestRenderBesideCancelled checks that the end of the context (a
+// signal) ends the walk and comes back as its error.
+func TestRenderBesideCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	walked := 0
+	walk := func(fn func(lease.Decision) error) error {
+		for i := range 100000 {
+			if i == 1000 {
+				cancel()
+			}
+			walked++
+			if err := fn(lease.Decision{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := renderBeside(ctx, walk, func(lease.Decision) error { return nil })
+	if !errors.Is(err, context.Canceled) || walked > 1000+512 {
+		t.Errorf("renderBeside with a context cancelled after 1000 decisions = %v after %d, want context.Canceled within a batch", err, walked)
+	}
+}
+
+// failWriter fails every write, as /dev/full does.
+type failWriter struct{ writes int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	f.writes++
+	return 0, errors.New("no space left on device")
+}
+
+func TestCtxWriter(t *testing.T) {
+	f := &failWriter{}
+	w := ctxWriter{context.Background(), f}
+	if n, err := w.Write(nil); n != 0 || err != nil || f.writes != 0 {
+		t.Errorf("Write(nil) = %d, %v with %d writes below, want 0, nil and none", n, err, f.writes)
+	}
+	if _, err := w.Write([]byte("x")); err == nil || f.writes != 1 {
+		t.Errorf("Write(x) = %v with %d writes below, want the error of the one write", err, f.writes)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w = ctxWriter{ctx, f}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, context.Canceled) || f.writes != 1 {
+		t.Errorf("Write(x) after the context ended = %v with %d writes below, want context.Canceled and no write", err, f.writes)
+	}
+}
+
+// TestEmptyTemplateWritesNothing: a template list with no rows makes no
+// write at all (an empty one fails on /dev/full).
+func TestEmptyTemplateWritesNothing(t *testing.T) {
+	for _, format := range []string{"{{.Slug}}", "table {{.Slug}}"} {
+		tmpl, table, err := listFormat(format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := rowWriter(tmpl, table, false, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &failWriter{}
+		err = r.end(ctxWriter{context.Background(), f})
+		if wantWrites := map[bool]int{false: 0, true: 1}[table]; f.writes != wantWrites {
+			t.Errorf("list --format %q with no rows made %d writes (%v), want %d", format, f.writes, err, wantWrites)
+		}
 	}
 }
