@@ -25,7 +25,7 @@ func ValidateSlug(s string) error {
 		switch {
 		case alnum:
 		case i == 0:
-			return fmt.Errorf("%w: %q must start with a letter or a digit", ErrInvalidSlug, s)
+			return fmt.Errorf("%w: %q must start with A-Z a-z or 0-9", ErrInvalidSlug, s)
 		case c == '.' || c == '_' || c == '-':
 		default:
 			return fmt.Errorf("%w: %q has %s at byte %d; allowed are A-Z a-z 0-9 . _ -", ErrInvalidSlug, s, character(s[i:]), i)
