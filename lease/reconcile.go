@@ -61,7 +61,7 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 	ls := leases
 	if !slices.IsSortedFunc(ls, byAlias) {
 		ls = slices.Clone(leases)
-		slices.SortFunc(ls, byAlias)
+		slices.SortStableFunc(ls, byAlias) // leases on one alias (a damaged file) keep their order
 	}
 	each := func(yield func(Lease, error) bool) {
 		for _, l := range ls {
@@ -104,8 +104,9 @@ func byDecisionAlias(a, b Decision) int { return a.Alias.Compare(b.Alias) }
 // yield as soon as it is known, and the foreign aliases (held, not
 // leased) follow the last lease, in alias order. Nothing is kept but the
 // holders and a mark per held alias; yield gets a decision it must not
-// keep (a 200-byte copy per lease is not free at 65,536). more, when not nil, names holders of
-// a lease that the holders given do not show (its running process).
+// keep (a 200-byte copy per lease is not free at 65,536). more, when not
+// nil, names holders of a lease that the holders given do not show (its
+// running process).
 func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Time, grace time.Duration, more func(Lease) []Holder, yield func(*Decision) error) error {
 	hs, bySlug := sortHolders(holders)
 	keys := make([]uint32, len(hs)) // hs's aliases, for the search

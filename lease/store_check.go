@@ -20,8 +20,9 @@ import (
 // after something other than this code wrote it (another program, an
 // older aliaslease, a crafted or repaired file); damage at rest after a
 // verified commit (bbolt keeps no checksum of its data pages) shows when
-// a record is read: by any command touching it, and by list, gc, doctor
-// and a new lease under Docker, which read them all.
+// a record is read: by any command touching it, and by list, gc and
+// doctor, which read them all (so does a new lease under Docker, unless
+// the seen floor says no lease can be stale yet).
 
 // keyVerified, in meta, holds the transaction id of the last commit made
 // by a writer that verified the file first.

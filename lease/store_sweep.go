@@ -94,10 +94,10 @@ func sweep(tx *bolt.Tx, snap Snapshot, now time.Time, grace time.Duration, stale
 // lease what a database of 16 does. putLease lowers it for every new
 // lease and renew for every renewal (a clock set back could renew into
 // the past); removals cannot break it; a sweep of a writable transaction
-// sets it to the minimum over the leases it read. At worst a wrong floor makes acquire skip
-// reclaiming a stale lease, which gc still reclaims: it is never a reason
-// to reclaim. A database without it (made before it existed) is
-// swept.
+// sets it to the minimum over the leases it read. At worst a wrong floor
+// makes acquire skip reclaiming a stale lease, which gc still reclaims:
+// it is never a reason to reclaim. A database without it (made before it
+// existed) is swept.
 var keySeenFloor = []byte("seen-floor")
 
 // noLeaseFloor is the floor of a database without leases: after any time.

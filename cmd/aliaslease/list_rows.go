@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"slices"
@@ -55,8 +56,8 @@ func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) err
 	go func() {
 		defer close(done)
 		for b := range full {
-			for i := 0; i < len(b) && addErr == nil; i++ {
-				addErr = add(b[i])
+			if addErr == nil {
+				addErr = addAll(b, add)
 			}
 			failed.Store(addErr != nil)
 			free <- b[:0]
@@ -88,6 +89,23 @@ func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) err
 		return addErr
 	}
 	return ctx.Err()
+}
+
+// addAll calls add with each of ds until one fails. A panic is an error
+// too: this goroutine is outside the guard that turns the walk's panics
+// into errors, and it must go on handing batches back.
+func addAll(ds []lease.Decision, add func(lease.Decision) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("rendering a row: %v", p)
+		}
+	}()
+	for _, d := range ds {
+		if err := add(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errRenderFailed ends a walk whose rows could not be rendered.
@@ -366,9 +384,11 @@ func (r *templateRows) end(w io.Writer) error {
 	if r.err != nil {
 		return r.err
 	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	w = bw
 	var tw *tabwriter.Writer
 	if r.table {
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw = tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 		w = tw
 	}
 	_, err := w.Write(r.header)
@@ -380,7 +400,10 @@ func (r *templateRows) end(w io.Writer) error {
 	if err == nil && tw != nil {
 		err = tw.Flush()
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // line appends the template's rendering of v and a newline to *b.

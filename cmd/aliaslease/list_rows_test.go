@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +135,22 @@ func TestEmptyTemplateWritesNothing(t *testing.T) {
 		if wantWrites := map[bool]int{false: 0, true: 1}[table]; f.writes != wantWrites {
 			t.Errorf("list --format %q with no rows made %d writes (%v), want %d", format, f.writes, err, wantWrites)
 		}
+	}
+}
+
+// TestRenderBesidePanic: a panic while rendering a row is an error, and
+// the walk ends without waiting forever for a batch.
+func TestRenderBesidePanic(t *testing.T) {
+	walk := func(fn func(lease.Decision) error) error {
+		for range 10000 {
+			if err := fn(lease.Decision{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := renderBeside(context.Background(), walk, func(lease.Decision) error { panic("boom") })
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("renderBeside with a panicking add = %v, want an error naming the panic", err)
 	}
 }
