@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -160,6 +161,11 @@ func (s *sortedRows) begin(d lease.Decision) {
 
 // each calls fn with every row, in alias order.
 func (s *sortedRows) each(fn func(row []byte)) {
+	s.eachKey(func(_ uint64, row []byte) { fn(row) })
+}
+
+// eachKey calls fn with every row and its key, in alias order.
+func (s *sortedRows) eachKey(fn func(key uint64, row []byte)) {
 	if s.buf != nil {
 		s.chunks, s.buf = append(s.chunks, s.buf), nil
 	}
@@ -171,7 +177,7 @@ func (s *sortedRows) each(fn func(row []byte)) {
 		if int(i)+1 < len(s.starts) && s.starts[i+1]>>32 == s.starts[i]>>32 {
 			end = int(uint32(s.starts[i+1]))
 		}
-		fn(chunk[uint32(s.starts[i]):end])
+		fn(k, chunk[uint32(s.starts[i]):end])
 	}
 }
 
@@ -209,25 +215,116 @@ func sortKeys(keys []uint64) {
 }
 
 // jsonRows is an array of objects, as json.Encoder with an indent of two
-// spaces writes one, built an element at a time.
+// spaces writes one, built an element at a time. A lease without holders
+// (nearly every row of a large list) is kept in a compact form (a few
+// dozen bytes, not the two hundred of its JSON) and written at the end by
+// appendPlain, byte for byte as encoding/json writes it; any other row is
+// kept as encoding/json renders it.
 type jsonRows struct{ sortedRows }
 
+// The first byte of a JSON row: how the rest is kept.
+const (
+	jsonPlain    = 0 // slug, generation, times, state, reason (see add)
+	jsonRendered = 1 // the element, rendered
+)
+
 func (r *jsonRows) add(d lease.Decision, _ time.Time) error {
+	if plain(d) {
+		r.begin(d)
+		r.buf = append(r.buf, jsonPlain)
+		r.buf = appendField(r.buf, d.Lease.Slug)
+		r.buf = binary.AppendUvarint(r.buf, d.Lease.Generation)
+		r.buf = binary.AppendVarint(r.buf, d.Lease.AcquiredAt.UnixNano())
+		r.buf = binary.AppendVarint(r.buf, d.Lease.RenewedAt.UnixNano())
+		r.buf = appendField(r.buf, string(d.State))
+		r.buf = appendField(r.buf, string(d.Reason))
+		return nil
+	}
 	b, err := json.MarshalIndent(decisionObject(d, true), "  ", "  ")
 	if err != nil {
 		return err
 	}
 	r.begin(d)
-	r.buf = append(r.buf, b...)
+	r.buf = append(append(r.buf, jsonRendered), b...)
 	return nil
+}
+
+// plain says whether d is a row appendPlain writes as encoding/json
+// would: a lease on its own alias, without holders, its times exact in
+// Unix nanoseconds.
+func plain(d lease.Decision) bool {
+	exact := func(t time.Time) bool { return time.Unix(0, t.UnixNano()).Equal(t) }
+	return d.Lease.Slug != "" && len(d.Holders) == 0 && d.Alias == d.Lease.Alias && d.Alias.Is4() &&
+		exact(d.Lease.AcquiredAt) && exact(d.Lease.RenewedAt)
+}
+
+// appendField appends a string with its length (uvarint).
+func appendField(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// field reads what appendField wrote.
+func field(b []byte) (string, []byte) {
+	n, k := binary.Uvarint(b)
+	return string(b[k : k+int(n)]), b[k+int(n):]
+}
+
+// appendPlain appends the element of a plain row (see add) on alias, as
+// json.MarshalIndent(decisionObject(d, true), "  ", "  ") writes it.
+func appendPlain(b, row []byte, alias uint32) []byte {
+	slug, row := field(row)
+	gen, k := binary.Uvarint(row)
+	acq, m := binary.Varint(row[k:])
+	ren, n := binary.Varint(row[k+m:])
+	state, row := field(row[k+m+n:])
+	reason, _ := field(row)
+	b = appendJSONString(append(b, "{\n    \"slug\": "...), slug)
+	b = append(b, ",\n    \"alias\": \""...)
+	b = append(u32Addr(alias).AppendTo(b), '"')
+	if state != "" {
+		b = appendJSONString(append(b, ",\n    \"state\": "...), state)
+	}
+	if gen != 0 {
+		b = strconv.AppendUint(append(b, ",\n    \"generation\": "...), gen, 10)
+	}
+	b = time.Unix(0, acq).UTC().AppendFormat(append(b, ",\n    \"acquired_at\": \""...), time.RFC3339Nano)
+	b = time.Unix(0, ren).UTC().AppendFormat(append(b, "\",\n    \"renewed_at\": \""...), time.RFC3339Nano)
+	b = append(b, "\",\n    \"holders\": []"...)
+	if reason != "" {
+		b = appendJSONString(append(b, ",\n    \"reason\": "...), reason)
+	}
+	return append(b, "\n  }"...)
+}
+
+// appendJSONString appends s as encoding/json writes a string: as it is
+// when it is printable ASCII without a quote, a backslash or a character
+// it escapes for HTML, else through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
+}
+
+// u32Addr is the IPv4 address of a key's alias.
+func u32Addr(a uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
 }
 
 func (r *jsonRows) end(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	sep := "[\n  "
-	r.each(func(row []byte) {
-		bw.WriteString(sep)
-		bw.Write(row)
+	r.eachKey(func(key uint64, row []byte) {
+		b := append(bw.AvailableBuffer(), sep...)
+		if row[0] == jsonPlain {
+			b = appendPlain(b, row[1:], uint32(key>>32))
+		} else {
+			b = append(b, row[1:]...)
+		}
+		bw.Write(b)
 		sep = ",\n  "
 	})
 	if len(r.keys) == 0 {
