@@ -84,7 +84,7 @@ func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) err
 	close(full)
 	<-done
 	switch {
-	case err != nil && err != errRenderFailed:
+	case err != nil && !errors.Is(err, errRenderFailed):
 		return err
 	case addErr != nil:
 		return addErr
