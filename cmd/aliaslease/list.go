@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
@@ -19,7 +21,7 @@ func list(c *cli.Context) error {
 		return err
 	}
 	now := time.Now()
-	rows, err := rowWriter(tmpl, table, c.Bool("json"), now)
+	rows, err := rowWriter(tmpl, table, c.Bool("json"))
 	if err != nil {
 		return err
 	}
@@ -68,7 +70,101 @@ func listFormat(format string) (tmpl *template.Template, table bool, err error) 
 	if err != nil {
 		return nil, false, usagef("--format: %v", err)
 	}
+	if f, ok := unknownField(tmpl.Tree.Root, true); ok {
+		return nil, false, usagef("--format: no field %q; the fields are %s", f, strings.Join(rowFields, ", "))
+	}
 	return tmpl, table, nil
+}
+
+// unknownField returns the first field the template names, in its
+// order, that a row does not have: a typo is refused before the database
+// is read, whichever branch it is in and however many rows there are.
+// Inside {{with}} and {{range}} the dot is a value of the row, not the
+// row (.AcquiredAt.Unix is fine there as .Unix), so only $.Field is
+// checked; anything else fails, if it does, on the rows.
+func unknownField(n parse.Node, rowDot bool) (string, bool) {
+	var first string
+	check := func(ns ...parse.Node) bool {
+		for _, n := range ns {
+			if f, ok := unknownField(n, rowDot); ok {
+				first = f
+				return true
+			}
+		}
+		return false
+	}
+	known := func(f string) bool { return slices.Contains(rowFields, f) }
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				if check(c) {
+					return first, true
+				}
+			}
+		}
+	case *parse.ActionNode:
+		return unknownField(n.Pipe, rowDot)
+	case *parse.TemplateNode:
+		return unknownField(n.Pipe, rowDot)
+	case *parse.PipeNode:
+		if n != nil {
+			for _, c := range n.Cmds {
+				if check(c) {
+					return first, true
+				}
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			if check(a) {
+				return first, true
+			}
+		}
+	case *parse.ChainNode: // (x).F: F is a field of x's value, the row's for (.) and ($)
+		if isRow(n.Node, rowDot) && !known(n.Field[0]) {
+			return n.Field[0], true
+		}
+		return unknownField(n.Node, rowDot)
+	case *parse.FieldNode:
+		if rowDot && !known(n.Ident[0]) {
+			return n.Ident[0], true
+		}
+	case *parse.VariableNode:
+		if n.Ident[0] == "$" && len(n.Ident) > 1 && !known(n.Ident[1]) {
+			return n.Ident[1], true
+		}
+	case *parse.IfNode:
+		if check(n.Pipe, n.List, n.ElseList) {
+			return first, true
+		}
+	case *parse.WithNode:
+		if check(n.Pipe, n.ElseList) {
+			return first, true
+		}
+		return unknownField(n.List, isRow(n.Pipe, rowDot)) // {{with .}} keeps the row
+	case *parse.RangeNode:
+		if check(n.Pipe, n.ElseList) {
+			return first, true
+		}
+		return unknownField(n.List, false)
+	}
+	return "", false
+}
+
+// isRow says whether x is the row: the dot where it is the row, or $, in
+// as many parentheses (or a with's declaration) as may be.
+func isRow(x parse.Node, rowDot bool) bool {
+	for p, ok := x.(*parse.PipeNode); ok && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1; p, ok = x.(*parse.PipeNode) {
+		x = p.Cmds[0].Args[0]
+	}
+	switch x := x.(type) {
+	case *parse.DotNode:
+		return rowDot
+	case *parse.VariableNode:
+		return len(x.Ident) == 1 && x.Ident[0] == "$"
+	}
+	return false
 }
 
 // row is what list prints of a decision.

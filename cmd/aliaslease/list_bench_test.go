@@ -30,7 +30,7 @@ func BenchmarkTableRows(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		r, _ := rowWriter(nil, true, false, now)
+		r, _ := rowWriter(nil, true, false)
 		for _, d := range ds {
 			r.add(d, now)
 		}

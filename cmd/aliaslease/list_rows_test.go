@@ -129,7 +129,7 @@ func TestEmptyTemplateWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := rowWriter(tmpl, table, false, time.Now())
+		r, err := rowWriter(tmpl, table, false)
 		if err != nil {
 			t.Fatal(err)
 		}
