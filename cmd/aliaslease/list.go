@@ -36,17 +36,7 @@ func list(c *cli.Context) error {
 	if err := renderBeside(c.Context, walk, func(d lease.Decision) error { return rows.add(d, now) }); err != nil {
 		return err
 	}
-	// A reader that stopped reading (a pager left open) blocks a write
-	// that no signal interrupts: the rows are written beside, and a
-	// signal ends list at once, whatever the write waits for.
-	ended := make(chan error, 1)
-	go func() { ended <- rows.end(ctxWriter{c.Context, c.App.Writer}) }()
-	select {
-	case err := <-ended:
-		return err
-	case <-c.Context.Done():
-		return c.Context.Err()
-	}
+	return writeBeside(c.Context, rows, c.App.Writer)
 }
 
 // listFormat parses --format: a template, and whether a "table" format

@@ -112,6 +112,21 @@ func addAll(ds []lease.Decision, add func(lease.Decision) error) (err error) {
 // errRenderFailed ends a walk whose rows could not be rendered.
 var errRenderFailed = errors.New("rendering failed")
 
+// writeBeside writes the rows out in a goroutine of its own and returns
+// when they are written or ctx ends: a reader that stopped reading (a
+// pager left open) blocks a write that no signal interrupts, and a signal
+// must end list at once, whatever the write waits for.
+func writeBeside(ctx context.Context, r rows, w io.Writer) error {
+	ended := make(chan error, 1)
+	go func() { ended <- r.end(ctxWriter{ctx, w}) }()
+	select {
+	case err := <-ended:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // ctxWriter writes until ctx ends (a signal: list's output can be long),
 // and drops empty writes, which a device such as /dev/full would fail.
 type ctxWriter struct {
