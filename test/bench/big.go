@@ -86,9 +86,7 @@ func measureBig(k int) bigRun {
 	first := bigFirst
 	sizes := []int{*smallLeases, *bigLeases}
 	defs := bigCmds
-	type cmdDef = bigCmd
-	type key = bigKey
-	specOf := func(d cmdDef, n int) (cmdSpec, string) {
+	specOf := func(d bigCmd, n int) (cmdSpec, string) {
 		db := bigMasters[n].master
 		if d.writes {
 			db = filepath.Join(tmpDir, "big", fmt.Sprintf("%s-%d", d.name, n), "leases.db")
@@ -127,33 +125,32 @@ func measureBig(k int) bigRun {
 		}
 	}
 	c0 := engineContainers()
-	ss := map[key]*series{}
-	var order []key
+	ss := map[bigKey]*series{}
+	var order []bigKey
 	for _, n := range sizes {
 		for _, d := range defs {
-			k := key{d.name, n}
-			ss[k] = &series{name: d.name}
-			order = append(order, k)
+			ss[bigKey{d.name, n}] = &series{name: d.name}
+			order = append(order, bigKey{d.name, n})
 		}
 	}
 	floor := &series{name: "floor"}
-	order = append(order, key{"floor", 0})
-	defOf := map[string]cmdDef{}
+	order = append(order, bigKey{"floor", 0})
+	defOf := map[string]bigCmd{}
 	for _, d := range defs {
 		defOf[d.name] = d
 	}
 	for i := range *runs {
-		for _, k := range shuffled(order) {
-			if k.name == "floor" {
+		for _, key := range shuffled(order) {
+			if key.name == "floor" {
 				floor.add(run(cmdSpec{argv: []string{floorBin, *sock}}))
 				continue
 			}
-			d := defOf[k.name]
-			c, db := specOf(d, k.n)
+			d := defOf[key.name]
+			c, db := specOf(d, key.n)
 			if d.writes {
-				copyDB(bigMasters[k.n].master, db)
+				copyDB(bigMasters[key.n].master, db)
 			}
-			ss[k].add(run(c))
+			ss[key].add(run(c))
 		}
 		if (i+1)%5 == 0 || i+1 == *runs {
 			logf("  big (K=%d): %d of %d iterations", k, i+1, *runs)
