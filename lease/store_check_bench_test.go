@@ -1,7 +1,6 @@
 package lease
 
 import (
-	"path/filepath"
 	"testing"
 )
 
@@ -13,13 +12,7 @@ func BenchmarkOpenRenewClose(b *testing.B) {
 	for _, p := range benchPools {
 		b.Run("pool="+p.name, func(b *testing.B) {
 			pool := MustParsePool(p.spec)
-			path := filepath.Join(b.TempDir(), "leases.db")
-			s, err := Open(path, &Options{Create: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			fill(b, s, pool)
-			s.Close()
+			path := filledFile(b, pool)
 			b.ResetTimer()
 			for b.Loop() {
 				s, err := Open(path, nil)
@@ -42,13 +35,7 @@ func BenchmarkOpenRenewClose(b *testing.B) {
 func BenchmarkCheckRecords(b *testing.B) {
 	for _, p := range benchPools {
 		b.Run("pool="+p.name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "leases.db")
-			s, err := Open(path, &Options{Create: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			fill(b, s, MustParsePool(p.spec))
-			s.Close()
+			path := filledFile(b, MustParsePool(p.spec))
 			b.ResetTimer()
 			for b.Loop() {
 				s, err := Open(path, &Options{ReadOnly: true})

@@ -2,60 +2,31 @@ package lease
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/aliaslease/aliaslease/internal/fstree"
 )
 
 // otherUID is a user that is neither root nor the test's (nobody).
 const otherUID = 65534
 
-// tree describes every entry under dir, without following links: type,
-// mode, owner, link count, inode and a digest of the content of regular
-// files. Two equal trees mean nothing under dir was created, removed,
-// changed, re-moded or re-owned.
+// tree describes every entry under dir (see fstree.Snapshot).
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
-			return nil
-		}
-		desc := fmt.Sprintf("mode=%o uid=%d nlink=%d ino=%d size=%d", st.Mode, st.Uid, st.Nlink, st.Ino, st.Size)
-		if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
-			b, _ := os.ReadFile(p)
-			desc += fmt.Sprintf(" sha=%x", sha256.Sum256(b))
-		}
-		out[p] = desc
-		return nil
-	})
-	return out
+	return fstree.Snapshot(dir)
 }
 
-// sameTree reports the differences between two trees.
+// sameTree fails the test for every difference between two trees.
 func sameTree(t *testing.T, what string, before, after map[string]string) {
 	t.Helper()
-	for p, d := range after {
-		if b, ok := before[p]; !ok {
-			t.Errorf("%s: %s appeared (%s)", what, p, d)
-		} else if b != d {
-			t.Errorf("%s: %s changed: %s, was %s", what, p, d, b)
-		}
-	}
-	for p := range before {
-		if _, ok := after[p]; !ok {
-			t.Errorf("%s: %s disappeared", what, p)
-		}
+	for _, d := range fstree.Diff(before, after) {
+		t.Errorf("%s: %s", what, d)
 	}
 }
 

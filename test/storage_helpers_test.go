@@ -3,19 +3,17 @@ package test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aliaslease/aliaslease/internal/fstree"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -53,47 +51,17 @@ func storageEngine(t *testing.T) []string {
 	return []string{"DOCKER_HOST=unix://" + filepath.Join(dir, "docker.sock")}
 }
 
-// storageTree describes every entry under dir without following links:
-// type and mode, owner, link count, inode, size, and a digest of each
-// regular file. Equal trees mean nothing under dir was created, removed,
-// changed, re-moded or re-owned.
+// storageTree describes every entry under dir (see fstree.Snapshot).
 func storageTree(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		var st syscall.Stat_t
-		if syscall.Lstat(p, &st) != nil {
-			return nil
-		}
-		desc := fmt.Sprintf("mode=%o uid=%d nlink=%d ino=%d size=%d", st.Mode, st.Uid, st.Nlink, st.Ino, st.Size)
-		if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
-			if b, err := os.ReadFile(p); err == nil {
-				desc += fmt.Sprintf(" sha=%x", sha256.Sum256(b))
-			}
-		}
-		out[p] = desc
-		return nil
-	})
-	return out
+	return fstree.Snapshot(dir)
 }
 
 // storageSameTree fails the test for every difference between two trees.
 func storageSameTree(t *testing.T, what string, before, after map[string]string) {
 	t.Helper()
-	for p, d := range after {
-		if b, ok := before[p]; !ok {
-			t.Errorf("%s: %s appeared (%s)", what, p, d)
-		} else if b != d {
-			t.Errorf("%s: %s changed: %s, was %s", what, p, d, b)
-		}
-	}
-	for p := range before {
-		if _, ok := after[p]; !ok {
-			t.Errorf("%s: %s disappeared", what, p)
-		}
+	for _, d := range fstree.Diff(before, after) {
+		t.Errorf("%s: %s", what, d)
 	}
 }
 

@@ -314,3 +314,34 @@ func TestSquattedDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestListDisagreeingRecords: list, which reads every record, refuses a
+// database whose records and alias index disagree (two slugs' aliases
+// swapped in their records, the index untouched), in every format: exit
+// 6, nothing on stdout, the file as it was.
+func TestListDisagreeingRecords(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "leases.db")
+	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}
+	mustCLI(t, env, "acquire", "a") // 127.0.0.16
+	mustCLI(t, env, "acquire", "b") // 127.0.0.17
+	storageBolt(t, db, func(tx *bolt.Tx) error {
+		leases := tx.Bucket([]byte("leases"))
+		a, b := bytes.Clone(leases.Get([]byte("a"))), bytes.Clone(leases.Get([]byte("b")))
+		copy(a[1:5], alias4(17))
+		copy(b[1:5], alias4(16))
+		if err := leases.Put([]byte("a"), a); err != nil {
+			return err
+		}
+		return leases.Put([]byte("b"), b)
+	})
+	before := readFile(t, db)
+	for _, args := range [][]string{{"list"}, {"list", "--json"}, {"list", "--format", "{{.Slug}}"}} {
+		r := cli(t, env, args...)
+		if r.code != 6 || r.stdout != "" || !strings.Contains(r.stderr, "database unreadable") {
+			t.Errorf("aliaslease %s on records that disagree with the index: %v, want exit 6, nothing on stdout", strings.Join(args, " "), r)
+		}
+	}
+	if !bytes.Equal(before, readFile(t, db)) {
+		t.Errorf("list changed the database")
+	}
+}
