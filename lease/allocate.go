@@ -14,13 +14,13 @@ type leasedFrom func(from uint32) iter.Seq[uint32]
 // pool (a push iterator, not iter.Pull, whose coroutine switch per alias
 // would cost more than the walk itself), so the cost is linear in the
 // pool and the leases.
-func lowestFree(p Pool, leased leasedFrom, held map[netip.Addr]bool) (netip.Addr, bool) {
+func lowestFree(p Pool, leased leasedFrom, held func(netip.Addr) bool) (netip.Addr, bool) {
 	for _, r := range p.ranges {
 		// v runs through the range; the leased aliases come in order.
 		v, done := r.lo, false
 		free := func(upTo uint32) (netip.Addr, bool) { // the first unheld alias in [v, upTo)
 			for ; v < upTo; v++ {
-				if a := u32ToAddr(v); !held[a] {
+				if a := u32ToAddr(v); !held(a) {
 					return a, true
 				}
 			}
@@ -43,7 +43,7 @@ func lowestFree(p Pool, leased leasedFrom, held map[netip.Addr]bool) (netip.Addr
 			if a, ok := free(r.hi); ok {
 				return a, true
 			}
-			if a := u32ToAddr(r.hi); !held[a] {
+			if a := u32ToAddr(r.hi); !held(a) {
 				return a, true
 			}
 		}

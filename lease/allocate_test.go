@@ -61,7 +61,7 @@ func TestLowestFreeMatchesDefinition(t *testing.T) {
 				}
 			}
 		}
-		got, gotOK := lowestFree(p, from, held)
+		got, gotOK := lowestFree(p, from, func(a netip.Addr) bool { return held[a] })
 		want, wantOK := naiveLowestFree(p, leased, held)
 		if got != want || gotOK != wantOK {
 			t.Fatalf("lowestFree(%s) = %v, %v, want %v, %v (leased %v)", p, got, gotOK, want, wantOK, sorted)

@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Inventory gathers the holders of addresses: the containers that publish
@@ -264,7 +262,7 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 			}
 			return nil
 		}
-		return classifyEach(leases, snap.Holders, snap.TakenAt, m.Grace, processHolder, func(d *Decision) error {
+		return classifyEach(leases, indexHolders(snap.Holders), snap.TakenAt, m.Grace, processHolder, func(d *Decision) error {
 			if d.State == Foreign && !m.Pool.Contains(d.Alias) {
 				return nil
 			}
@@ -272,7 +270,7 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 		})
 	}
 	found, err := m.existing(ctx, true, func(s *Store) error {
-		return s.view(func(tx *bolt.Tx) error { return walk(storedLeases(tx)) })
+		return s.each(walk)
 	})
 	if err != nil || found {
 		return err

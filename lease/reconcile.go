@@ -50,13 +50,8 @@ type Decision struct {
 
 // classify judges every lease against the holders seen in a snapshot taken
 // at now, and reports every alias that is held but not leased as foreign.
-// Only a lease with no holder whose renewal is at least grace old is
-// stale; nothing else may ever be reclaimed. It is pure: the decisions
-// depend on its arguments alone. Decisions come sorted by alias.
-//
-// The holders are sorted once and each lease finds its own by binary
-// search, so the cost is a sort of each and one pass: a nearly full pool
-// of 65,536 leases is judged in milliseconds.
+// It is pure: the decisions depend on its arguments alone. Decisions come
+// sorted by alias.
 func classify(leases []Lease, holders []Holder, now time.Time, grace time.Duration) []Decision {
 	ls := leases
 	if !slices.IsSortedFunc(ls, byAlias) {
@@ -74,7 +69,7 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 	// them in alias order: one merge puts all in order.
 	leased := make([]Decision, 0, len(ls))
 	var foreign []Decision
-	classifyEach(each, holders, now, grace, nil, func(d *Decision) error {
+	classifyEach(each, indexHolders(holders), now, grace, nil, func(d *Decision) error {
 		if d.State == Foreign {
 			foreign = append(foreign, *d)
 		} else {
@@ -103,62 +98,37 @@ func byDecisionAlias(a, b Decision) int { return a.Alias.Compare(b.Alias) }
 // order (as the database stores them): each lease's decision goes to
 // yield as soon as it is known, and the foreign aliases (held, not
 // leased) follow the last lease, in alias order. Nothing is kept but the
-// holders and a mark per held alias; yield gets a decision it must not
-// keep (a 200-byte copy per lease is not free at 65,536). more, when not
-// nil, names holders of a lease that the holders given do not show (its
-// running process).
-func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Time, grace time.Duration, more func(Lease) []Holder, yield func(*Decision) error) error {
-	hs, bySlug := sortHolders(holders)
-	keys := make([]uint32, len(hs)) // hs's aliases, for the search
-	for i, h := range hs {
-		keys[i] = addrToU32(h.Alias)
-	}
-	leased := make([]bool, len(hs)) // by the first holder of each alias
-	// search finds where a's holders are in hs, looking first where the
-	// last search ended: leases that come in alias order cost no search.
-	at := 0
-	search := func(a uint32) (j int, found bool) {
-		if at < len(keys) && keys[at] >= a && (at == 0 || keys[at-1] < a) {
-			j, found = at, keys[at] == a
-		} else {
-			j, found = slices.BinarySearch(keys, a)
-		}
-		return j, found
-	}
-	// group returns the holders on the alias at hs[j:], and the index past them.
-	group := func(j int) ([]Holder, int) {
-		k := j + 1
-		for k < len(hs) && hs[k].Alias == hs[j].Alias {
-			k++
-		}
-		return hs[j:k:k], k
-	}
-	var d Decision // one for all: a fresh one per lease would escape to the heap
+// index and a mark per held alias; yield gets a decision it must not keep
+// (see docs/design.md, *Many leases*). alsoHeldBy, when not nil, names
+// holders of a lease that the index does not show (its running process).
+func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, now time.Time, grace time.Duration, alsoHeldBy func(Lease) []Holder, yield func(*Decision) error) error {
+	leased := make([]bool, len(idx.hs)) // by the first holder of each alias
+	at := 0                             // where the last search ended
+	var d Decision                      // one for all: a fresh one per lease would escape to the heap
 	for l, err := range leases {
 		if err != nil {
 			return err
 		}
 		d = Decision{Lease: l, Alias: l.Alias}
-		if j, found := search(addrToU32(l.Alias)); !found {
-			at = j
-		} else {
-			d.Holders, at = group(j)
+		j, k := idx.find(addrToU32(l.Alias), at)
+		if j < k {
 			leased[j] = true
 		}
-		// group's slices are clipped: these appends copy.
-		d.Holders = append(d.Holders, bySlug[l.Slug]...)
-		if more != nil {
-			d.Holders = append(d.Holders, more(l)...)
+		// the index's slices are clipped: these appends copy.
+		d.Holders, at = idx.hs[j:k:k], k
+		d.Holders = append(d.Holders, idx.bySlug[l.Slug]...)
+		if alsoHeldBy != nil {
+			d.Holders = append(d.Holders, alsoHeldBy(l)...)
 		}
 		d.State, d.Reason = judge(l, d.Holders, now, grace)
 		if err := yield(&d); err != nil {
 			return err
 		}
 	}
-	for j := 0; j < len(hs); {
-		g, k := group(j)
+	for j := 0; j < len(idx.hs); {
+		k := idx.end(j)
 		if !leased[j] {
-			d = Decision{Alias: g[0].Alias, State: Foreign, Reason: ReasonUnleased, Holders: g}
+			d = Decision{Alias: idx.hs[j].Alias, State: Foreign, Reason: ReasonUnleased, Holders: idx.hs[j:k:k]}
 			if err := yield(&d); err != nil {
 				return err
 			}
@@ -168,40 +138,103 @@ func classifyEach(leases iter.Seq2[Lease, error], holders []Holder, now time.Tim
 	return nil
 }
 
-// sortHolders returns the holders on loopback aliases sorted by alias,
-// and those attributed by their label alone (no alias) by slug; holders
-// on other addresses (0.0.0.0, ::, a LAN address) hold no alias.
-func sortHolders(holders []Holder) ([]Holder, map[string][]Holder) {
-	hs := make([]Holder, 0, len(holders))
-	var bySlug map[string][]Holder
+// holderIndex is a snapshot's holders made searchable by alias, built
+// once per decision and shared by everything that decision asks of them
+// (classify, the sweep, the choice of a free alias).
+type holderIndex struct {
+	hs     []Holder            // holders on loopback aliases, sorted by alias
+	keys   []uint32            // hs's aliases, for the search
+	bySlug map[string][]Holder // holders attributed by their label alone (no alias)
+}
+
+// indexHolders indexes holders. Holders on other addresses (0.0.0.0, ::,
+// a LAN address) hold no alias and are left out.
+func indexHolders(holders []Holder) *holderIndex {
+	x := &holderIndex{hs: make([]Holder, 0, len(holders))}
 	for _, h := range holders {
 		switch {
 		case !h.Alias.IsValid() && h.Slug != "":
-			if bySlug == nil {
-				bySlug = map[string][]Holder{}
+			if x.bySlug == nil {
+				x.bySlug = map[string][]Holder{}
 			}
-			bySlug[h.Slug] = append(bySlug[h.Slug], h)
+			x.bySlug[h.Slug] = append(x.bySlug[h.Slug], h)
 		case h.Alias.Is4() && loopback.Contains(h.Alias):
-			hs = append(hs, h)
+			x.hs = append(x.hs, h)
 		}
 	}
-	slices.SortStableFunc(hs, func(a, b Holder) int { return a.Alias.Compare(b.Alias) })
-	return hs, bySlug
+	slices.SortStableFunc(x.hs, func(a, b Holder) int { return a.Alias.Compare(b.Alias) })
+	x.keys = make([]uint32, len(x.hs))
+	for i, h := range x.hs {
+		x.keys[i] = addrToU32(h.Alias)
+	}
+	return x
 }
 
-// judge gives the state of lease l with the holders found for it. Only a
-// lease with no holder that was last wanted (renewed, or seen live) at
-// least grace ago is stale.
+// find returns the bounds [j, k) of alias a's holders (j == k: none, and
+// j is where they would be). It looks first at hint, where the last
+// search ended, so that leases coming in alias order cost no search.
+func (x *holderIndex) find(a uint32, hint int) (j, k int) {
+	keys := x.keys
+	if hint < len(keys) && keys[hint] >= a && (hint == 0 || keys[hint-1] < a) {
+		j = hint
+	} else {
+		j, _ = slices.BinarySearch(keys, a)
+	}
+	if j == len(keys) || keys[j] != a {
+		return j, j
+	}
+	return j, x.end(j)
+}
+
+// end returns the index past the holders on hs[j]'s alias.
+func (x *holderIndex) end(j int) int {
+	k := j + 1
+	for k < len(x.hs) && x.keys[k] == x.keys[j] {
+		k++
+	}
+	return k
+}
+
+// on returns the holders on alias a (clipped: appending copies).
+func (x *holderIndex) on(a netip.Addr) []Holder {
+	j, k := x.find(addrToU32(a), 0)
+	return x.hs[j:k:k]
+}
+
+// holds says whether anything holds alias a.
+func (x *holderIndex) holds(a netip.Addr) bool {
+	j, k := x.find(addrToU32(a), 0)
+	return j < k
+}
+
+// judge gives the state of lease l with the holders found for it: the one
+// rule every verdict on a lease goes through (list, gc, acquire's sweep).
 func judge(l Lease, holders []Holder, now time.Time, grace time.Duration) (State, Reason) {
+	return judgeSeen(l.Slug, l.seenAt(), holders, now, grace)
+}
+
+// judgeSeen is judge for a lease known by its slug and the time it was
+// last wanted (renewed, or seen live), so that the sweep can judge a
+// record from its bytes. Only a lease with no holder that was last wanted
+// at least grace ago is stale.
+func judgeSeen(slug string, seen time.Time, holders []Holder, now time.Time, grace time.Duration) (State, Reason) {
 	switch {
-	case len(holders) > 0 && labelledForOther(holders, l.Slug):
+	case len(holders) > 0 && labelledForOther(holders, slug):
 		return Conflict, ReasonLabelMismatch
 	case len(holders) > 0:
 		return Live, ReasonHeld
-	case now.Sub(l.seenAt()) >= grace:
+	case now.Sub(seen) >= grace:
 		return Stale, ReasonNoHolder
 	}
 	return Pending, ReasonWithinGrace
+}
+
+// heldAtDue says whether a reconcile at now should record that it saw a
+// lease in state st live. held_at is kept coarse, written only once a
+// quarter of the grace has passed since the lease was last wanted, so
+// that gc on an idle system leaves the file alone.
+func heldAtDue(st State, seen, now time.Time, grace time.Duration) bool {
+	return st == Live && now.Sub(seen) >= grace/4
 }
 
 // unclassified reports every lease as Unknown, for when the inventory was

@@ -140,7 +140,7 @@ func TestClassifyEachAnyOrder(t *testing.T) {
 				}
 			}
 		}
-		classifyEach(each, holders, t0, 10*time.Minute, nil, func(d *Decision) error {
+		classifyEach(each, indexHolders(holders), t0, 10*time.Minute, nil, func(d *Decision) error {
 			got = append(got, *d)
 			return nil
 		})

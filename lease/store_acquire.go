@@ -45,16 +45,20 @@ func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
 		return AcquireResult{}, err
 	}
 	var res AcquireResult
+	idx := &holderIndex{}
+	if req.Snapshot != nil {
+		idx = indexHolders(req.Snapshot.Holders)
+	}
 	err := s.update(func(tx *bolt.Tx) error {
 		var err error
-		res, err = s.acquire(tx, req)
+		res, err = s.acquire(tx, req, idx)
 		return err
 	})
 	return res, err
 }
 
 // acquire is Acquire's transaction: renew, or reclaim and pick.
-func (s *Store) acquire(tx *bolt.Tx, req AcquireRequest) (AcquireResult, error) {
+func (s *Store) acquire(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (AcquireResult, error) {
 	l, found, err := getLease(tx, req.Slug)
 	switch {
 	case err != nil:
@@ -65,7 +69,7 @@ func (s *Store) acquire(tx *bolt.Tx, req AcquireRequest) (AcquireResult, error) 
 		return AcquireResult{}, fmt.Errorf("%w for %s", ErrNotFound, req.Slug)
 	}
 	var res AcquireResult
-	alias, outcome, stale, err := s.pick(tx, req)
+	alias, outcome, stale, err := s.pick(tx, req, idx)
 	if err != nil {
 		return res, err
 	}
@@ -113,28 +117,22 @@ func (s *Store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error
 // at least the grace period ago), which the caller then reclaims. Only
 // that one stale lease is reclaimed ("reclaim before picking" needs no
 // more): the bulk is gc's.
-func (s *Store) pick(tx *bolt.Tx, req AcquireRequest) (netip.Addr, Outcome, *Decision, error) {
+func (s *Store) pick(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (netip.Addr, Outcome, *Decision, error) {
 	aliases := tx.Bucket(bucketAliases)
-	held := map[netip.Addr]bool{}
 	var stale *Decision
 	if snap := req.Snapshot; snap != nil {
 		isLeased := func(a netip.Addr) bool { return aliases.Get(aliasKey(a)) != nil }
 		if a, ok := adoptable(req.Slug, snap.Holders, req.Pool, isLeased); ok {
 			return a, Adopted, nil, nil
 		}
-		for _, h := range snap.Holders {
-			if h.Alias.IsValid() {
-				held[h.Alias] = true
-			}
-		}
 		if !noneStale(tx, snap.TakenAt, req.Grace) { // else no record need be read
 			var err error
-			if stale, err = s.lowestStale(tx, req); err != nil {
+			if stale, err = s.lowestStale(tx, req, idx); err != nil {
 				return netip.Addr{}, "", nil, err
 			}
 		}
 	}
-	a, free := lowestFree(req.Pool, aliasIndex(aliases), held)
+	a, free := lowestFree(req.Pool, aliasIndex(aliases), idx.holds)
 	switch {
 	case stale != nil && (!free || stale.Alias.Less(a)):
 		return stale.Alias, Created, stale, nil
@@ -146,9 +144,9 @@ func (s *Store) pick(tx *bolt.Tx, req AcquireRequest) (netip.Addr, Outcome, *Dec
 
 // lowestStale returns the stale lease on the lowest pool alias (nil if
 // none), recording held_at on the way (see sweep).
-func (s *Store) lowestStale(tx *bolt.Tx, req AcquireRequest) (*Decision, error) {
+func (s *Store) lowestStale(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (*Decision, error) {
 	var best *Decision
-	_, err := sweep(tx, *req.Snapshot, req.Now, req.Grace, func(l Lease) {
+	_, err := sweep(tx, idx, req.Snapshot.TakenAt, req.Now, req.Grace, func(l Lease) {
 		if req.Pool.Contains(l.Alias) && (best == nil || l.Alias.Less(best.Alias)) {
 			best = &Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder}
 		}

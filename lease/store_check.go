@@ -44,10 +44,18 @@ func markVerified(tx *bolt.Tx) error {
 
 // checkRecords reads every lease record and index entry: each record
 // must decode, and the pairs (alias, slug) of the leases must be those of
-// the index. It compares the sums of a hash of each pair, one sequential
-// pass over each bucket without lookups; only when they differ does it
-// look for the first disagreement to name it.
-func checkRecords(tx *bolt.Tx) error {
+// the index.
+func checkRecords(tx *bolt.Tx) error { return eachRecord(tx, nil) }
+
+// eachRecord is the one walk over the lease records that every full read
+// makes (the check, the sweep, list): it calls fn, when not nil, with
+// each valid record in storage order, and checks them all against the
+// alias index in the same pass: it compares the sums of a hash of each
+// (alias, slug) pair, one sequential pass over each bucket without
+// lookups, and only when they differ looks for the first disagreement to
+// name it. A record that does not decode, or a disagreement, is
+// ErrCorrupt; an error from fn ends the walk and is returned as it is.
+func eachRecord(tx *bolt.Tx, fn func(k, v []byte) error) error {
 	var fromLeases uint64
 	c := tx.Bucket(bucketLeases).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -56,15 +64,14 @@ func checkRecords(tx *bolt.Tx) error {
 			return err
 		}
 		fromLeases += pairHash(v[1:5], k)
+		if fn != nil {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
 	}
-	return checkIndexSum(tx, fromLeases)
-}
-
-// checkIndexSum compares the sum of pairHash over the leases (made by a
-// pass that read them anyway) with the same sum over the alias index.
-func checkIndexSum(tx *bolt.Tx, fromLeases uint64) error {
 	var fromIndex uint64
-	c := tx.Bucket(bucketAliases).Cursor()
+	c = tx.Bucket(bucketAliases).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		fromIndex += pairHash(k, v)
 	}

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -80,9 +81,10 @@ func (s *Store) release(slug string, generation uint64, reason Reason) (Lease, e
 // once per pass (see sweep), twice when there is something to write.
 func (s *Store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Decision, error) {
 	var stale []Decision
+	idx := indexHolders(snap.Holders)
 	collect := func(tx *bolt.Tx) (int, error) {
 		stale = stale[:0]
-		return sweep(tx, snap, snap.TakenAt, grace, func(l Lease) {
+		return sweep(tx, idx, snap.TakenAt, snap.TakenAt, grace, func(l Lease) {
 			stale = append(stale, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder})
 		})
 	}
@@ -225,27 +227,35 @@ func nextGeneration(tx *bolt.Tx) (uint64, error) {
 	return g, meta.Put(keyGeneration, binary.BigEndian.AppendUint64(nil, g))
 }
 
+// each calls fn with every lease in storage order (see storedLeases), in
+// one read transaction.
+func (s *Store) each(fn func(iter.Seq2[Lease, error]) error) error {
+	return s.view(func(tx *bolt.Tx) error { return fn(storedLeases(tx)) })
+}
+
 // storedLeases yields every lease in the order the database stores them
-// (by slug), decoding each as it is yielded: one pass over the records,
-// where reading them in alias order through the alias index would walk
-// from the root once per lease, which at 65,536 leases was most of what
-// list spent. After the last lease it checks the records against the
-// alias index, as sweep does (one pass over the index, comparing sums of
-// pairHash): a disagreement is yielded as ErrCorrupt, so that a reader
-// of a damaged file fails instead of showing two leases on one alias.
+// (by slug), decoding each as it is yielded: one pass over the records
+// (eachRecord), where reading them in alias order through the alias index
+// would walk from the root once per lease. A damaged record, or records
+// that disagree with the alias index (checked after the last lease), are
+// yielded as ErrCorrupt, so that a reader of a damaged file fails instead
+// of showing two leases on one alias.
 func storedLeases(tx *bolt.Tx) iter.Seq2[Lease, error] {
 	return func(yield func(Lease, error) bool) {
-		var sum uint64
-		c := tx.Bucket(bucketLeases).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			l, err := decodeLease(string(k), v)
-			if !yield(l, err) || err != nil {
-				return
+		stopped := false
+		err := eachRecord(tx, func(k, v []byte) error {
+			l, _ := decodeLease(string(k), v) // valid: eachRecord checked it
+			if !yield(l, nil) {
+				stopped = true
+				return errStopWalk
 			}
-			sum += pairHash(v[1:5], k)
-		}
-		if err := checkIndexSum(tx, sum); err != nil {
+			return nil
+		})
+		if err != nil && !stopped {
 			yield(Lease{}, err)
 		}
 	}
 }
+
+// errStopWalk ends a walk whose reader stopped early.
+var errStopWalk = errors.New("walk stopped")

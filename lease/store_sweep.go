@@ -3,70 +3,48 @@ package lease
 import (
 	"encoding/binary"
 	"math"
-	"net/netip"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // sweep is the one pass over every lease that gc and acquire make: each
-// record read once, in storage order, with no sort and no decision kept
-// per lease, so 65,536 leases cost about what decoding them does. It
-// calls stale for each stale lease (no holder, last wanted at least grace
-// before snap was taken) and, when tx is writable, records held_at (at
-// now) on each live lease whose record of it is due. Since it reads every
-// record, it checks them all against the alias index in the same pass
-// (the records' side of checkRecords; a disagreement fails the sweep,
-// whatever it collected). The verdicts
-// are classify's: a holder on the alias, a container attributed by its
-// label, or a running process keeps a lease live; one labelled for
-// another slug makes it a conflict, never reclaimed and never marked.
+// record read once, in storage order (see eachRecord, which also checks
+// the records against the alias index), with no sort and no decision
+// kept per lease. Each lease is judged by judgeSeen from its record's
+// bytes, decoded only when it is stale or its held_at is due: stale gets
+// every stale lease and, when tx is writable, held_at is recorded (at now)
+// on each live lease whose record of it is due (heldAtDue).
 //
 // It returns how many held_at records were due (written, or, in a
 // read-only transaction, that a writing sweep would write).
-func sweep(tx *bolt.Tx, snap Snapshot, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
-	held := map[netip.Addr]bool{}
-	labelled := map[string]bool{}       // slugs held by containers attributed by label alone
-	labels := map[netip.Addr][]string{} // the slug labels of the holders of each alias
-	for _, h := range snap.Holders {
-		switch {
-		case !h.Alias.IsValid() && h.Slug != "":
-			labelled[h.Slug] = true
-		case h.Alias.IsValid():
-			held[h.Alias] = true
-			if h.Slug != "" {
-				labels[h.Alias] = append(labels[h.Alias], h.Slug)
-			}
-		}
-	}
+func sweep(tx *bolt.Tx, idx *holderIndex, takenAt, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
 	var due []Lease
-	var sum uint64 // the leases' side of the consistency check, in the same pass
+	var extra []Holder // the holders of one lease beyond the index's, reused
 	floor := noLeaseFloor
-	c := tx.Bucket(bucketLeases).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if !recordValid(v) {
-			_, err := decodeLease(string(k), v)
-			return 0, err
-		}
-		sum += pairHash(v[1:5], k)
-		// Judged from the record's bytes: a lease is decoded (and its
-		// slug copied) only when it is stale or due.
+	err := eachRecord(tx, func(k, v []byte) error {
 		alias, seen, pid := peekLease(v)
 		floor = min(floor, seen.UnixNano())
-		switch {
-		case held[alias] || labelled[string(k)] || pid > 0 && processAlive(pid):
-			conflict := slices.ContainsFunc(labels[alias], func(slug string) bool { return slug != string(k) })
-			if !conflict && snap.TakenAt.Sub(seen) >= grace/4 {
-				l, _ := decodeLease(string(k), v)
-				due = append(due, l)
+		hs := idx.on(alias)
+		byLabel, running := idx.bySlug[string(k)], pid > 0 && processAlive(pid)
+		if len(byLabel) > 0 || running {
+			extra = append(append(extra[:0], hs...), byLabel...)
+			if running {
+				extra = append(extra, Holder{Alias: alias, Slug: string(k)})
 			}
-		case snap.TakenAt.Sub(seen) >= grace:
+			hs = extra
+		}
+		switch st, _ := judgeSeen(string(k), seen, hs, takenAt, grace); {
+		case st == Stale:
 			l, _ := decodeLease(string(k), v)
 			stale(l)
+		case heldAtDue(st, seen, takenAt, grace):
+			l, _ := decodeLease(string(k), v)
+			due = append(due, l)
 		}
-	}
-	if err := checkIndexSum(tx, sum); err != nil {
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
 	if !tx.Writable() {
