@@ -28,7 +28,7 @@ var benchPools = []struct {
 func filledFile(b *testing.B, pool Pool) string {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "leases.db")
-	s, err := Open(path, &Options{Create: true})
+	s, err := openStore(path, &storeOptions{Create: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func filledFile(b *testing.B, pool Pool) string {
 	return path
 }
 
-func fill(b *testing.B, s *Store, pool Pool) {
+func fill(b *testing.B, s *store, pool Pool) {
 	b.Helper()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -67,7 +67,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	for _, p := range benchPools {
 		b.Run("pool="+p.name, func(b *testing.B) {
 			pool := MustParsePool(p.spec)
-			s, err := Open(filepath.Join(b.TempDir(), "leases.db"), &Options{Create: true})
+			s, err := openStore(filepath.Join(b.TempDir(), "leases.db"), &storeOptions{Create: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 			fill(b, s, pool)
 			b.ResetTimer()
 			for b.Loop() {
-				res, err := s.Acquire(AcquireRequest{Slug: "bench", Pool: pool, Now: t0})
+				res, err := s.Acquire(acquireRequest{Slug: "bench", Pool: pool, Now: t0})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -97,11 +97,11 @@ func BenchmarkOpenAcquireClose(b *testing.B) {
 			i := 0
 			b.ResetTimer()
 			for b.Loop() {
-				s, err := Open(path, nil)
+				s, err := openStore(path, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				res, err := s.Acquire(AcquireRequest{Slug: "bench", Pool: pool, Now: t0})
+				res, err := s.Acquire(acquireRequest{Slug: "bench", Pool: pool, Now: t0})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -2,46 +2,38 @@ package lease_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
 )
 
-// A store lives for one decision: open it (taking the lock), act, close.
-func Example() {
+// A lease is released by the generation acquire returned, so that a late
+// release never frees a lease taken again since.
+func ExampleManager_Release() {
 	dir, _ := os.MkdirTemp("", "aliaslease-example")
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "leases.db")
-	pool := lease.MustParsePool("127.0.0.16-127.0.0.31")
-
-	s, err := lease.Open(path, &lease.Options{Create: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	res, err := s.Acquire(lease.AcquireRequest{Slug: "bottle-7", Pool: pool, Now: time.Now()})
-	s.Close()
+	m := &lease.Manager{Path: filepath.Join(dir, "leases.db"), Pool: lease.MustParsePool("127.0.0.16-127.0.0.31")}
+	ctx := context.Background()
+	res, err := m.Acquire(ctx, "bottle-7", 0)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(res.Lease.Alias, res.Outcome, res.Lease.Generation)
-
-	s, err = lease.Open(path, nil)
-	if err != nil {
-		log.Fatal(err)
+	if _, err := m.Release(ctx, "bottle-7", res.Lease.Generation+1); errors.Is(err, lease.ErrGenerationMismatch) {
+		fmt.Println("kept: not that generation")
 	}
-	defer s.Close()
-	// Release only the lease acquire returned, not one taken since.
-	l, err := s.Release("bottle-7", res.Lease.Generation)
+	l, err := m.Release(ctx, "bottle-7", res.Lease.Generation)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("released", l.Alias)
 	// Output:
 	// 127.0.0.16 new 1
+	// kept: not that generation
 	// released 127.0.0.16
 }
 

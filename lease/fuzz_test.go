@@ -14,12 +14,12 @@ import (
 func FuzzOpen(f *testing.F) {
 	dir := f.TempDir()
 	valid := filepath.Join(dir, "valid.db")
-	s, err := Open(valid, &Options{Create: true})
+	s, err := openStore(valid, &storeOptions{Create: true})
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, slug := range []string{"a", "b", "c"} {
-		if _, err := s.Acquire(AcquireRequest{Slug: slug, Pool: MustParsePool(DefaultPool), Now: t0}); err != nil {
+		if _, err := s.Acquire(acquireRequest{Slug: slug, Pool: MustParsePool(DefaultPool), Now: t0}); err != nil {
 			f.Fatal(err)
 		}
 	}
@@ -42,7 +42,7 @@ func FuzzOpen(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s, err := Open(path, &Options{Create: true, LockTimeout: time.Second})
+			s, err := openStore(path, &storeOptions{Create: true, LockTimeout: time.Second})
 			if err != nil {
 				if !errors.Is(err, ErrCorrupt) {
 					t.Errorf("Open = %v, want ErrCorrupt or success", err)
@@ -52,7 +52,7 @@ func FuzzOpen(f *testing.F) {
 			defer s.Close()
 			s.Check()
 			s.Leases()
-			s.Acquire(AcquireRequest{Slug: "fuzz", Pool: MustParsePool(DefaultPool), Now: t0})
+			s.Acquire(acquireRequest{Slug: "fuzz", Pool: MustParsePool(DefaultPool), Now: t0})
 			s.Release("a", 0)
 		}()
 		select {

@@ -109,15 +109,15 @@ func (m *Manager) warn(err error) {
 	}
 }
 
-func (m *Manager) open(ctx context.Context, create, readOnly bool) (*Store, error) {
-	return OpenContext(ctx, m.Path, &Options{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command})
+func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, error) {
+	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command})
 }
 
 // existing runs fn on the database if it exists, opened read-only under
 // the shared lock or for writing under the exclusive one. It is the one
 // place where a database not created yet counts as empty: then fn is not
 // called, nothing is created, and found is false.
-func (m *Manager) existing(ctx context.Context, readOnly bool, fn func(*Store) error) (found bool, err error) {
+func (m *Manager) existing(ctx context.Context, readOnly bool, fn func(*store) error) (found bool, err error) {
 	s, err := m.open(ctx, false, readOnly)
 	if errors.Is(err, ErrNoDatabase) {
 		return false, nil
@@ -196,7 +196,7 @@ func (m *Manager) ask(ctx context.Context, fb fallback, leased func([]string) (m
 // from a short read under the shared lock. A missing database holds none.
 func (m *Manager) leased(ctx context.Context, slugs []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	_, err := m.existing(ctx, true, func(s *Store) (err error) {
+	_, err := m.existing(ctx, true, func(s *store) (err error) {
 		out, err = s.Leased(slugs)
 		return err
 	})
@@ -211,7 +211,7 @@ func (m *Manager) Release(ctx context.Context, slug string, generation uint64) (
 		return Lease{}, err
 	}
 	var l Lease
-	found, err := m.existing(ctx, false, func(s *Store) (err error) {
+	found, err := m.existing(ctx, false, func(s *store) (err error) {
 		l, err = s.Release(slug, generation)
 		return err
 	})
@@ -269,7 +269,7 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 			return fn(*d)
 		})
 	}
-	found, err := m.existing(ctx, true, func(s *Store) error {
+	found, err := m.existing(ctx, true, func(s *store) error {
 		return s.each(walk)
 	})
 	if err != nil || found {
@@ -288,7 +288,7 @@ func (m *Manager) Recover(ctx context.Context, force bool) (RecoverResult, error
 	if err != nil {
 		return RecoverResult{}, err
 	}
-	return RecoverContext(ctx, m.Path, &Options{LockTimeout: m.LockTimeout}, snap.Holders, m.Pool, m.now(), force)
+	return recoverDBCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout}, snap.Holders, m.Pool, m.now(), force)
 }
 
 // GC reclaims stale leases and returns them. It reclaims nothing unless
@@ -304,7 +304,7 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 	}
 	crashPoint("after-inventory")
 	var ds []Decision
-	if _, err := m.existing(ctx, dryRun, func(s *Store) (err error) {
+	if _, err := m.existing(ctx, dryRun, func(s *store) (err error) {
 		ds, err = s.Reclaim(*snap, m.Grace, dryRun)
 		return err
 	}); err != nil {
@@ -324,7 +324,7 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 // is live whatever Docker says, so it is never reclaimed and handed on
 // under a command that outlived its wrapper.
 func (m *Manager) Hold(ctx context.Context, slug string, generation uint64, pid int) error {
-	found, err := m.existing(ctx, false, func(s *Store) error {
+	found, err := m.existing(ctx, false, func(s *store) error {
 		return s.SetProcess(slug, generation, pid)
 	})
 	if !found && err == nil {
@@ -337,7 +337,7 @@ func (m *Manager) Hold(ctx context.Context, slug string, generation uint64, pid 
 // slug only when it is not empty, oldest first.
 func (m *Manager) Events(ctx context.Context, n int, slug string) ([]Event, error) {
 	evs := []Event{}
-	_, err := m.existing(ctx, true, func(s *Store) (err error) {
+	_, err := m.existing(ctx, true, func(s *store) (err error) {
 		evs, err = s.Events(n, slug)
 		return err
 	})
@@ -351,7 +351,7 @@ func (m *Manager) Slugs(ctx context.Context) ([]string, error) {
 	var slugs []string
 	quick := *m
 	quick.LockTimeout = 200 * time.Millisecond
-	_, err := quick.existing(ctx, true, func(s *Store) error {
+	_, err := quick.existing(ctx, true, func(s *store) error {
 		ls, err := s.Leases()
 		for _, l := range ls {
 			slugs = append(slugs, l.Slug)

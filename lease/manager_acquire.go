@@ -50,7 +50,7 @@ func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) 
 // lock, so concurrent launches do not queue for a look that finds nothing.
 func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
 	if !m.usesInventory() {
-		return m.decide(ctx, AcquireRequest{Slug: slug})
+		return m.decide(ctx, acquireRequest{Slug: slug})
 	}
 	askCtx, abandon := context.WithCancel(ctx)
 	defer abandon()
@@ -64,7 +64,7 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 		a.snap, a.fellBack, a.err = m.take(askCtx, ifNoEngine)
 		asked <- a
 	}()
-	found, err := m.existing(ctx, true, func(s *Store) error {
+	found, err := m.existing(ctx, true, func(s *store) error {
 		_, err := s.Get(slug)
 		return err
 	})
@@ -73,7 +73,7 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 	}
 	if found && err == nil {
 		abandon()
-		res, err := m.decide(ctx, AcquireRequest{Slug: slug, RenewOnly: true})
+		res, err := m.decide(ctx, acquireRequest{Slug: slug, RenewOnly: true})
 		if !errors.Is(err, ErrNotFound) {
 			return res, err
 		}
@@ -94,12 +94,12 @@ func (m *Manager) decideNew(ctx context.Context, slug string, snap *Snapshot, fe
 		m.warn(fmt.Errorf("%w; deciding from the leases alone, reclaiming nothing", fellBack))
 	}
 	crashPoint("after-inventory")
-	return m.decide(ctx, AcquireRequest{Slug: slug, Snapshot: snap})
+	return m.decide(ctx, acquireRequest{Slug: slug, Snapshot: snap})
 }
 
 // decide runs one acquire transaction under the exclusive lock, creating
 // the database if need be.
-func (m *Manager) decide(ctx context.Context, req AcquireRequest) (AcquireResult, error) {
+func (m *Manager) decide(ctx context.Context, req acquireRequest) (AcquireResult, error) {
 	s, err := m.open(ctx, true, false)
 	if err != nil {
 		return AcquireResult{}, err

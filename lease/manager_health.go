@@ -53,7 +53,7 @@ func (m *Manager) CheckDatabase(ctx context.Context) (DatabaseStatus, error) {
 		return st, err
 	}
 	st.Exists, st.Size = true, fi.Size()
-	_, err = m.existing(ctx, true, func(s *Store) error {
+	_, err = m.existing(ctx, true, func(s *store) error {
 		var err error
 		if st.Schema, err = s.schema(); err != nil {
 			return err
@@ -72,7 +72,7 @@ func (m *Manager) CheckDatabase(ctx context.Context) (DatabaseStatus, error) {
 }
 
 // schema returns the database's schema version.
-func (s *Store) schema() (int, error) {
+func (s *store) schema() (int, error) {
 	var n int
 	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keySchema)
@@ -87,30 +87,36 @@ func (s *Store) schema() (int, error) {
 
 // LockStatus reports whether the database's lock is held, and by whom,
 // without waiting and without creating anything.
-func (m *Manager) LockStatus() (LockState, error) { return LockStatus(m.Path) }
+func (m *Manager) LockStatus() (LockState, error) { return lockStatus(m.Path) }
 
-// Engine describes the inventory's engine. It is ErrInventory when the
-// inventory is off or cannot describe itself.
-func (m *Manager) Engine(ctx context.Context) (EngineInfo, error) {
-	d, ok := m.Inventory.(Describer)
-	if !m.usesInventory() || !ok {
-		return EngineInfo{}, fmt.Errorf("%w: docker is off", ErrInventory)
-	}
-	return d.Describe(ctx)
+// Review is what the health report learns from the inventory: its
+// engine, what it showed, and the verdict on every lease and foreign pool
+// alias.
+type Review struct {
+	// Engine is the engine's description; its Host and Source are set
+	// even when the engine does not answer.
+	Engine EngineInfo
+	// Snapshot is nil when the inventory was not asked or did not answer.
+	Snapshot *Snapshot
+	// Decisions are sorted by alias; without a snapshot every lease is
+	// Unknown.
+	Decisions []Decision
 }
 
-// Snapshot asks the inventory for every holder; it must answer in full.
-// It is ErrInventory when the inventory is off.
-func (m *Manager) Snapshot(ctx context.Context) (*Snapshot, error) {
-	if !m.usesInventory() {
-		return nil, fmt.Errorf("%w: docker is off", ErrInventory)
+// Review describes the engine, asks the inventory for every holder (it
+// must answer in full) and judges leases with the Manager's grace and
+// pool, as list does. It is ErrInventory when the inventory is off or
+// cannot describe itself, and the inventory's error when the engine does
+// not answer (Engine.Version is empty) or does not list (it is set); every
+// lease is then Unknown.
+func (m *Manager) Review(ctx context.Context, leases []Lease) (Review, error) {
+	var rv Review
+	var err error
+	if d, ok := m.Inventory.(Describer); !m.usesInventory() || !ok {
+		err = fmt.Errorf("%w: docker is off", ErrInventory)
+	} else if rv.Engine, err = d.Describe(ctx); err == nil {
+		rv.Snapshot, _, err = m.take(ctx, mustAnswer)
 	}
-	snap, _, err := m.take(ctx, mustAnswer)
-	return snap, err
-}
-
-// Classify judges leases against a snapshot with the Manager's grace and
-// pool, as list does (see the package function Classify).
-func (m *Manager) Classify(leases []Lease, snap *Snapshot) []Decision {
-	return Classify(leases, snap, m.Grace, m.Pool)
+	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool)
+	return rv, err
 }

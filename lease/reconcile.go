@@ -256,12 +256,12 @@ func labelledForOther(hs []Holder, slug string) bool {
 	return false
 }
 
-// Classify judges leases against the holders of a snapshot with the given
+// classifySnapshot judges leases against the holders of a snapshot with the given
 // grace period, as gc and acquire do; list and the health report use it.
 // With no snapshot (Docker not asked, or silent) every lease is Unknown.
 // Decisions come sorted by alias; foreign ones are reported only for pool
 // aliases.
-func Classify(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool) []Decision {
+func classifySnapshot(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool) []Decision {
 	if snap == nil {
 		return unclassified(leases)
 	}

@@ -39,8 +39,8 @@ var (
 	keyGeneration = []byte("generation") // last generation handed out
 )
 
-// Options configure Open. A nil *Options means the zero value.
-type Options struct {
+// storeOptions configure Open. A nil *storeOptions means the zero value.
+type storeOptions struct {
 	// LockTimeout bounds the wait for the lock file; zero means
 	// DefaultLockTimeout.
 	LockTimeout time.Duration
@@ -58,8 +58,8 @@ type Options struct {
 
 // withDefaults returns a copy of o (the zero value for nil) with every
 // unset option at its default.
-func (o *Options) withDefaults() Options {
-	var out Options
+func (o *storeOptions) withDefaults() storeOptions {
+	var out storeOptions
 	if o != nil {
 		out = *o
 	}
@@ -69,10 +69,10 @@ func (o *Options) withDefaults() Options {
 	return out
 }
 
-// Store is an open lease database. It holds the lock file from Open until
-// Close, so a Store should live only as long as one decision: open, call
-// one method, close. A Store is not safe for concurrent use.
-type Store struct {
+// store is an open lease database. It holds the lock file from Open until
+// Close, so a store should live only as long as one decision: open, call
+// one method, close. A store is not safe for concurrent use.
+type store struct {
 	ctx     context.Context // its end stops every later commit
 	path    string
 	lock    *heldLock // nil when the database has no lock file (see lockDB)
@@ -81,26 +81,26 @@ type Store struct {
 	command string
 }
 
-// Open locks path's lock file (path + ".lock") and opens the database at
+// openStore locks path's lock file (path + ".lock") and opens the database at
 // path. It returns ErrLocked when the lock is not obtained within the
 // timeout, ErrNoDatabase when the file is missing and opts.Create is
 // unset, ErrCorrupt or ErrNewerSchema when the file cannot be used, and
 // ErrUnsafePath when a directory or file on the way fails the ownership
 // rules; in those cases the file is left exactly as it was.
 //
-// Open never follows a symbolic link another user could have planted,
+// openStore never follows a symbolic link another user could have planted,
 // and reaches every file through its directory's descriptor; see
 // openDir and openAt. Only with opts.Create does it make anything: the
 // directories, the lock file, the database.
-func Open(path string, opts *Options) (*Store, error) {
-	return OpenContext(context.Background(), path, opts)
+func openStore(path string, opts *storeOptions) (*store, error) {
+	return openStoreCtx(context.Background(), path, opts)
 }
 
-// OpenContext is Open, bounded by ctx as well: the wait for the lock ends
+// openStoreCtx is Open, bounded by ctx as well: the wait for the lock ends
 // when ctx does, and once ctx has ended no transaction of the Store
 // commits (each returns ctx.Err() instead), so that nothing is changed
 // after an interruption.
-func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error) {
+func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store, error) {
 	o := opts.withDefaults()
 	base := filepath.Base(path)
 	if base == "." || base == "/" || strings.HasSuffix(path, "/") {
@@ -114,10 +114,10 @@ func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error
 		return nil, err
 	}
 	defer d.close()
-	s := &Store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command}
+	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command}
 	vet := func() error { // a database found without a lock file
-		v := &Store{path: path, ro: true}
-		err := v.open(d, base, Options{ReadOnly: true, LockTimeout: o.LockTimeout})
+		v := &store{path: path, ro: true}
+		err := v.open(d, base, storeOptions{ReadOnly: true, LockTimeout: o.LockTimeout})
 		if errors.Is(err, ErrNoDatabase) {
 			return nil
 		}
@@ -136,7 +136,7 @@ func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error
 
 // open opens the database base in d under the lock: it checks the file
 // (or creates it, with o.Create), then hands bbolt that very file.
-func (s *Store) open(d *dirHandle, base string, o Options) error {
+func (s *store) open(d *dirHandle, base string, o storeOptions) error {
 	f, i, err := openAt(d, base, os.O_RDONLY, "database")
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && o.Create:
@@ -182,7 +182,7 @@ func (s *Store) open(d *dirHandle, base string, o Options) error {
 
 // Close closes the database and releases the lock. Closing twice is a
 // no-op.
-func (s *Store) Close() error {
+func (s *store) Close() error {
 	var err error
 	if s.db != nil {
 		err = s.db.Close()
@@ -196,9 +196,9 @@ func (s *Store) Close() error {
 }
 
 // Path returns the database path.
-func (s *Store) Path() string { return s.path }
+func (s *store) Path() string { return s.path }
 
-func (s *Store) view(fn func(*bolt.Tx) error) error {
+func (s *store) view(fn func(*bolt.Tx) error) error {
 	return boltErr(s.path, guard(func() error { return s.db.View(fn) }))
 }
 
@@ -207,7 +207,7 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 // interruption is rolled back, never written after it. Before fn, verify
 // refuses a database whose records contradict each other (ErrCorrupt:
 // nothing is written).
-func (s *Store) update(fn func(*bolt.Tx) error) error {
+func (s *store) update(fn func(*bolt.Tx) error) error {
 	if s.ro {
 		return fmt.Errorf("store %s is open read-only", s.path)
 	}
@@ -233,7 +233,7 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 	}))
 }
 
-func (s *Store) ctxErr() error {
+func (s *store) ctxErr() error {
 	if s.ctx == nil {
 		return nil
 	}

@@ -8,8 +8,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// AcquireRequest describes one acquire decision.
-type AcquireRequest struct {
+// acquireRequest describes one acquire decision.
+type acquireRequest struct {
 	Slug  string
 	Pool  Pool
 	Now   time.Time
@@ -40,10 +40,7 @@ type AcquireResult struct {
 // on, or leases the lowest pool alias that is neither leased nor held. It
 // is one transaction. It returns ErrExhausted when no alias is free, and
 // ErrNotFound for a RenewOnly request of a slug without a lease.
-func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
-	if err := ValidateSlug(req.Slug); err != nil {
-		return AcquireResult{}, err
-	}
+func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 	var res AcquireResult
 	idx := &holderIndex{}
 	if req.Snapshot != nil {
@@ -58,7 +55,7 @@ func (s *Store) Acquire(req AcquireRequest) (AcquireResult, error) {
 }
 
 // acquire is Acquire's transaction: renew, or reclaim and pick.
-func (s *Store) acquire(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (AcquireResult, error) {
+func (s *store) acquire(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (AcquireResult, error) {
 	l, found, err := getLease(tx, req.Slug)
 	switch {
 	case err != nil:
@@ -97,7 +94,7 @@ func (s *Store) acquire(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (Acqu
 }
 
 // renew renews an existing lease at now, if the alias index agrees.
-func (s *Store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error) {
+func (s *store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error) {
 	if err := checkIndexed(tx, l); err != nil {
 		return AcquireResult{}, err
 	}
@@ -117,7 +114,7 @@ func (s *Store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error
 // at least the grace period ago), which the caller then reclaims. Only
 // that one stale lease is reclaimed ("reclaim before picking" needs no
 // more): the bulk is gc's.
-func (s *Store) pick(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (netip.Addr, Outcome, *Decision, error) {
+func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.Addr, Outcome, *Decision, error) {
 	aliases := tx.Bucket(bucketAliases)
 	var stale *Decision
 	if snap := req.Snapshot; snap != nil {
@@ -144,7 +141,7 @@ func (s *Store) pick(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (netip.A
 
 // lowestStale returns the stale lease on the lowest pool alias (nil if
 // none), recording held_at on the way (see sweep).
-func (s *Store) lowestStale(tx *bolt.Tx, req AcquireRequest, idx *holderIndex) (*Decision, error) {
+func (s *store) lowestStale(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (*Decision, error) {
 	var best *Decision
 	_, err := sweep(tx, idx, req.Snapshot.TakenAt, req.Now, req.Grace, func(l Lease) {
 		if req.Pool.Contains(l.Alias) && (best == nil || l.Alias.Less(best.Alias)) {

@@ -45,7 +45,7 @@ type Event struct {
 }
 
 // logEvent appends an event for l and drops the one MaxEvents older.
-func (s *Store) logEvent(tx *bolt.Tx, now time.Time, kind EventKind, l Lease, reason Reason) error {
+func (s *store) logEvent(tx *bolt.Tx, now time.Time, kind EventKind, l Lease, reason Reason) error {
 	b, err := tx.CreateBucketIfNotExists(bucketLog)
 	if err != nil {
 		return err
@@ -73,7 +73,7 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 
 // Events returns the newest n events (all kept ones when n <= 0), oldest
 // first, only those of slug when slug is not empty.
-func (s *Store) Events(n int, slug string) ([]Event, error) {
+func (s *store) Events(n int, slug string) ([]Event, error) {
 	var out []Event
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLog)

@@ -171,7 +171,7 @@ func recordValid(b []byte) bool {
 // then that every lease is readable and that the lease and alias indexes
 // agree one to one (an alias leased to one slug, a slug holding one alias).
 // Problems are ErrCorrupt.
-func (s *Store) Check() error {
+func (s *store) Check() error {
 	return s.view(func(tx *bolt.Tx) error {
 		var first error
 		for err := range tx.Check() { // drain: the checker stops only at the end

@@ -15,11 +15,11 @@ func BenchmarkOpenRenewClose(b *testing.B) {
 			path := filledFile(b, pool)
 			b.ResetTimer()
 			for b.Loop() {
-				s, err := Open(path, nil)
+				s, err := openStore(path, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := s.Acquire(AcquireRequest{Slug: "fill-0", Pool: pool, Now: t0}); err != nil {
+				if _, err := s.Acquire(acquireRequest{Slug: "fill-0", Pool: pool, Now: t0}); err != nil {
 					b.Fatal(err)
 				}
 				s.Close()
@@ -38,7 +38,7 @@ func BenchmarkCheckRecords(b *testing.B) {
 			path := filledFile(b, MustParsePool(p.spec))
 			b.ResetTimer()
 			for b.Loop() {
-				s, err := Open(path, &Options{ReadOnly: true})
+				s, err := openStore(path, &storeOptions{ReadOnly: true})
 				if err != nil {
 					b.Fatal(err)
 				}

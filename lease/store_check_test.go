@@ -18,7 +18,7 @@ func craft(t *testing.T, change func(tx *bolt.Tx) error) string {
 	path := filepath.Join(t.TempDir(), "leases.db")
 	s := openTest(t, path)
 	for _, slug := range []string{"a", "b"} {
-		mustAcquire(t, s, AcquireRequest{Slug: slug})
+		mustAcquire(t, s, acquireRequest{Slug: slug})
 	}
 	s.Close()
 	db, err := bolt.Open(path, 0o600, nil)
@@ -48,7 +48,7 @@ func TestContradictionsRefusedOnWrite(t *testing.T) {
 			path := craft(t, change)
 			before := readFile(t, path)
 			for what, write := range writes {
-				s, err := Open(path, nil)
+				s, err := openStore(path, nil)
 				if err != nil {
 					t.Fatalf("Open(%q) = %v", path, err)
 				}
@@ -61,7 +61,7 @@ func TestContradictionsRefusedOnWrite(t *testing.T) {
 			if !bytes.Equal(readFile(t, path), before) {
 				t.Errorf("the database with %s was written to", name)
 			}
-			s, err := Open(path, &Options{ReadOnly: true})
+			s, err := openStore(path, &storeOptions{ReadOnly: true})
 			if err != nil {
 				t.Fatalf("Open(%q) = %v", path, err)
 			}
@@ -110,18 +110,18 @@ func contradictions() map[string]func(tx *bolt.Tx) error {
 
 // writesOf are the store's writes, each of which must refuse such a
 // database.
-func writesOf(pool Pool) map[string]func(s *Store) error {
-	return map[string]func(s *Store) error{
-		"renew a":   func(s *Store) error { _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: pool, Now: t0}); return err },
-		"renew b":   func(s *Store) error { _, err := s.Acquire(AcquireRequest{Slug: "b", Pool: pool, Now: t0}); return err },
-		"new c":     func(s *Store) error { _, err := s.Acquire(AcquireRequest{Slug: "c", Pool: pool, Now: t0}); return err },
-		"release a": func(s *Store) error { _, err := s.Release("a", 0); return err },
-		"hold a":    func(s *Store) error { return s.SetProcess("a", 0, 1) },
-		"new c with a snapshot": func(s *Store) error {
-			_, err := s.Acquire(AcquireRequest{Slug: "c", Pool: pool, Now: t0, Snapshot: &Snapshot{TakenAt: t0}})
+func writesOf(pool Pool) map[string]func(s *store) error {
+	return map[string]func(s *store) error{
+		"renew a":   func(s *store) error { _, err := s.Acquire(acquireRequest{Slug: "a", Pool: pool, Now: t0}); return err },
+		"renew b":   func(s *store) error { _, err := s.Acquire(acquireRequest{Slug: "b", Pool: pool, Now: t0}); return err },
+		"new c":     func(s *store) error { _, err := s.Acquire(acquireRequest{Slug: "c", Pool: pool, Now: t0}); return err },
+		"release a": func(s *store) error { _, err := s.Release("a", 0); return err },
+		"hold a":    func(s *store) error { return s.SetProcess("a", 0, 1) },
+		"new c with a snapshot": func(s *store) error {
+			_, err := s.Acquire(acquireRequest{Slug: "c", Pool: pool, Now: t0, Snapshot: &Snapshot{TakenAt: t0}})
 			return err
 		},
-		"reclaim": func(s *Store) error {
+		"reclaim": func(s *store) error {
 			_, err := s.Reclaim(Snapshot{TakenAt: t0.Add(48 * time.Hour)}, 0, false)
 			return err
 		},
@@ -134,7 +134,7 @@ func writesOf(pool Pool) map[string]func(s *Store) error {
 func TestVerifiedChain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "leases.db")
 	s := openTest(t, path)
-	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	mustAcquire(t, s, acquireRequest{Slug: "a"})
 	var fresh bool
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keyVerified)
@@ -150,7 +150,7 @@ func TestVerifiedChain(t *testing.T) {
 		t.Fatalf("after a store write the mark names the previous transaction: %v, %v", fresh, err)
 	}
 	// Damage at rest is not seen by a renewal that does not touch it ...
-	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); err != nil {
+	if _, err := s.Acquire(acquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); err != nil {
 		t.Errorf("renewal over a verified chain = %v, want it trusted", err)
 	}
 	// ... but by every command that reads all records.
@@ -159,7 +159,7 @@ func TestVerifiedChain(t *testing.T) {
 	}
 	// A write by another program breaks the chain.
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Put([]byte("x"), nil) })
-	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, ErrCorrupt) {
+	if _, err := s.Acquire(acquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("renewal after a foreign write = %v, want ErrCorrupt from reading every record", err)
 	}
 }

@@ -19,7 +19,7 @@ func damaged(t *testing.T) map[string][]byte {
 	valid := filepath.Join(dir, "valid.db")
 	s := openTest(t, valid)
 	for i := 0; i < 40; i++ {
-		mustAcquire(t, s, AcquireRequest{Slug: strings.Repeat("s", 100) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Pool: MustParsePool("127.0.0.64/26")})
+		mustAcquire(t, s, acquireRequest{Slug: strings.Repeat("s", 100) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Pool: MustParsePool("127.0.0.64/26")})
 	}
 	s.Close()
 	good := readFile(t, valid)
@@ -75,8 +75,8 @@ func TestDamagedFiles(t *testing.T) {
 			if err := os.WriteFile(path, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for _, o := range []Options{{Create: true}, {}, {ReadOnly: true}} {
-				s, err := Open(path, &o)
+			for _, o := range []storeOptions{{Create: true}, {}, {ReadOnly: true}} {
+				s, err := openStore(path, &o)
 				if err == nil {
 					s.Close()
 				}
@@ -97,12 +97,12 @@ func TestDamagedFiles(t *testing.T) {
 func TestDamagedLeaseRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "leases.db")
 	s := openTest(t, path)
-	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	mustAcquire(t, s, acquireRequest{Slug: "a"})
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLeases).Put([]byte("a"), []byte{9, 9}) })
 	if _, err := s.Leases(); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Leases() over a damaged record = %v, want ErrCorrupt", err)
 	}
-	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, ErrCorrupt) {
+	if _, err := s.Acquire(acquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Acquire(%q) over a damaged record = %v, want ErrCorrupt", "a", err)
 	}
 }

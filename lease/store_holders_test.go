@@ -25,7 +25,7 @@ func TestReclaimRecordsHeldAtCoarsely(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "leases.db")
 	s := openTest(t, path)
 	grace := 40 * time.Minute
-	mustAcquire(t, s, AcquireRequest{Slug: "a", Now: t0})
+	mustAcquire(t, s, acquireRequest{Slug: "a", Now: t0})
 	held := Snapshot{Holders: []Holder{{Alias: addr("127.0.0.16"), Name: "c"}}}
 
 	tests := []struct {
@@ -78,7 +78,7 @@ func TestReclaimRecordsHeldAtCoarsely(t *testing.T) {
 // process has ended.
 func TestProcessHolderKeepsLease(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
-	res := mustAcquire(t, s, AcquireRequest{Slug: "a", Now: t0})
+	res := mustAcquire(t, s, acquireRequest{Slug: "a", Now: t0})
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Skipf("no sleep(1): %v", err)
@@ -112,14 +112,14 @@ func TestNothingCommittedAfterCancel(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "leases.db")
 	openTest(t, path).Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := OpenContext(ctx, path, &Options{LockTimeout: time.Second})
+	s, err := openStoreCtx(ctx, path, &storeOptions{LockTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	before := readFile(t, path)
 	cancel()
-	if _, err := s.Acquire(AcquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Acquire(acquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Acquire(%q) after cancel = %v, want context.Canceled", "a", err)
 	}
 	if !bytes.Equal(before, readFile(t, path)) {
@@ -135,7 +135,7 @@ func TestLockWaitEndsWithContext(t *testing.T) {
 	defer holder.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := OpenContext(ctx, path, &Options{LockTimeout: time.Minute})
+	_, err := openStoreCtx(ctx, path, &storeOptions{LockTimeout: time.Minute})
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrLocked) {
 		t.Errorf("OpenContext(held lock, ended context) = %v, want the context's error and not ErrLocked", err)
 	}
@@ -162,7 +162,7 @@ func TestVersion1RecordsRead(t *testing.T) {
 	s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint32(nil, 1))
 	})
-	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	mustAcquire(t, s, acquireRequest{Slug: "a"})
 	var got uint32
 	s.db.View(func(tx *bolt.Tx) error {
 		got = binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keySchema))
@@ -223,14 +223,14 @@ func TestAcquireReclaimsOnlyBelowFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := &Snapshot{TakenAt: t0.Add(time.Minute)}
-	res, err := s.Acquire(AcquireRequest{Slug: "new", Pool: pool, Now: t0.Add(time.Minute), Grace: grace, Snapshot: snap})
+	res, err := s.Acquire(acquireRequest{Slug: "new", Pool: pool, Now: t0.Add(time.Minute), Grace: grace, Snapshot: snap})
 	if err != nil || res.Lease.Alias != all[1000] || len(res.Reclaimed) != 1 || res.Reclaimed[0].Lease.Slug != "s-1000" {
 		t.Fatalf("Acquire(%q) = %v on %v reclaiming %+v, %v; want %v, reclaiming s-1000 only", "new", res.Outcome, res.Lease.Alias, res.Reclaimed, err, all[1000])
 	}
 	if _, err := s.Get("s-3500"); err != nil {
 		t.Errorf("Get(%q) after acquire = %v; a stale lease above the lowest free alias was reclaimed", "s-3500", err)
 	}
-	res, err = s.Acquire(AcquireRequest{Slug: "next", Pool: pool, Now: t0.Add(time.Minute), Grace: grace, Snapshot: snap})
+	res, err = s.Acquire(acquireRequest{Slug: "next", Pool: pool, Now: t0.Add(time.Minute), Grace: grace, Snapshot: snap})
 	if err != nil || res.Lease.Alias != all[3000] || len(res.Reclaimed) != 0 {
 		t.Fatalf("Acquire(%q) = %v, reclaimed %+v, %v; want the free %v, reclaiming nothing", "next", res.Lease.Alias, res.Reclaimed, err, all[3000])
 	}
@@ -261,12 +261,12 @@ func TestSeenFloor(t *testing.T) {
 	if f, ok := floor(); !ok || f != noLeaseFloor {
 		t.Fatalf("floor of a new database = %d, %v, want %d", f, ok, noLeaseFloor)
 	}
-	mustAcquire(t, s, AcquireRequest{Slug: "a", Now: t0})
-	mustAcquire(t, s, AcquireRequest{Slug: "b", Now: t0.Add(time.Hour)})
+	mustAcquire(t, s, acquireRequest{Slug: "a", Now: t0})
+	mustAcquire(t, s, acquireRequest{Slug: "b", Now: t0.Add(time.Hour)})
 	if f, _ := floor(); f != t0.UnixNano() {
 		t.Errorf("floor after leases at t0 and t0+1h = %v, want t0", time.Unix(0, f).UTC())
 	}
-	mustAcquire(t, s, AcquireRequest{Slug: "b", Now: t0.Add(-time.Hour)}) // a renewal with the clock set back
+	mustAcquire(t, s, acquireRequest{Slug: "b", Now: t0.Add(-time.Hour)}) // a renewal with the clock set back
 	if f, _ := floor(); f != t0.Add(-time.Hour).UnixNano() {
 		t.Errorf("floor after a renewal into the past = %v, want t0-1h", time.Unix(0, f).UTC())
 	}
@@ -274,7 +274,7 @@ func TestSeenFloor(t *testing.T) {
 	// the sweep sets it exactly; a stale lease is reclaimed on the way.
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keySeenFloor) })
 	snap := &Snapshot{TakenAt: t0.Add(30 * time.Minute), Holders: []Holder{{Alias: addr("127.0.0.16"), Name: "a-web", Slug: "a"}}}
-	res := mustAcquire(t, s, AcquireRequest{Slug: "c", Now: t0.Add(30 * time.Minute), Grace: 10 * time.Minute, Snapshot: snap})
+	res := mustAcquire(t, s, acquireRequest{Slug: "c", Now: t0.Add(30 * time.Minute), Grace: 10 * time.Minute, Snapshot: snap})
 	if len(res.Reclaimed) != 1 || res.Reclaimed[0].Lease.Slug != "b" {
 		t.Errorf("Acquire(%q) reclaimed %+v, want b (stale since t0-1h)", "c", res.Reclaimed)
 	}

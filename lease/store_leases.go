@@ -12,7 +12,7 @@ import (
 )
 
 // Get returns slug's lease, or ErrNotFound.
-func (s *Store) Get(slug string) (Lease, error) {
+func (s *store) Get(slug string) (Lease, error) {
 	var l Lease
 	err := s.view(func(tx *bolt.Tx) (err error) {
 		l, err = leaseOf(tx, slug, 0)
@@ -22,7 +22,7 @@ func (s *Store) Get(slug string) (Lease, error) {
 }
 
 // Leases returns every lease, sorted by alias.
-func (s *Store) Leases() ([]Lease, error) {
+func (s *store) Leases() ([]Lease, error) {
 	var ls []Lease
 	err := s.view(func(tx *bolt.Tx) error {
 		var err error
@@ -36,7 +36,7 @@ func (s *Store) Leases() ([]Lease, error) {
 }
 
 // reclaim removes a stale lease and logs why.
-func (s *Store) reclaim(tx *bolt.Tx, now time.Time, d Decision) error {
+func (s *store) reclaim(tx *bolt.Tx, now time.Time, d Decision) error {
 	if err := deleteLease(tx, d.Lease); err != nil {
 		return err
 	}
@@ -47,15 +47,12 @@ func (s *Store) reclaim(tx *bolt.Tx, now time.Time, d Decision) error {
 // the release conditional: when the lease is not that generation, it is
 // kept and ErrGenerationMismatch is returned along with the current lease.
 // A slug without a lease is ErrNotFound.
-func (s *Store) Release(slug string, generation uint64) (Lease, error) {
+func (s *store) Release(slug string, generation uint64) (Lease, error) {
 	return s.release(slug, generation, "")
 }
 
 // release is Release, logging reason with the event.
-func (s *Store) release(slug string, generation uint64, reason Reason) (Lease, error) {
-	if err := ValidateSlug(slug); err != nil {
-		return Lease{}, err
-	}
+func (s *store) release(slug string, generation uint64, reason Reason) (Lease, error) {
 	var l Lease
 	err := s.update(func(tx *bolt.Tx) error {
 		var err error
@@ -79,7 +76,7 @@ func (s *Store) release(slug string, generation uint64, reason Reason) (Lease, e
 // when there is nothing to reclaim or record: gc from cron leaves the
 // file alone (its mtime included) on an idle system. Every lease is read
 // once per pass (see sweep), twice when there is something to write.
-func (s *Store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Decision, error) {
+func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Decision, error) {
 	var stale []Decision
 	idx := indexHolders(snap.Holders)
 	collect := func(tx *bolt.Tx) (int, error) {
@@ -111,7 +108,7 @@ func (s *Store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 }
 
 // Leased reports which of slugs hold a lease.
-func (s *Store) Leased(slugs []string) (map[string]bool, error) {
+func (s *store) Leased(slugs []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(slugs))
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLeases)
@@ -128,7 +125,7 @@ func (s *Store) Leased(slugs []string) (map[string]bool, error) {
 // SetProcess records pid as the process holding slug's lease of the given
 // generation (zero pid clears it). A lease of another generation is left
 // alone and ErrGenerationMismatch returned; a missing one is ErrNotFound.
-func (s *Store) SetProcess(slug string, generation uint64, pid int) error {
+func (s *store) SetProcess(slug string, generation uint64, pid int) error {
 	return s.update(func(tx *bolt.Tx) error {
 		l, err := leaseOf(tx, slug, generation)
 		if err == nil {
@@ -229,7 +226,7 @@ func nextGeneration(tx *bolt.Tx) (uint64, error) {
 
 // each calls fn with every lease in storage order (see storedLeases), in
 // one read transaction.
-func (s *Store) each(fn func(iter.Seq2[Lease, error]) error) error {
+func (s *store) each(fn func(iter.Seq2[Lease, error]) error) error {
 	return s.view(func(tx *bolt.Tx) error { return fn(storedLeases(tx)) })
 }
 

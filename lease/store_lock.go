@@ -62,11 +62,11 @@ type LockState struct {
 	Command string
 }
 
-// LockStatus reports whether the lock of the database at dbPath is held,
+// lockStatus reports whether the lock of the database at dbPath is held,
 // and by which aliaslease process when it recorded itself. It never
 // waits and creates nothing; a lock file the ownership rules refuse is
 // an error.
-func LockStatus(dbPath string) (LockState, error) {
+func lockStatus(dbPath string) (LockState, error) {
 	st := LockState{Path: dbPath + lockSuffix}
 	d, err := openDir(filepath.Dir(dbPath), false)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -225,7 +225,7 @@ func (h *heldLock) same() error {
 // other opens rely on bbolt's own flock of the database file, which
 // serialises writers and keeps readers from a torn view just the same;
 // only an operator's `flock <db>.lock` has nothing to hold then.
-func lockDB(ctx context.Context, d *dirHandle, base string, o Options, vet func() error) (*heldLock, error) {
+func lockDB(ctx context.Context, d *dirHandle, base string, o storeOptions, vet func() error) (*heldLock, error) {
 	name := base + lockSuffix
 	for range 3 {
 		flag := unix.O_RDWR

@@ -17,7 +17,7 @@ func TestAuditLogBounded(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
 	for i := 0; i < MaxEvents/2+10; i++ {
 		slug := fmt.Sprintf("s%d", i%7)
-		res := mustAcquire(t, s, AcquireRequest{Slug: slug})
+		res := mustAcquire(t, s, acquireRequest{Slug: slug})
 		if _, err := s.Release(slug, res.Lease.Generation); err != nil {
 			t.Fatal(err)
 		}
@@ -37,19 +37,19 @@ func TestAuditLogBounded(t *testing.T) {
 
 func TestLockStatus(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "leases.db")
-	if st, err := LockStatus(path); err != nil || st.Held {
+	if st, err := lockStatus(path); err != nil || st.Held {
 		t.Errorf("LockStatus with no lock file = %+v, %v", st, err)
 	}
-	s, err := Open(path, &Options{Create: true, Command: "acquire"})
+	s, err := openStore(path, &storeOptions{Create: true, Command: "acquire"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := LockStatus(path)
+	st, err := lockStatus(path)
 	if err != nil || !st.Held || st.PID != os.Getpid() || st.Command != "acquire" || time.Since(st.Since) > time.Minute {
 		t.Errorf("LockStatus while held = %+v, %v; want this process, acquire", st, err)
 	}
 	s.Close()
-	if st, _ := LockStatus(path); st.Held {
+	if st, _ := lockStatus(path); st.Held {
 		t.Errorf("LockStatus after Close = %+v, want free", st)
 	}
 	// Held by something that is not aliaslease: the stale record of a
@@ -58,7 +58,7 @@ func TestLockStatus(t *testing.T) {
 	lk := flock.New(path + ".lock")
 	lk.Lock()
 	defer lk.Unlock()
-	if st, _ := LockStatus(path); !st.Held || st.PID != 0 {
+	if st, _ := lockStatus(path); !st.Held || st.PID != 0 {
 		t.Errorf("LockStatus under a foreign flock = %+v, want held, no recorded holder", st)
 	}
 }
@@ -80,7 +80,7 @@ func TestRecover(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "leases.db")
 	now := time.Now()
-	res, err := Recover(path, nil, holders, pool, now, false)
+	res, err := recoverDB(path, nil, holders, pool, now, false)
 	var got []string
 	for _, l := range res.Leases {
 		got = append(got, l.Slug+"@"+l.Alias.String())
@@ -98,19 +98,19 @@ func TestRecover(t *testing.T) {
 	if err := s.Check(); err != nil {
 		t.Errorf("Check after Recover = %v", err)
 	}
-	if r := mustAcquire(t, s, AcquireRequest{Slug: "c", Pool: pool}); r.Lease.Generation <= res.Leases[1].Generation {
+	if r := mustAcquire(t, s, acquireRequest{Slug: "c", Pool: pool}); r.Lease.Generation <= res.Leases[1].Generation {
 		t.Errorf("generation after recovery %d, want above %d", r.Lease.Generation, res.Leases[1].Generation)
 	}
 	s.Close()
-	if _, err := Recover(path, nil, holders, pool, now, false); !errors.Is(err, ErrExists) {
+	if _, err := recoverDB(path, nil, holders, pool, now, false); !errors.Is(err, ErrExists) {
 		t.Errorf("Recover over a readable database = %v, want ErrExists", err)
 	}
 	damaged := readFile(t, path)[:3*pageSize] // a bbolt file cut short
 	os.WriteFile(path, damaged, 0o600)
-	if _, err := Recover(path, nil, holders, pool, now, false); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "--force") {
+	if _, err := recoverDB(path, nil, holders, pool, now, false); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("Recover over a damaged database = %v, want ErrCorrupt with the hint to use --force", err)
 	}
-	res, err = Recover(path, nil, holders, pool, now, true)
+	res, err = recoverDB(path, nil, holders, pool, now, true)
 	if err != nil || res.MovedTo == "" || !bytes.Equal(readFile(t, res.MovedTo), damaged) {
 		t.Errorf("Recover --force = %+v, %v; want the damaged file moved aside intact", res, err)
 	}

@@ -50,8 +50,8 @@ func TestOwnershipRules(t *testing.T) {
 			base := t.TempDir()
 			path := tt.setup(t, base)
 			before := tree(t, base)
-			for _, o := range []Options{{Create: true}, {ReadOnly: true}, {}} {
-				s, err := Open(path, &o)
+			for _, o := range []storeOptions{{Create: true}, {ReadOnly: true}, {}} {
+				s, err := openStore(path, &o)
 				if err == nil {
 					s.Close()
 				}
@@ -150,7 +150,7 @@ func dbFile(t *testing.T, base string, mode fs.FileMode) string {
 	t.Helper()
 	p := filepath.Join(base, "leases.db")
 	s := openTest(t, p)
-	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	mustAcquire(t, s, acquireRequest{Slug: "a"})
 	s.Close()
 	must(t, os.Remove(p+".lock"))
 	must(t, os.Chmod(p, mode))
@@ -172,8 +172,8 @@ func TestSymlinksNotFollowed(t *testing.T) {
 			must(t, os.Symlink(filepath.Join(outside, "target"), link))
 			defer os.Remove(link)
 			before := tree(t, base)
-			for _, o := range []Options{{Create: true}, {ReadOnly: true}} {
-				s, err := Open(path, &o)
+			for _, o := range []storeOptions{{Create: true}, {ReadOnly: true}} {
+				s, err := openStore(path, &o)
 				if err == nil {
 					s.Close()
 				}
@@ -220,8 +220,8 @@ func TestOnlyCreateMakesALockFile(t *testing.T) {
 			} else {
 				must(t, os.WriteFile(path, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644))
 			}
-			for _, o := range []Options{{ReadOnly: true}, {}, {Create: true}} {
-				s, err := Open(path, &o)
+			for _, o := range []storeOptions{{ReadOnly: true}, {}, {Create: true}} {
+				s, err := openStore(path, &o)
 				if err == nil {
 					s.Close()
 				}
@@ -253,7 +253,7 @@ func TestLockRecordOnlyOverARecord(t *testing.T) {
 			if name != "record" {
 				must(t, os.WriteFile(path+".lock", content, 0o600))
 			}
-			s, err := Open(path, &Options{Command: "test"})
+			s, err := openStore(path, &storeOptions{Command: "test"})
 			if err != nil {
 				t.Fatalf("Open(%q) = %v", path, err)
 			}

@@ -24,7 +24,7 @@ type RecoverResult struct {
 	MovedTo string   // where the existing database was moved, if it was
 }
 
-// Recover rebuilds a lost or damaged database from the holders Docker
+// recoverDB rebuilds a lost or damaged database from the holders Docker
 // reported: each slug whose labelled containers publish on pool aliases
 // gets a lease on the lowest of them; an alias that containers of two
 // slugs publish on is given to neither. It writes a new database only
@@ -36,13 +36,13 @@ type RecoverResult struct {
 // new database's generations start above any the old one can have handed
 // out (at the current time in microseconds), so a late release naming an
 // old generation cannot match a rebuilt lease.
-func Recover(path string, opts *Options, holders []Holder, pool Pool, now time.Time, force bool) (RecoverResult, error) {
-	return RecoverContext(context.Background(), path, opts, holders, pool, now, force)
+func recoverDB(path string, opts *storeOptions, holders []Holder, pool Pool, now time.Time, force bool) (RecoverResult, error) {
+	return recoverDBCtx(context.Background(), path, opts, holders, pool, now, force)
 }
 
-// RecoverContext is Recover, bounded by ctx: the wait for the lock ends
+// recoverDBCtx is Recover, bounded by ctx: the wait for the lock ends
 // when ctx does.
-func RecoverContext(ctx context.Context, path string, opts *Options, holders []Holder, pool Pool, now time.Time, force bool) (RecoverResult, error) {
+func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders []Holder, pool Pool, now time.Time, force bool) (RecoverResult, error) {
 	o := opts.withDefaults()
 	o.Create, o.ReadOnly, o.Command = true, false, "recover"
 	var res RecoverResult
@@ -73,7 +73,7 @@ func RecoverContext(ctx context.Context, path string, opts *Options, holders []H
 	}
 	leases, skipped := rebuild(holders, pool)
 	res.Skipped = skipped
-	s := &Store{path: path, command: "recover"}
+	s := &store{path: path, command: "recover"}
 	_, err = create(d, base, func(tx *bolt.Tx) error {
 		gen := uint64(now.UnixMicro())
 		for i := range leases {

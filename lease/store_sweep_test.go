@@ -24,7 +24,7 @@ func TestSweepAgreesWithClassify(t *testing.T) {
 		pool := MustParsePool("127.0.0.16-127.0.0.79")
 		for i := range n {
 			at := t0.Add(-time.Duration(rng.IntN(40)) * time.Minute / 2)
-			mustAcquire(t, s, AcquireRequest{Slug: fmt.Sprintf("s%02d", i), Pool: pool, Now: at})
+			mustAcquire(t, s, acquireRequest{Slug: fmt.Sprintf("s%02d", i), Pool: pool, Now: at})
 		}
 		var hs []Holder
 		for range rng.IntN(30) {

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"net/netip"
@@ -17,9 +18,9 @@ import (
 
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-func openTest(t *testing.T, path string) *Store {
+func openTest(t *testing.T, path string) *store {
 	t.Helper()
-	s, err := Open(path, &Options{Create: true, LockTimeout: time.Second})
+	s, err := openStore(path, &storeOptions{Create: true, LockTimeout: time.Second})
 	if err != nil {
 		t.Fatalf("Open(%q) = %v", path, err)
 	}
@@ -27,7 +28,7 @@ func openTest(t *testing.T, path string) *Store {
 	return s
 }
 
-func mustAcquire(t *testing.T, s *Store, req AcquireRequest) AcquireResult {
+func mustAcquire(t *testing.T, s *store, req acquireRequest) AcquireResult {
 	t.Helper()
 	if req.Now.IsZero() {
 		req.Now = t0
@@ -47,14 +48,14 @@ func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 func TestAcquireLowestFreeAndRenew(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
 	for i, slug := range []string{"a", "b", "c"} {
-		res := mustAcquire(t, s, AcquireRequest{Slug: slug})
+		res := mustAcquire(t, s, acquireRequest{Slug: slug})
 		want := netip.AddrFrom4([4]byte{127, 0, 0, byte(16 + i)})
 		if res.Lease.Alias != want || res.Outcome != Created || res.Lease.Generation != uint64(i+1) {
 			t.Errorf("Acquire(%q) = %+v, want %s, new, generation %d", slug, res, want, i+1)
 		}
 	}
 	later := t0.Add(time.Hour)
-	res := mustAcquire(t, s, AcquireRequest{Slug: "b", Now: later})
+	res := mustAcquire(t, s, acquireRequest{Slug: "b", Now: later})
 	if res.Lease.Alias != addr("127.0.0.17") || res.Outcome != Renewed || res.Lease.Generation != 2 ||
 		!res.Lease.RenewedAt.Equal(later) || !res.Lease.AcquiredAt.Equal(t0) {
 		t.Errorf("Acquire(%q) again = %+v, want same alias and generation, renewed at %v", "b", res, later)
@@ -63,7 +64,7 @@ func TestAcquireLowestFreeAndRenew(t *testing.T) {
 	if _, err := s.Release("b", 0); err != nil {
 		t.Fatalf("Release(%q) = %v", "b", err)
 	}
-	if res := mustAcquire(t, s, AcquireRequest{Slug: "d"}); res.Lease.Alias != addr("127.0.0.17") || res.Lease.Generation != 4 {
+	if res := mustAcquire(t, s, acquireRequest{Slug: "d"}); res.Lease.Alias != addr("127.0.0.17") || res.Lease.Generation != 4 {
 		t.Errorf("Acquire(%q) = %+v, want 127.0.0.17 generation 4", "d", res.Lease)
 	}
 	got, err := s.Get("b")
@@ -76,7 +77,7 @@ func TestGenerationNeverReused(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
 	var last uint64
 	for i := 0; i < 20; i++ {
-		res := mustAcquire(t, s, AcquireRequest{Slug: "same"})
+		res := mustAcquire(t, s, acquireRequest{Slug: "same"})
 		if res.Lease.Generation <= last {
 			t.Fatalf("round %d: generation %d after %d", i, res.Lease.Generation, last)
 		}
@@ -89,11 +90,11 @@ func TestGenerationNeverReused(t *testing.T) {
 
 func TestReleaseGeneration(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
-	first := mustAcquire(t, s, AcquireRequest{Slug: "a"}).Lease
+	first := mustAcquire(t, s, acquireRequest{Slug: "a"}).Lease
 	if _, err := s.Release("a", first.Generation); err != nil {
 		t.Fatalf("Release(%q, %d) = %v", "a", first.Generation, err)
 	}
-	second := mustAcquire(t, s, AcquireRequest{Slug: "a"}).Lease
+	second := mustAcquire(t, s, acquireRequest{Slug: "a"}).Lease
 	// A late release naming the first generation must not free the second.
 	_, err := s.Release("a", first.Generation)
 	if !errors.Is(err, ErrGenerationMismatch) || !strings.Contains(err.Error(), "generation 2") {
@@ -108,7 +109,8 @@ func TestReleaseGeneration(t *testing.T) {
 	if _, err := s.Release("a", 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Release(%q) of no lease = %v, want ErrNotFound", "a", err)
 	}
-	if _, err := s.Release("a b", 0); !errors.Is(err, ErrInvalidSlug) {
+	m := &Manager{Path: s.path, Pool: MustParsePool(DefaultPool)}
+	if _, err := m.Release(context.Background(), "a b", 0); !errors.Is(err, ErrInvalidSlug) {
 		t.Errorf("Release(%q) = %v, want ErrInvalidSlug", "a b", err)
 	}
 }
@@ -117,19 +119,19 @@ func TestAliasLeftThePool(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
 	wide := MustParsePool("127.0.0.16-127.0.0.20")
 	for _, slug := range []string{"a", "b", "c"} {
-		mustAcquire(t, s, AcquireRequest{Slug: slug, Pool: wide})
+		mustAcquire(t, s, acquireRequest{Slug: slug, Pool: wide})
 	}
 	// The pool shrinks to .16-.17 and then moves to .17-.18: c keeps .18
 	// (renewed, though outside the pool), and nobody else gets it.
 	narrow := MustParsePool("127.0.0.17-127.0.0.18")
-	res := mustAcquire(t, s, AcquireRequest{Slug: "c", Pool: narrow, Now: t0.Add(time.Minute)})
+	res := mustAcquire(t, s, acquireRequest{Slug: "c", Pool: narrow, Now: t0.Add(time.Minute)})
 	if res.Lease.Alias != addr("127.0.0.18") || res.Outcome != Renewed {
 		t.Errorf("Acquire(%q) = %+v, want renewed 127.0.0.18", "c", res)
 	}
 	if _, err := s.Release("a", 0); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Acquire(AcquireRequest{Slug: "d", Pool: narrow, Now: t0})
+	_, err := s.Acquire(acquireRequest{Slug: "d", Pool: narrow, Now: t0})
 	if !errors.Is(err, ErrExhausted) {
 		t.Errorf("Acquire(%q) = %v, want ErrExhausted (.17 and .18 are leased)", "d", err)
 	}
@@ -143,10 +145,10 @@ func TestExhausted(t *testing.T) {
 	s := openTest(t, path)
 	pool := MustParsePool("127.0.0.16-127.0.0.19")
 	for _, slug := range []string{"a", "b", "c", "d"} {
-		mustAcquire(t, s, AcquireRequest{Slug: slug, Pool: pool})
+		mustAcquire(t, s, acquireRequest{Slug: slug, Pool: pool})
 	}
 	before := readFile(t, path)
-	_, err := s.Acquire(AcquireRequest{Slug: "e", Pool: pool, Now: t0})
+	_, err := s.Acquire(acquireRequest{Slug: "e", Pool: pool, Now: t0})
 	if !errors.Is(err, ErrExhausted) {
 		t.Fatalf("Acquire(%q) = %v, want ErrExhausted", "e", err)
 	}
@@ -154,7 +156,7 @@ func TestExhausted(t *testing.T) {
 		t.Errorf("a failed Acquire changed the database file")
 	}
 	// A renewal still works on a full pool.
-	if res := mustAcquire(t, s, AcquireRequest{Slug: "c", Pool: pool}); res.Outcome != Renewed {
+	if res := mustAcquire(t, s, acquireRequest{Slug: "c", Pool: pool}); res.Outcome != Renewed {
 		t.Errorf("Acquire(%q) on a full pool = %+v, want renewed", "c", res)
 	}
 }
@@ -162,9 +164,9 @@ func TestExhausted(t *testing.T) {
 func TestRenewOnlyWritesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "leases.db")
 	s := openTest(t, path)
-	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	mustAcquire(t, s, acquireRequest{Slug: "a"})
 	before := readFile(t, path)
-	_, err := s.Acquire(AcquireRequest{Slug: "b", Pool: MustParsePool(DefaultPool), Now: t0, RenewOnly: true})
+	_, err := s.Acquire(acquireRequest{Slug: "b", Pool: MustParsePool(DefaultPool), Now: t0, RenewOnly: true})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Acquire(%q, RenewOnly) = %v, want ErrNotFound", "b", err)
 	}
@@ -232,9 +234,9 @@ func TestAcquireWithSnapshot(t *testing.T) {
 			s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
 			snapAt := t0.Add(24 * time.Hour)
 			for _, slug := range sortedKeys(tt.leases) {
-				mustAcquire(t, s, AcquireRequest{Slug: slug, Pool: pool, Now: snapAt.Add(-tt.leases[slug])})
+				mustAcquire(t, s, acquireRequest{Slug: slug, Pool: pool, Now: snapAt.Add(-tt.leases[slug])})
 			}
-			res := mustAcquire(t, s, AcquireRequest{Slug: tt.slug, Pool: pool, Now: snapAt.Add(time.Second), Grace: 10 * time.Minute,
+			res := mustAcquire(t, s, acquireRequest{Slug: tt.slug, Pool: pool, Now: snapAt.Add(time.Second), Grace: 10 * time.Minute,
 				Snapshot: &Snapshot{Holders: tt.holders, TakenAt: snapAt}})
 			var reclaimed []string
 			for _, d := range res.Reclaimed {
@@ -256,9 +258,9 @@ func TestReclaim(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "leases.db")
 	s := openTest(t, path)
 	pool := MustParsePool(DefaultPool)
-	mustAcquire(t, s, AcquireRequest{Slug: "stale", Pool: pool, Now: t0})
-	mustAcquire(t, s, AcquireRequest{Slug: "live", Pool: pool, Now: t0})
-	mustAcquire(t, s, AcquireRequest{Slug: "pending", Pool: pool, Now: t0.Add(55 * time.Minute)})
+	mustAcquire(t, s, acquireRequest{Slug: "stale", Pool: pool, Now: t0})
+	mustAcquire(t, s, acquireRequest{Slug: "live", Pool: pool, Now: t0})
+	mustAcquire(t, s, acquireRequest{Slug: "pending", Pool: pool, Now: t0.Add(55 * time.Minute)})
 	snap := Snapshot{TakenAt: t0.Add(time.Hour), Holders: []Holder{{Alias: addr("127.0.0.17"), Name: "live-1"}}}
 	before := readFile(t, path)
 	ds, err := s.Reclaim(snap, 10*time.Minute, true)
@@ -288,7 +290,7 @@ func TestCreatePermissionsAndLeftovers(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "a", "b") // made before the umask changes: under 0 it would be 0777
 		old := syscall.Umask(umask)
 		path := filepath.Join(dir, "leases.db")
-		s, err := Open(path, &Options{Create: true})
+		s, err := openStore(path, &storeOptions{Create: true})
 		syscall.Umask(old)
 		if err != nil {
 			t.Fatalf("Open(%q) under umask %#o = %v", path, umask, err)
@@ -308,7 +310,7 @@ func TestCreatePermissionsAndLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openTest(t, path)
-	mustAcquire(t, s, AcquireRequest{Slug: "a"})
+	mustAcquire(t, s, acquireRequest{Slug: "a"})
 	s.Close()
 	if _, err := os.Stat(leftover); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("leftover %s still there after creation: %v", leftover, err)
@@ -319,7 +321,7 @@ func TestNoCreateWithoutCreate(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "leases.db")
 	for _, ro := range []bool{false, true} {
-		if _, err := Open(path, &Options{ReadOnly: ro}); !errors.Is(err, ErrNoDatabase) {
+		if _, err := openStore(path, &storeOptions{ReadOnly: ro}); !errors.Is(err, ErrNoDatabase) {
 			t.Errorf("Open(%q, ReadOnly=%v) = %v, want ErrNoDatabase", path, ro, err)
 		}
 	}
@@ -339,7 +341,7 @@ func TestLockTimeout(t *testing.T) {
 	}
 	defer other.Unlock()
 	start := time.Now()
-	_, err := Open(path, &Options{LockTimeout: 200 * time.Millisecond})
+	_, err := openStore(path, &storeOptions{LockTimeout: 200 * time.Millisecond})
 	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path+".lock") {
 		t.Errorf("Open(%q) under a held lock = %v, want ErrLocked naming the lock file", path, err)
 	}
@@ -348,18 +350,18 @@ func TestLockTimeout(t *testing.T) {
 	}
 	// Readers share the lock with each other, not with a writer.
 	other.Unlock()
-	r1, err := Open(path, &Options{ReadOnly: true})
+	r1, err := openStore(path, &storeOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r1.Close()
-	r2, err := Open(path, &Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
+	r2, err := openStore(path, &storeOptions{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Errorf("second reader: %v, want a shared lock", err)
 	} else {
 		r2.Close()
 	}
-	if _, err := Open(path, &Options{LockTimeout: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+	if _, err := openStore(path, &storeOptions{LockTimeout: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
 		t.Errorf("writer beside a reader: %v, want ErrLocked", err)
 	}
 }

@@ -137,17 +137,13 @@ func TestBurstOfLaunches(t *testing.T) {
 
 			// Leases of bottles gone an hour ago, for the first gc to
 			// reclaim, before the burst.
-			s, err := lease.Open(db, &lease.Options{Create: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			gone := &lease.Manager{Path: db, Pool: lease.MustParsePool(p.at(1) + "-" + p.at(3)), Grace: time.Hour,
+				Now: func() time.Time { return time.Now().Add(-time.Hour) }}
 			for i := range 3 {
-				_, err := s.Acquire(lease.AcquireRequest{Slug: fmt.Sprintf("stale-%d", i), Pool: lease.MustParsePool(p.at(1) + "-" + p.at(3)), Now: time.Now().Add(-time.Hour), Grace: time.Hour})
-				if err != nil {
+				if _, err := gone.Acquire(context.Background(), fmt.Sprintf("stale-%d", i), 0); err != nil {
 					t.Fatal(err)
 				}
 			}
-			s.Close()
 
 			var (
 				mu    sync.Mutex

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,18 +46,12 @@ func together(t *testing.T, n int, env []string, args func(i int) []string) []re
 // check and the one-slug-one-alias check, and returns the leases.
 func checkDB(t *testing.T, db string) map[string]string {
 	t.Helper()
-	s, err := lease.Open(db, &lease.Options{ReadOnly: true})
+	mgr := &lease.Manager{Path: db, Pool: lease.MustParsePool(lease.DefaultPool)}
+	st, err := mgr.CheckDatabase(context.Background()) // bbolt's check, the records, the index
 	if err != nil {
-		t.Fatalf("Open(%q) = %v", db, err)
+		t.Fatalf("CheckDatabase(%q) = %v", db, err)
 	}
-	defer s.Close()
-	if err := s.Check(); err != nil {
-		t.Fatalf("Check(%q) = %v", db, err)
-	}
-	ls, err := s.Leases()
-	if err != nil {
-		t.Fatalf("Leases(%q) = %v", db, err)
-	}
+	ls := st.Leases
 	m := map[string]string{}
 	for _, l := range ls {
 		m[l.Slug] = l.Alias.String()

@@ -4,6 +4,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,25 +158,19 @@ func pcDisk(t *testing.T, db string) (leases map[string]pcLease, exists bool, er
 	if _, err := os.Lstat(db); errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
-	s, err := lease.Open(db, &lease.Options{ReadOnly: true, LockTimeout: 5 * time.Second})
+	m := &lease.Manager{Path: db, Pool: lease.MustParsePool(lease.DefaultPool), LockTimeout: 5 * time.Second}
+	st, err := m.CheckDatabase(context.Background()) // bbolt's check, the records, the index
 	if err != nil {
-		return nil, true, fmt.Errorf("open: %w", err)
-	}
-	defer s.Close()
-	if err := s.Check(); err != nil {
 		return nil, true, fmt.Errorf("check: %w", err)
 	}
-	ls, err := s.Leases()
-	if err != nil {
-		return nil, true, fmt.Errorf("leases: %w", err)
-	}
+	ls := st.Leases
 	leases = map[string]pcLease{}
 	for _, l := range ls {
 		leases[l.Slug] = pcLease{l.Alias.String(), l.Generation}
 	}
 	// The audit log is written in the same transaction as the change it
 	// records: each slug's newest event agrees with its lease.
-	evs, err := s.Events(0, "")
+	evs, err := m.Events(context.Background(), 0, "")
 	if err != nil {
 		return nil, true, fmt.Errorf("audit log: %w", err)
 	}

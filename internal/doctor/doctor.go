@@ -131,8 +131,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}}
 	r.lock(cfg)
 	leases := r.database(ctx, cfg)
-	snap := r.docker(ctx, cfg)
-	r.pool(cfg, leases, snap)
+	r.pool(cfg, r.docker(ctx, cfg, leases))
 	r.iface(ctx, cfg)
 	return r
 }
@@ -234,28 +233,30 @@ func (r *Report) lock(cfg Config) {
 	}
 }
 
-func (r *Report) docker(ctx context.Context, cfg Config) *lease.Snapshot {
-	r.Docker.Mode = cfg.Manager.Mode.String()
-	if cfg.Manager.Mode == lease.InventoryOff {
-		return nil
-	}
-	eng, err := cfg.Manager.Engine(ctx)
+// docker reports on the endpoint and returns the verdicts on leases
+// (every one Unknown when Docker is off or does not answer).
+func (r *Report) docker(ctx context.Context, cfg Config, leases []lease.Lease) []lease.Decision {
+	m := cfg.Manager
+	r.Docker.Mode = m.Mode.String()
+	rv, err := m.Review(ctx, leases)
+	eng := rv.Engine
 	r.Docker.Host, r.Docker.Source = eng.Host, eng.Source
-	if err != nil {
+	r.Docker.Version, r.Docker.APIVersion = eng.Version, eng.APIVersion
+	switch {
+	case m.Mode == lease.InventoryOff:
+		return rv.Decisions
+	case err != nil && eng.Version == "":
 		r.Docker.Error = err.Error()
 		r.problem("docker", "is the engine running? check --docker-host, DOCKER_HOST, DOCKER_CONTEXT; gc cannot reclaim without it",
 			"%v", err)
-		return nil
-	}
-	r.Docker.Version, r.Docker.APIVersion = eng.Version, eng.APIVersion
-	snap, err := cfg.Manager.Snapshot(ctx)
-	if err != nil {
+		return rv.Decisions
+	case err != nil:
 		r.Docker.Error = err.Error()
 		r.problem("docker", "the engine answered its version but not the container list; check its log", "%v", err)
-		return nil
+		return rv.Decisions
 	}
 	r.Docker.Reachable = true
-	for _, h := range snap.Holders {
+	for _, h := range rv.Snapshot.Holders {
 		if h.Alias.IsUnspecified() {
 			r.Wildcards = append(r.Wildcards, Wildcard{Container: h.Name, HostIP: h.Alias.String(), Port: h.Port})
 		}
@@ -265,16 +266,16 @@ func (r *Report) docker(ctx context.Context, cfg Config) *lease.Snapshot {
 		r.problem("wildcard", "publish it on its bottle's alias (-p ALIAS:PORT:PORT); a binding on every address blocks that port on every alias",
 			"container %s publishes %s on all addresses (%s)", w.Container, w.Port, w.HostIP)
 	}
-	return snap
+	return rv.Decisions
 }
 
-func (r *Report) pool(cfg Config, leases []lease.Lease, snap *lease.Snapshot) {
+func (r *Report) pool(cfg Config, decisions []lease.Decision) {
 	p := &r.Pool
 	pool := cfg.Manager.Pool
 	p.Spec, p.Size = pool.String(), pool.Len()
 	p.Counted = r.Database.Leases != nil
 	used := map[netip.Addr]bool{}
-	for _, d := range cfg.Manager.Classify(leases, snap) {
+	for _, d := range decisions {
 		if pool.Contains(d.Alias) {
 			used[d.Alias] = true
 		}
