@@ -19,22 +19,24 @@ var (
 	// or held and no stale lease could be reclaimed.
 	ErrExhausted = errors.New("pool exhausted")
 
-	// ErrLocked is returned by Open when the lock file could not be
-	// locked within Options.LockTimeout.
+	// ErrLocked is returned by every Manager method that opens the
+	// database when the lock file could not be locked within
+	// Manager.LockTimeout.
 	ErrLocked = errors.New("lock not obtained")
 
-	// ErrCorrupt is returned by Open, and by any operation that reads a
-	// damaged page, when the database file is empty, truncated, not a
+	// ErrCorrupt is returned by every Manager method that opens or reads
+	// the database, when the database file is empty, truncated, not a
 	// bbolt file, not an aliaslease database, or internally inconsistent.
 	// The file is never modified once this is detected.
 	ErrCorrupt = errors.New("database unreadable")
 
-	// ErrNewerSchema is returned by Open when the database was written by
+	// ErrNewerSchema is returned when opening a database that was written by
 	// a newer aliaslease whose schema this one does not know. It wraps
 	// ErrCorrupt, since the file cannot be read either way.
 	ErrNewerSchema = errors.New("database has a newer schema")
 
-	// ErrUnsafePath is returned by Open and Recover when a directory or
+	// ErrUnsafePath is returned by every Manager method that opens the
+	// database when a directory or
 	// file on the database's path could be steered by another user: a
 	// directory, database or lock file owned by someone other than this
 	// user or root, or writable by group or others, a database or lock
@@ -42,14 +44,16 @@ var (
 	// owns. Nothing is created or changed.
 	ErrUnsafePath = errors.New("unsafe database path")
 
-	// ErrNotDatabase is returned by Open and Recover when the path holds
+	// ErrNotDatabase is returned by every Manager method that opens the
+	// database when the path holds
 	// something that is not a bbolt database at all: not a regular file,
 	// or one without a bbolt meta page. It wraps ErrCorrupt. Moving such a
 	// file aside would not help: the path is likely wrong.
 	ErrNotDatabase = fmt.Errorf("%w: not a database", ErrCorrupt)
 
-	// ErrNoDatabase is returned by Open without Options.Create when the
-	// database file does not exist. Callers treat it as an empty database.
+	// ErrNoDatabase is returned when a database that only acquire may
+	// create does not exist. The Manager treats it as an empty database
+	// for every command that only reads.
 	ErrNoDatabase = errors.New("no database")
 
 	// ErrNotFound is returned by Release when the slug holds no lease.

@@ -15,7 +15,7 @@ type Lease struct {
 	AcquiredAt time.Time
 	RenewedAt  time.Time
 	// HeldAt is the last time a reconcile saw the lease live, recorded
-	// coarsely (see heldAtStep); zero when never seen. Grace runs from
+	// coarsely (see heldAtDue); zero when never seen. Grace runs from
 	// the later of RenewedAt and HeldAt.
 	HeldAt time.Time
 	// PID is the process that holds the lease while it runs (the command

@@ -113,11 +113,11 @@ func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, erro
 	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command})
 }
 
-// existing runs fn on the database if it exists, opened read-only under
+// openIfExists runs fn on the database if it exists, opened read-only under
 // the shared lock or for writing under the exclusive one. It is the one
 // place where a database not created yet counts as empty: then fn is not
 // called, nothing is created, and found is false.
-func (m *Manager) existing(ctx context.Context, readOnly bool, fn func(*store) error) (found bool, err error) {
+func (m *Manager) openIfExists(ctx context.Context, readOnly bool, fn func(*store) error) (found bool, err error) {
 	s, err := m.open(ctx, false, readOnly)
 	if errors.Is(err, ErrNoDatabase) {
 		return false, nil
@@ -196,7 +196,7 @@ func (m *Manager) ask(ctx context.Context, fb fallback, leased func([]string) (m
 // from a short read under the shared lock. A missing database holds none.
 func (m *Manager) leased(ctx context.Context, slugs []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	_, err := m.existing(ctx, true, func(s *store) (err error) {
+	_, err := m.openIfExists(ctx, true, func(s *store) (err error) {
 		out, err = s.Leased(slugs)
 		return err
 	})
@@ -211,7 +211,7 @@ func (m *Manager) Release(ctx context.Context, slug string, generation uint64) (
 		return Lease{}, err
 	}
 	var l Lease
-	found, err := m.existing(ctx, false, func(s *store) (err error) {
+	found, err := m.openIfExists(ctx, false, func(s *store) (err error) {
 		l, err = s.Release(slug, generation)
 		return err
 	})
@@ -235,7 +235,7 @@ func (m *Manager) List(ctx context.Context) ([]Decision, error) {
 
 // ListEach calls fn with a decision for every lease, in the order the
 // database stores them (by slug), then for every foreign pool alias, in
-// alias order: nothing is sorted or kept, so a list of 65,536 leases
+// alias order: nothing is sorted or kept, so a list of a full pool
 // costs about what reading them does. A caller that wants alias order
 // sorts what it keeps of each (list sorts 8-byte keys of its rendered
 // rows). States are Unknown when the inventory was not asked or did
@@ -269,7 +269,7 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 			return fn(*d)
 		})
 	}
-	found, err := m.existing(ctx, true, func(s *store) error {
+	found, err := m.openIfExists(ctx, true, func(s *store) error {
 		return s.each(walk)
 	})
 	if err != nil || found {
@@ -304,7 +304,7 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 	}
 	crashPoint("after-inventory")
 	var ds []Decision
-	if _, err := m.existing(ctx, dryRun, func(s *store) (err error) {
+	if _, err := m.openIfExists(ctx, dryRun, func(s *store) (err error) {
 		ds, err = s.Reclaim(*snap, m.Grace, dryRun)
 		return err
 	}); err != nil {
@@ -319,13 +319,13 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 	return stale, nil
 }
 
-// Hold records pid as the process holding slug's lease of the given
+// HoldWhileRuns records pid as the process holding slug's lease of the given
 // generation, or clears it with pid 0: while the process runs, the lease
 // is live whatever Docker says, so it is never reclaimed and handed on
 // under a command that outlived its wrapper.
-func (m *Manager) Hold(ctx context.Context, slug string, generation uint64, pid int) error {
-	found, err := m.existing(ctx, false, func(s *store) error {
-		return s.SetProcess(slug, generation, pid)
+func (m *Manager) HoldWhileRuns(ctx context.Context, slug string, generation uint64, pid int) error {
+	found, err := m.openIfExists(ctx, false, func(s *store) error {
+		return s.setHolderPID(slug, generation, pid)
 	})
 	if !found && err == nil {
 		err = fmt.Errorf("%w for %s", ErrNotFound, slug)
@@ -337,7 +337,7 @@ func (m *Manager) Hold(ctx context.Context, slug string, generation uint64, pid 
 // slug only when it is not empty, oldest first.
 func (m *Manager) Events(ctx context.Context, n int, slug string) ([]Event, error) {
 	evs := []Event{}
-	_, err := m.existing(ctx, true, func(s *store) (err error) {
+	_, err := m.openIfExists(ctx, true, func(s *store) (err error) {
 		evs, err = s.Events(n, slug)
 		return err
 	})
@@ -351,7 +351,7 @@ func (m *Manager) Slugs(ctx context.Context) ([]string, error) {
 	var slugs []string
 	quick := *m
 	quick.LockTimeout = 200 * time.Millisecond
-	_, err := quick.existing(ctx, true, func(s *store) error {
+	_, err := quick.openIfExists(ctx, true, func(s *store) error {
 		ls, err := s.Leases()
 		for _, l := range ls {
 			slugs = append(slugs, l.Slug)

@@ -64,7 +64,7 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 		a.snap, a.fellBack, a.err = m.take(askCtx, ifNoEngine)
 		asked <- a
 	}()
-	found, err := m.existing(ctx, true, func(s *store) error {
+	found, err := m.openIfExists(ctx, true, func(s *store) error {
 		_, err := s.Get(slug)
 		return err
 	})
@@ -126,7 +126,7 @@ func (m *Manager) up(ctx context.Context, res AcquireResult) error {
 	if !errors.Is(err, ErrInterface) {
 		err = fmt.Errorf("%w: %w", ErrInterface, err)
 	}
-	if res.Outcome == Renewed {
+	if res.Outcome == OutcomeRenewed {
 		return err // an existing lease stays: it was not ours to undo
 	}
 	s, oerr := m.open(ctx, false, false)

@@ -53,7 +53,7 @@ func (m *Manager) CheckDatabase(ctx context.Context) (DatabaseStatus, error) {
 		return st, err
 	}
 	st.Exists, st.Size = true, fi.Size()
-	_, err = m.existing(ctx, true, func(s *store) error {
+	_, err = m.openIfExists(ctx, true, func(s *store) error {
 		var err error
 		if st.Schema, err = s.schema(); err != nil {
 			return err

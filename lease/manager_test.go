@@ -138,7 +138,7 @@ func TestManagerRenewalNeverWaits(t *testing.T) {
 		m.Inventory = inv
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		res, err := m.Acquire(ctx, "a", 0)
-		if err != nil || res.Outcome != Renewed || ctx.Err() != nil || len(*warns) != 0 {
+		if err != nil || res.Outcome != OutcomeRenewed || ctx.Err() != nil || len(*warns) != 0 {
 			t.Errorf("Acquire(%q) again with %T = %v, %v (context %v, warnings %v); want a renewal at once", "a", inv, res.Outcome, err, ctx.Err(), *warns)
 		}
 		cancel()

@@ -24,7 +24,7 @@ import (
 // records damaged.
 const SchemaVersion = 2
 
-// DefaultLockTimeout is used when Options.LockTimeout is zero.
+// DefaultLockTimeout is used when Manager.LockTimeout is zero.
 const DefaultLockTimeout = 10 * time.Second
 
 // pageSize is fixed so that a database moves between machines of
@@ -39,7 +39,7 @@ var (
 	keyGeneration = []byte("generation") // last generation handed out
 )
 
-// storeOptions configure Open. A nil *storeOptions means the zero value.
+// storeOptions configure openStore. A nil *storeOptions means the zero value.
 type storeOptions struct {
 	// LockTimeout bounds the wait for the lock file; zero means
 	// DefaultLockTimeout.
@@ -69,7 +69,7 @@ func (o *storeOptions) withDefaults() storeOptions {
 	return out
 }
 
-// store is an open lease database. It holds the lock file from Open until
+// store is an open lease database. It holds the lock file from openStore until
 // Close, so a store should live only as long as one decision: open, call
 // one method, close. A store is not safe for concurrent use.
 type store struct {
@@ -96,8 +96,8 @@ func openStore(path string, opts *storeOptions) (*store, error) {
 	return openStoreCtx(context.Background(), path, opts)
 }
 
-// openStoreCtx is Open, bounded by ctx as well: the wait for the lock ends
-// when ctx does, and once ctx has ended no transaction of the Store
+// openStoreCtx is openStore, bounded by ctx as well: the wait for the lock
+// ends when ctx does, and once ctx has ended no transaction of the store
 // commits (each returns ctx.Err() instead), so that nothing is changed
 // after an interruption.
 func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store, error) {
@@ -254,7 +254,7 @@ func upgradeSchema(tx *bolt.Tx) error {
 }
 
 // guard runs fn and turns a panic or a memory fault inside bbolt, which a
-// damaged page can cause long after Open, into ErrCorrupt.
+// damaged page can cause long after opening, into ErrCorrupt.
 func guard(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {

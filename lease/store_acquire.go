@@ -87,7 +87,7 @@ func (s *store) acquire(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (Acqu
 		return res, err
 	}
 	kind := EventAcquire
-	if outcome == Adopted {
+	if outcome == OutcomeAdopted {
 		kind = EventAdopt
 	}
 	return res, s.logEvent(tx, req.Now, kind, res.Lease, "")
@@ -105,7 +105,7 @@ func (s *store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error
 	if err := lowerSeenFloor(tx, l); err != nil {
 		return AcquireResult{}, err
 	}
-	return AcquireResult{Lease: l, Outcome: Renewed}, s.logEvent(tx, now, EventRenew, l, "")
+	return AcquireResult{Lease: l, Outcome: OutcomeRenewed}, s.logEvent(tx, now, EventRenew, l, "")
 }
 
 // pick chooses the alias of a new lease: one the slug's labelled
@@ -120,7 +120,7 @@ func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.A
 	if snap := req.Snapshot; snap != nil {
 		isLeased := func(a netip.Addr) bool { return aliases.Get(aliasKey(a)) != nil }
 		if a, ok := adoptable(req.Slug, snap.Holders, req.Pool, isLeased); ok {
-			return a, Adopted, nil, nil
+			return a, OutcomeAdopted, nil, nil
 		}
 		if !noneStale(tx, snap.TakenAt, req.Grace) { // else no record need be read
 			var err error
@@ -132,9 +132,9 @@ func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.A
 	a, free := lowestFree(req.Pool, aliasIndex(aliases), idx.holds)
 	switch {
 	case stale != nil && (!free || stale.Alias.Less(a)):
-		return stale.Alias, Created, stale, nil
+		return stale.Alias, OutcomeNew, stale, nil
 	case free:
-		return a, Created, nil, nil
+		return a, OutcomeNew, nil, nil
 	}
 	return a, "", nil, fmt.Errorf("%w: all %d aliases of %s are leased or held", ErrExhausted, req.Pool.Len(), req.Pool)
 }
@@ -153,7 +153,7 @@ func (s *store) lowestStale(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (
 
 // Outcomes of Acquire.
 const (
-	Created Outcome = "new"     // a new lease on the lowest free alias
-	Renewed Outcome = "renewed" // the slug's existing lease, renewed
-	Adopted Outcome = "adopted" // a new lease on the alias its labelled container already uses
+	OutcomeNew     Outcome = "new"     // a new lease on the lowest free alias
+	OutcomeRenewed Outcome = "renewed" // the slug's existing lease, renewed
+	OutcomeAdopted Outcome = "adopted" // a new lease on the alias its labelled container already uses
 )

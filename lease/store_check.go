@@ -87,7 +87,7 @@ var pairSeed = maphash.MakeSeed()
 
 // pairHash mixes an alias key and a slug into 64 bits: maphash of the slug
 // (a word at a time, where FNV-1a took a byte at a time and was a fifth of
-// gc's sweep at 65,536 leases), the alias folded in, then splitmix64's
+// gc's sweep with a full pool), the alias folded in, then splitmix64's
 // finalizer, so that the sum over all pairs changes when two slugs swap
 // aliases.
 func pairHash(alias, slug []byte) uint64 {

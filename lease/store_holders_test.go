@@ -84,10 +84,10 @@ func TestProcessHolderKeepsLease(t *testing.T) {
 		t.Skipf("no sleep(1): %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if err := s.SetProcess("a", res.Lease.Generation+1, cmd.Process.Pid); !errors.Is(err, ErrGenerationMismatch) {
+	if err := s.setHolderPID("a", res.Lease.Generation+1, cmd.Process.Pid); !errors.Is(err, ErrGenerationMismatch) {
 		t.Errorf("SetProcess(wrong generation) = %v, want ErrGenerationMismatch", err)
 	}
-	if err := s.SetProcess("a", res.Lease.Generation, cmd.Process.Pid); err != nil {
+	if err := s.setHolderPID("a", res.Lease.Generation, cmd.Process.Pid); err != nil {
 		t.Fatalf("SetProcess = %v", err)
 	}
 	later := Snapshot{TakenAt: t0.Add(time.Hour)}

@@ -122,10 +122,10 @@ func (s *store) Leased(slugs []string) (map[string]bool, error) {
 	return out, err
 }
 
-// SetProcess records pid as the process holding slug's lease of the given
+// setHolderPID records pid as the process holding slug's lease of the given
 // generation (zero pid clears it). A lease of another generation is left
 // alone and ErrGenerationMismatch returned; a missing one is ErrNotFound.
-func (s *store) SetProcess(slug string, generation uint64, pid int) error {
+func (s *store) setHolderPID(slug string, generation uint64, pid int) error {
 	return s.update(func(tx *bolt.Tx) error {
 		l, err := leaseOf(tx, slug, generation)
 		if err == nil {

@@ -50,13 +50,13 @@ func TestAcquireLowestFreeAndRenew(t *testing.T) {
 	for i, slug := range []string{"a", "b", "c"} {
 		res := mustAcquire(t, s, acquireRequest{Slug: slug})
 		want := netip.AddrFrom4([4]byte{127, 0, 0, byte(16 + i)})
-		if res.Lease.Alias != want || res.Outcome != Created || res.Lease.Generation != uint64(i+1) {
+		if res.Lease.Alias != want || res.Outcome != OutcomeNew || res.Lease.Generation != uint64(i+1) {
 			t.Errorf("Acquire(%q) = %+v, want %s, new, generation %d", slug, res, want, i+1)
 		}
 	}
 	later := t0.Add(time.Hour)
 	res := mustAcquire(t, s, acquireRequest{Slug: "b", Now: later})
-	if res.Lease.Alias != addr("127.0.0.17") || res.Outcome != Renewed || res.Lease.Generation != 2 ||
+	if res.Lease.Alias != addr("127.0.0.17") || res.Outcome != OutcomeRenewed || res.Lease.Generation != 2 ||
 		!res.Lease.RenewedAt.Equal(later) || !res.Lease.AcquiredAt.Equal(t0) {
 		t.Errorf("Acquire(%q) again = %+v, want same alias and generation, renewed at %v", "b", res, later)
 	}
@@ -125,7 +125,7 @@ func TestAliasLeftThePool(t *testing.T) {
 	// (renewed, though outside the pool), and nobody else gets it.
 	narrow := MustParsePool("127.0.0.17-127.0.0.18")
 	res := mustAcquire(t, s, acquireRequest{Slug: "c", Pool: narrow, Now: t0.Add(time.Minute)})
-	if res.Lease.Alias != addr("127.0.0.18") || res.Outcome != Renewed {
+	if res.Lease.Alias != addr("127.0.0.18") || res.Outcome != OutcomeRenewed {
 		t.Errorf("Acquire(%q) = %+v, want renewed 127.0.0.18", "c", res)
 	}
 	if _, err := s.Release("a", 0); err != nil {
@@ -156,7 +156,7 @@ func TestExhausted(t *testing.T) {
 		t.Errorf("a failed Acquire changed the database file")
 	}
 	// A renewal still works on a full pool.
-	if res := mustAcquire(t, s, acquireRequest{Slug: "c", Pool: pool}); res.Outcome != Renewed {
+	if res := mustAcquire(t, s, acquireRequest{Slug: "c", Pool: pool}); res.Outcome != OutcomeRenewed {
 		t.Errorf("Acquire(%q) on a full pool = %+v, want renewed", "c", res)
 	}
 }
@@ -189,44 +189,44 @@ func TestAcquireWithSnapshot(t *testing.T) {
 		{
 			name:    "foreign holder skipped",
 			holders: []Holder{{Alias: addr("127.0.0.16"), Name: "other"}},
-			slug:    "a", want: "127.0.0.17", outcome: Created,
+			slug:    "a", want: "127.0.0.17", outcome: OutcomeNew,
 		},
 		{
 			name:    "wildcard binding blocks nothing",
 			holders: []Holder{{Alias: netip.IPv4Unspecified(), Name: "wild"}},
-			slug:    "a", want: "127.0.0.16", outcome: Created,
+			slug:    "a", want: "127.0.0.16", outcome: OutcomeNew,
 		},
 		{
 			name:   "stale lease reclaimed and reused",
 			leases: map[string]time.Duration{"old": time.Hour},
-			slug:   "a", want: "127.0.0.16", outcome: Created, reclaimed: []string{"old"},
+			slug:   "a", want: "127.0.0.16", outcome: OutcomeNew, reclaimed: []string{"old"},
 		},
 		{
 			name:   "pending lease kept",
 			leases: map[string]time.Duration{"young": time.Minute},
-			slug:   "a", want: "127.0.0.17", outcome: Created,
+			slug:   "a", want: "127.0.0.17", outcome: OutcomeNew,
 		},
 		{
 			name:    "live lease kept",
 			leases:  map[string]time.Duration{"busy": time.Hour},
 			holders: []Holder{{Alias: addr("127.0.0.16"), Name: "busy-1"}},
-			slug:    "a", want: "127.0.0.17", outcome: Created,
+			slug:    "a", want: "127.0.0.17", outcome: OutcomeNew,
 		},
 		{
 			name:    "labelled container adopted",
 			holders: []Holder{{Alias: addr("127.0.0.19"), Slug: "a"}, {Alias: addr("127.0.0.18"), Slug: "a"}},
-			slug:    "a", want: "127.0.0.18", outcome: Adopted,
+			slug:    "a", want: "127.0.0.18", outcome: OutcomeAdopted,
 		},
 		{
 			name:    "labelled container outside the pool not adopted",
 			holders: []Holder{{Alias: addr("127.0.0.40"), Slug: "a"}},
-			slug:    "a", want: "127.0.0.16", outcome: Created,
+			slug:    "a", want: "127.0.0.16", outcome: OutcomeNew,
 		},
 		{
 			name:    "alias leased to another slug not adopted",
 			leases:  map[string]time.Duration{"first": 0},
 			holders: []Holder{{Alias: addr("127.0.0.16"), Slug: "a"}},
-			slug:    "a", want: "127.0.0.17", outcome: Created,
+			slug:    "a", want: "127.0.0.17", outcome: OutcomeNew,
 		},
 	}
 	for _, tt := range tests {

@@ -48,14 +48,14 @@ func runCmd(c *cli.Context) error {
 		return fmt.Errorf("run: command not started: %w", context.Canceled)
 	}
 	status := runForwarding(cmd, sigs, c.App.ErrWriter, func(pid int) {
-		if err := m.Hold(context.Background(), slug, res.Lease.Generation, pid); err != nil {
+		if err := m.HoldWhileRuns(context.Background(), slug, res.Lease.Generation, pid); err != nil {
 			say(c.App.ErrWriter, "warning", "recording the command as the holder of %s: %v", slug, err)
 		}
 	})
 	interrupts.forward(false)
 	ctx := context.Background() // the command has ended: finish the bookkeeping
 	if c.Bool("keep") {
-		if err := m.Hold(ctx, slug, res.Lease.Generation, 0); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
+		if err := m.HoldWhileRuns(ctx, slug, res.Lease.Generation, 0); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
 			say(c.App.ErrWriter, "warning", "clearing the command as the holder of %s: %v", slug, err)
 		}
 	} else if _, err := m.Release(ctx, slug, res.Lease.Generation); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
