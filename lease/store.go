@@ -195,9 +195,6 @@ func (s *store) Close() error {
 	return err
 }
 
-// Path returns the database path.
-func (s *store) Path() string { return s.path }
-
 func (s *store) view(fn func(*bolt.Tx) error) error {
 	return boltErr(s.path, guard(func() error { return s.db.View(fn) }))
 }

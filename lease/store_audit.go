@@ -23,11 +23,11 @@ type EventKind string
 // Event kinds in the audit log.
 const (
 	EventAcquire EventKind = "acquire" // a new lease on the lowest free alias
-	EventAdopt             = "adopt"   // a new lease on the alias a labelled container uses
-	EventRenew             = "renew"
-	EventRelease           = "release"
-	EventReclaim           = "reclaim" // a stale lease removed by gc or acquire
-	EventRecover           = "recover" // a lease rebuilt from Docker
+	EventAdopt   EventKind = "adopt"   // a new lease on the alias a labelled container uses
+	EventRenew   EventKind = "renew"
+	EventRelease EventKind = "release"
+	EventReclaim EventKind = "reclaim" // a stale lease removed by gc or acquire
+	EventRecover EventKind = "recover" // a lease rebuilt from Docker
 )
 
 // Event is one entry of the audit log, written in the same transaction

@@ -87,7 +87,7 @@ func measureBig(k int) bigRun {
 	sizes := []int{*smallLeases, *bigLeases}
 	defs := bigCmds
 	specOf := func(d bigCmd, n int) (cmdSpec, string) {
-		db := bigMasters[n].master
+		var db string
 		if d.writes {
 			db = filepath.Join(tmpDir, "big", fmt.Sprintf("%s-%d", d.name, n), "leases.db")
 		} else {

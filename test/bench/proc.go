@@ -47,15 +47,6 @@ func (s *series) medianCPU() time.Duration {
 	return medianOf(ds)
 }
 
-// totalCPU is the CPU time of all samples.
-func (s *series) totalCPU() time.Duration {
-	var t time.Duration
-	for _, x := range s.samples {
-		t += x.cpu
-	}
-	return t
-}
-
 // median is the middle sample (the lower middle for an even count).
 func (s *series) median() time.Duration { return medianOf(s.walls()) }
 
