@@ -133,7 +133,7 @@ func BenchmarkClassify(b *testing.B) {
 			})
 			b.ResetTimer()
 			for b.Loop() {
-				if ds := classify(leases, holders, t0, 10*time.Minute); len(ds) != len(leases) {
+				if ds := classify(leases, holders, testAt, 10*time.Minute); len(ds) != len(leases) {
 					b.Fatalf("classify = %d decisions", len(ds))
 				}
 			}

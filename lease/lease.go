@@ -18,10 +18,15 @@ type Lease struct {
 	// coarsely (see heldAtDue); zero when never seen. Grace runs from
 	// the later of RenewedAt and HeldAt.
 	HeldAt time.Time
+	// Vacancy is what observations found of the lease without a holder
+	// since it was last renewed or seen live.
+	Vacancy Vacancy
 	// PID is the process that holds the lease while it runs (the command
 	// of "aliaslease run"), or zero. A live process is a holder, so the
 	// lease is never reclaimed under it.
 	PID int
+
+	newer string // the record's bytes a newer binary of the schema added, kept as they are
 }
 
 // seenAt is when the lease was last known to be wanted: renewed, or seen
@@ -61,4 +66,16 @@ type Snapshot struct {
 	// inventory was asked cannot have shown up in it, and must never be
 	// judged by it.
 	TakenAt time.Time
+	at      instant // TakenAt with the boot-time clock, when the Manager took it
+}
+
+// instant is when the snapshot was taken, on both clocks. A snapshot made
+// outside the Manager has only the wall clock: its boot-time reading is
+// zero, so no vacancy it observes is ever long (see Vacancy.long) unless
+// the grace is zero.
+func (s Snapshot) instant() instant {
+	if s.at.wall.IsZero() {
+		return instant{wall: s.TakenAt}
+	}
+	return s.at
 }

@@ -171,11 +171,11 @@ func (m *Manager) ask(ctx context.Context, fb fallback, leased func([]string) (m
 	if !m.usesInventory() {
 		return nil, nil, nil
 	}
-	at := m.now()
+	at := readClocks(m.now())
 	hs, err := m.Inventory.Holders(ctx, leased)
 	switch {
 	case err == nil:
-		return &Snapshot{Holders: hs, TakenAt: at}, nil, nil
+		return &Snapshot{Holders: hs, TakenAt: at.wall, at: at}, nil, nil
 	case ctx.Err() != nil:
 		return nil, nil, fmt.Errorf("asking docker: %w", ctx.Err())
 	case *dbErr != nil:
@@ -262,7 +262,7 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 			}
 			return nil
 		}
-		return classifyEach(leases, indexHolders(snap.Holders), snap.TakenAt, m.Grace, processHolder, func(d *Decision) error {
+		return classifyEach(leases, indexHolders(snap.Holders), snap.instant(), m.Grace, processHolder, func(d *Decision) error {
 			if d.State == Foreign && !m.Pool.Contains(d.Alias) {
 				return nil
 			}

@@ -25,9 +25,12 @@ type Reason string
 
 // Reasons of decisions and audit events.
 const (
-	ReasonHeld          Reason = "held"
-	ReasonWithinGrace   Reason = "within-grace"
-	ReasonNoHolder      Reason = "no-holder"
+	ReasonHeld        Reason = "held"
+	ReasonWithinGrace Reason = "within-grace"
+	ReasonNoHolder    Reason = "no-holder"
+	// ReasonObserving: no holder, renewed at least the grace ago, but
+	// not yet found vacant by enough observations over the grace.
+	ReasonObserving     Reason = "observing"
 	ReasonLabelMismatch Reason = "label-mismatch"
 	ReasonUnleased      Reason = "unleased-holder"
 	ReasonNotAsked      Reason = "docker-not-asked"
@@ -49,10 +52,10 @@ type Decision struct {
 }
 
 // classify judges every lease against the holders seen in a snapshot taken
-// at now, and reports every alias that is held but not leased as foreign.
+// at at, and reports every alias that is held but not leased as foreign.
 // It is pure: the decisions depend on its arguments alone. Decisions come
 // sorted by alias.
-func classify(leases []Lease, holders []Holder, now time.Time, grace time.Duration) []Decision {
+func classify(leases []Lease, holders []Holder, at instant, grace time.Duration) []Decision {
 	ls := leases
 	if !slices.IsSortedFunc(ls, byAlias) {
 		ls = slices.Clone(leases)
@@ -69,7 +72,7 @@ func classify(leases []Lease, holders []Holder, now time.Time, grace time.Durati
 	// them in alias order: one merge puts all in order.
 	leased := make([]Decision, 0, len(ls))
 	var foreign []Decision
-	classifyEach(each, indexHolders(holders), now, grace, nil, func(d *Decision) error {
+	classifyEach(each, indexHolders(holders), at, grace, nil, func(d *Decision) error {
 		if d.State == Foreign {
 			foreign = append(foreign, *d)
 		} else {
@@ -101,26 +104,26 @@ func byDecisionAlias(a, b Decision) int { return a.Alias.Compare(b.Alias) }
 // index and a mark per held alias; yield gets a decision it must not keep
 // (see docs/design.md, *Many leases*). alsoHeldBy, when not nil, names
 // holders of a lease that the index does not show (its running process).
-func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, now time.Time, grace time.Duration, alsoHeldBy func(Lease) []Holder, yield func(*Decision) error) error {
+func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, at instant, grace time.Duration, alsoHeldBy func(Lease) []Holder, yield func(*Decision) error) error {
 	leased := make([]bool, len(idx.hs)) // by the first holder of each alias
-	at := 0                             // where the last search ended
+	hint := 0                           // where the last search ended
 	var d Decision                      // one for all: a fresh one per lease would escape to the heap
 	for l, err := range leases {
 		if err != nil {
 			return err
 		}
 		d = Decision{Lease: l, Alias: l.Alias}
-		j, k := idx.find(addrToU32(l.Alias), at)
+		j, k := idx.find(addrToU32(l.Alias), hint)
 		if j < k {
 			leased[j] = true
 		}
 		// the index's slices are clipped: these appends copy.
-		d.Holders, at = idx.hs[j:k:k], k
+		d.Holders, hint = idx.hs[j:k:k], k
 		d.Holders = append(d.Holders, idx.bySlug[l.Slug]...)
 		if alsoHeldBy != nil {
 			d.Holders = append(d.Holders, alsoHeldBy(l)...)
 		}
-		d.State, d.Reason = judge(l, d.Holders, now, grace)
+		d.State, d.Reason = judge(l, d.Holders, at, grace)
 		if err := yield(&d); err != nil {
 			return err
 		}
@@ -207,26 +210,31 @@ func (x *holderIndex) holds(a netip.Addr) bool {
 	return j < k
 }
 
-// judge gives the state of lease l with the holders found for it: the one
-// rule every verdict on a lease goes through (list, gc, acquire's sweep).
-func judge(l Lease, holders []Holder, now time.Time, grace time.Duration) (State, Reason) {
-	return judgeSeen(l.Slug, l.seenAt(), holders, now, grace)
+// judge gives the state of lease l with the holders found for it, at
+// the reading at: the one rule every verdict on a lease goes through
+// (list, gc, acquire's sweep, which judges records from their bytes with
+// verdict). A lease with a holder is live, or a conflict when one is
+// labelled for another slug. One without is stale only when its vacancy
+// is long (enough observations, the first at least grace ago by the
+// boot-time clock) and its renewal at least grace old; with a zero grace
+// every lease without a holder is stale at once (unless renewed after at).
+func judge(l Lease, holders []Holder, at instant, grace time.Duration) (State, Reason) {
+	return verdict(l.Slug, l.RenewedAt, l.Vacancy, holders, at, grace)
 }
 
-// judgeSeen is judge for a lease known by its slug and the time it was
-// last wanted (renewed, or seen live), so that the sweep can judge a
-// record from its bytes. Only a lease with no holder that was last wanted
-// at least grace ago is stale.
-func judgeSeen(slug string, seen time.Time, holders []Holder, now time.Time, grace time.Duration) (State, Reason) {
+// verdict is judge for a lease known by its slug, renewal and vacancy.
+func verdict(slug string, renewed time.Time, v Vacancy, holders []Holder, at instant, grace time.Duration) (State, Reason) {
 	switch {
 	case len(holders) > 0 && labelledForOther(holders, slug):
 		return Conflict, ReasonLabelMismatch
 	case len(holders) > 0:
 		return Live, ReasonHeld
-	case now.Sub(seen) >= grace:
-		return Stale, ReasonNoHolder
+	case at.wall.Sub(renewed) < grace:
+		return Pending, ReasonWithinGrace
+	case grace > 0 && !v.long(at, grace):
+		return Pending, ReasonObserving
 	}
-	return Pending, ReasonWithinGrace
+	return Stale, ReasonNoHolder
 }
 
 // heldAtDue says whether a reconcile at now should record that it saw a
@@ -265,7 +273,7 @@ func classifySnapshot(leases []Lease, snap *Snapshot, grace time.Duration, pool 
 	if snap == nil {
 		return unclassified(leases)
 	}
-	ds := classify(leases, withProcesses(snap.Holders, leases), snap.TakenAt, grace)
+	ds := classify(leases, withProcesses(snap.Holders, leases), snap.instant(), grace)
 	out := ds[:0]
 	for _, d := range ds {
 		if d.State != Foreign || pool.Contains(d.Alias) {

@@ -9,12 +9,27 @@ import (
 	"time"
 )
 
+// testAt is the reading every classify test judges at: the wall clock
+// t0, the boot-time clock well into one boot.
+var testAt = instant{wall: t0, boot: 100 * time.Hour, id: bootID{1}}
+
+// vacant returns l found vacant by n observations, the first ago before
+// testAt (on its boot-time clock), counted after l's renewal.
+func vacant(l Lease, n int, ago time.Duration) Lease {
+	l.Vacancy = Vacancy{Since: t0.Add(-ago), Observations: n, gen: l.Generation, renewed: l.RenewedAt.UnixNano(), boot: testAt.boot - ago, id: testAt.id}
+	return l
+}
+
 func TestClassify(t *testing.T) {
 	now := t0
 	grace := 10 * time.Minute
 	l := func(slug, alias string, age time.Duration) Lease {
 		return Lease{Slug: slug, Alias: addr(alias), Generation: 1, AcquiredAt: now.Add(-age), RenewedAt: now.Add(-age)}
 	}
+	// gone is a lease renewed an hour ago and long vacant: stale unless held.
+	gone := func(slug, alias string) Lease { return vacant(l(slug, alias, time.Hour), 3, 30*time.Minute) }
+	otherBoot := vacant(l("a", "127.0.0.16", time.Hour), 3, 30*time.Minute)
+	otherBoot.Vacancy.id = bootID{2}
 	h := func(alias, name, slug string) Holder {
 		return Holder{Alias: addr(alias), Name: name, Slug: slug, State: "running"}
 	}
@@ -26,45 +41,43 @@ func TestClassify(t *testing.T) {
 		want    string // "slug@alias=state/reason" joined by spaces, in alias order
 	}{
 		{name: "empty", want: ""},
-		{name: "held, unlabelled", leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{h("127.0.0.16", "c1", "")},
+		{name: "held, unlabelled", leases: []Lease{gone("a", "127.0.0.16")}, holders: []Holder{h("127.0.0.16", "c1", "")},
 			want: "a@127.0.0.16=live/held"},
-		{name: "held, own label", leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{h("127.0.0.16", "c1", "a")},
+		{name: "held, own label", leases: []Lease{gone("a", "127.0.0.16")}, holders: []Holder{h("127.0.0.16", "c1", "a")},
 			want: "a@127.0.0.16=live/held"},
 		{name: "held by another slug's container", leases: []Lease{l("a", "127.0.0.16", 0)}, holders: []Holder{h("127.0.0.16", "c1", "a"), h("127.0.0.16", "c2", "b")},
 			want: "a@127.0.0.16=conflict/label-mismatch"},
 		{name: "fresh lease pending", leases: []Lease{l("a", "127.0.0.16", 0)}, want: "a@127.0.0.16=pending/within-grace"},
-		{name: "just under grace pending", leases: []Lease{l("a", "127.0.0.16", grace-time.Nanosecond)}, want: "a@127.0.0.16=pending/within-grace"},
-		{name: "exactly grace stale", leases: []Lease{l("a", "127.0.0.16", grace)}, want: "a@127.0.0.16=stale/no-holder"},
-		{name: "old stale", leases: []Lease{l("a", "127.0.0.16", 48*time.Hour)}, want: "a@127.0.0.16=stale/no-holder"},
+		{name: "renewed just under grace ago, long vacant: pending", leases: []Lease{vacant(l("a", "127.0.0.16", grace-time.Nanosecond), 3, grace)},
+			want: "a@127.0.0.16=pending/within-grace"},
+		{name: "never observed vacant: pending however old", leases: []Lease{l("a", "127.0.0.16", 48*time.Hour)}, want: "a@127.0.0.16=pending/observing"},
+		{name: "two vacant observations: pending", leases: []Lease{vacant(l("a", "127.0.0.16", time.Hour), 2, time.Hour)}, want: "a@127.0.0.16=pending/observing"},
+		{name: "three, the first just under grace ago: pending", leases: []Lease{vacant(l("a", "127.0.0.16", time.Hour), 3, grace-time.Nanosecond)},
+			want: "a@127.0.0.16=pending/observing"},
+		{name: "three, the first exactly grace ago: stale", leases: []Lease{vacant(l("a", "127.0.0.16", grace), 3, grace)}, want: "a@127.0.0.16=stale/no-holder"},
+		{name: "a vacancy of another boot: pending", leases: []Lease{otherBoot}, want: "a@127.0.0.16=pending/observing"},
+		{name: "a wall clock stepped forward: pending", leases: []Lease{vacant(l("a", "127.0.0.16", 48*time.Hour), 3, time.Minute)},
+			want: "a@127.0.0.16=pending/observing"},
 		{name: "grace zero makes fresh stale", grace: -1, leases: []Lease{l("a", "127.0.0.16", 0)}, want: "a@127.0.0.16=stale/no-holder"},
 		{name: "renewed after the snapshot is never stale", grace: -1, leases: []Lease{l("a", "127.0.0.16", -time.Second)}, want: "a@127.0.0.16=pending/within-grace"},
 		{name: "unleased holder foreign", holders: []Holder{h("127.0.0.20", "c1", "")}, want: "-@127.0.0.20=foreign/unleased-holder"},
 		{name: "unleased labelled holder foreign", holders: []Holder{h("127.0.0.20", "c1", "x")}, want: "-@127.0.0.20=foreign/unleased-holder"},
-		{name: "wildcard holds no alias", leases: []Lease{l("a", "127.0.0.16", time.Hour)},
+		{name: "wildcard holds no alias", leases: []Lease{gone("a", "127.0.0.16")},
 			holders: []Holder{{Alias: addr("0.0.0.0"), Name: "w"}, {Alias: addr("::"), Name: "w6"}, {Alias: addr("10.0.0.1"), Name: "lan"}},
 			want:    "a@127.0.0.16=stale/no-holder"},
-		{name: "holder on another alias does not save a lease", leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{h("127.0.0.17", "c1", "a")},
+		{name: "holder on another alias does not save a lease", leases: []Lease{gone("a", "127.0.0.16")}, holders: []Holder{h("127.0.0.17", "c1", "a")},
 			want: "a@127.0.0.16=stale/no-holder -@127.0.0.17=foreign/unleased-holder"},
-		{name: "held_at moves grace: seen live recently is pending",
-			leases: []Lease{withHeld(l("a", "127.0.0.16", 48*time.Hour), now.Add(-time.Minute))},
-			want:   "a@127.0.0.16=pending/within-grace"},
-		{name: "held_at older than grace is stale",
-			leases: []Lease{withHeld(l("a", "127.0.0.16", 48*time.Hour), now.Add(-grace))},
-			want:   "a@127.0.0.16=stale/no-holder"},
-		{name: "held_at older than renewal does not shorten grace",
-			leases: []Lease{withHeld(l("a", "127.0.0.16", time.Minute), now.Add(-time.Hour))},
-			want:   "a@127.0.0.16=pending/within-grace"},
 		{name: "holder attributed by label alone keeps its slug's lease live",
-			leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{{Name: "stopped", Slug: "a", State: "exited"}},
+			leases: []Lease{gone("a", "127.0.0.16")}, holders: []Holder{{Name: "stopped", Slug: "a", State: "exited"}},
 			want: "a@127.0.0.16=live/held"},
 		{name: "label-only holder of an unleased slug places nothing",
-			leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{{Name: "stopped", Slug: "b", State: "exited"}},
+			leases: []Lease{gone("a", "127.0.0.16")}, holders: []Holder{{Name: "stopped", Slug: "b", State: "exited"}},
 			want: "a@127.0.0.16=stale/no-holder"},
 		{name: "label-only holder without a label is ignored",
-			leases: []Lease{l("a", "127.0.0.16", time.Hour)}, holders: []Holder{{Name: "stopped", State: "exited"}},
+			leases: []Lease{gone("a", "127.0.0.16")}, holders: []Holder{{Name: "stopped", State: "exited"}},
 			want: "a@127.0.0.16=stale/no-holder"},
 		{name: "mixed, sorted by alias",
-			leases:  []Lease{l("z", "127.0.0.18", time.Hour), l("y", "127.0.0.16", 0), l("x", "127.0.0.17", time.Hour)},
+			leases:  []Lease{gone("z", "127.0.0.18"), l("y", "127.0.0.16", 0), gone("x", "127.0.0.17")},
 			holders: []Holder{h("127.0.0.17", "cx", "x"), h("127.0.0.19", "f", "")},
 			want:    "y@127.0.0.16=pending/within-grace x@127.0.0.17=live/held z@127.0.0.18=stale/no-holder -@127.0.0.19=foreign/unleased-holder"},
 		{name: "foreign aliases between leases given out of order",
@@ -78,7 +91,7 @@ func TestClassify(t *testing.T) {
 			if tt.grace < 0 {
 				g = 0
 			}
-			ds := classify(tt.leases, tt.holders, now, g)
+			ds := classify(tt.leases, tt.holders, testAt, g)
 			var got []string
 			for _, d := range ds {
 				slug := d.Lease.Slug
@@ -94,14 +107,9 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func withHeld(l Lease, at time.Time) Lease {
-	l.HeldAt = at
-	return l
-}
-
 func TestClassifyKeepsHolders(t *testing.T) {
 	hs := []Holder{{Alias: addr("127.0.0.16"), Name: "c1"}, {Alias: addr("127.0.0.16"), Name: "c2"}}
-	ds := classify([]Lease{{Slug: "a", Alias: addr("127.0.0.16"), RenewedAt: t0}}, hs, t0, time.Minute)
+	ds := classify([]Lease{{Slug: "a", Alias: addr("127.0.0.16"), RenewedAt: t0}}, hs, testAt, time.Minute)
 	if len(ds) != 1 || len(ds[0].Holders) != 2 {
 		t.Errorf("classify = %+v, want one decision with both holders", ds)
 	}
@@ -129,7 +137,7 @@ func TestClassifyEachAnyOrder(t *testing.T) {
 				holders = append(holders, Holder{Alias: a, Name: fmt.Sprintf("c%d", len(holders)), Slug: slug})
 			}
 		}
-		want := classify(leases, holders, t0, 10*time.Minute)
+		want := classify(leases, holders, testAt, 10*time.Minute)
 		r.Shuffle(len(leases), func(i, j int) { leases[i], leases[j] = leases[j], leases[i] })
 		r.Shuffle(len(holders), func(i, j int) { holders[i], holders[j] = holders[j], holders[i] })
 		var got []Decision
@@ -140,7 +148,7 @@ func TestClassifyEachAnyOrder(t *testing.T) {
 				}
 			}
 		}
-		classifyEach(each, indexHolders(holders), t0, 10*time.Minute, nil, func(d *Decision) error {
+		classifyEach(each, indexHolders(holders), testAt, 10*time.Minute, nil, func(d *Decision) error {
 			got = append(got, *d)
 			return nil
 		})

@@ -25,7 +25,7 @@ const (
 )
 
 func encodeLease(l Lease) []byte {
-	b := make([]byte, 0, leaseRecordV2Len)
+	b := make([]byte, 0, leaseRecordV2Len+len(l.newer))
 	b = append(b, leaseRecordV2)
 	b = binary.BigEndian.AppendUint32(b, addrToU32(l.Alias))
 	b = binary.BigEndian.AppendUint64(b, l.Generation)
@@ -36,13 +36,15 @@ func encodeLease(l Lease) []byte {
 		held = uint64(l.HeldAt.UnixNano())
 	}
 	b = binary.BigEndian.AppendUint64(b, held)
-	return binary.BigEndian.AppendUint32(b, uint32(l.PID))
+	b = binary.BigEndian.AppendUint32(b, uint32(l.PID))
+	return append(b, l.newer...)
 }
 
+// decodeLease reads a record: version 1, or version 2 followed by the
+// fields a newer binary of the same schema added, which are kept as they
+// are (Lease.newer) when the record is written again.
 func decodeLease(slug string, b []byte) (Lease, error) {
-	ok := len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
-		len(b) == leaseRecordV2Len && b[0] == leaseRecordV2
-	if !ok {
+	if !recordValid(b) {
 		return Lease{}, fmt.Errorf("%w: lease record of %q is damaged", ErrCorrupt, slug)
 	}
 	l := Lease{
@@ -57,6 +59,7 @@ func decodeLease(slug string, b []byte) (Lease, error) {
 			l.HeldAt = time.Unix(0, int64(held)).UTC()
 		}
 		l.PID = int(binary.BigEndian.Uint32(b[37:]))
+		l.newer = string(b[leaseRecordV2Len:])
 	}
 	return l, nil
 }
@@ -79,15 +82,25 @@ func aliasIndex(b *bolt.Bucket) leasedFrom {
 	}
 }
 
+// peeked is what a sweep judges a lease by, read from its record's bytes.
+type peeked struct {
+	alias   netip.Addr
+	gen     uint64
+	renewed time.Time
+	seen    time.Time // when last wanted: the later of renewed and held_at
+	pid     int       // the holding process, or zero
+}
+
 // peekLease reads what a sweep judges from a valid record without
-// decoding it: the alias, when the lease was last wanted (the later of
-// renewed and held_at) and the holding process.
-func peekLease(b []byte) (alias netip.Addr, seen time.Time, pid int) {
-	alias = u32ToAddr(binary.BigEndian.Uint32(b[1:]))
-	at := int64(binary.BigEndian.Uint64(b[21:]))
+// decoding it (no slug copied).
+func peekLease(b []byte) peeked {
+	p := peeked{alias: u32ToAddr(binary.BigEndian.Uint32(b[1:])), gen: binary.BigEndian.Uint64(b[5:])}
+	renewed := int64(binary.BigEndian.Uint64(b[21:]))
+	seen := renewed
 	if b[0] == leaseRecordV2 {
-		at = max(at, int64(binary.BigEndian.Uint64(b[29:])))
-		pid = int(binary.BigEndian.Uint32(b[37:]))
+		seen = max(seen, int64(binary.BigEndian.Uint64(b[29:])))
+		p.pid = int(binary.BigEndian.Uint32(b[37:]))
 	}
-	return alias, time.Unix(0, at), pid
+	p.renewed, p.seen = time.Unix(0, renewed), time.Unix(0, seen)
+	return p
 }

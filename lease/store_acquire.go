@@ -98,8 +98,11 @@ func (s *store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error
 	if err := checkIndexed(tx, l); err != nil {
 		return AcquireResult{}, err
 	}
-	l.RenewedAt = now.UTC()
+	l.RenewedAt, l.Vacancy = now.UTC(), Vacancy{} // a renewal ends a vacancy
 	if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
+		return AcquireResult{}, err
+	}
+	if err := putVacancy(tx, l.Slug, Vacancy{}); err != nil {
 		return AcquireResult{}, err
 	}
 	if err := lowerSeenFloor(tx, l); err != nil {
@@ -143,7 +146,7 @@ func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.A
 // none), recording held_at on the way (see sweep).
 func (s *store) lowestStale(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (*Decision, error) {
 	var best *Decision
-	_, err := sweep(tx, idx, req.Snapshot.TakenAt, req.Now, req.Grace, func(l Lease) {
+	_, err := sweep(tx, idx, req.Snapshot.instant(), req.Now, req.Grace, func(l Lease) {
 		if req.Pool.Contains(l.Alias) && (best == nil || l.Alias.Less(best.Alias)) {
 			best = &Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder}
 		}

@@ -161,10 +161,11 @@ func checkFree(tx *bolt.Tx, l Lease) error {
 }
 
 // recordValid says whether a lease record has a known version and its
-// length: exactly what decodeLease requires.
+// length (version 2 at least: a newer binary of the schema may add
+// fields after it): exactly what decodeLease requires.
 func recordValid(b []byte) bool {
 	return len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
-		len(b) == leaseRecordV2Len && b[0] == leaseRecordV2
+		len(b) >= leaseRecordV2Len && b[0] == leaseRecordV2
 }
 
 // Check verifies the database: bbolt's consistency check of every page,

@@ -26,7 +26,7 @@ func TestReclaimRecordsHeldAtCoarsely(t *testing.T) {
 	s := openTest(t, path)
 	grace := 40 * time.Minute
 	mustAcquire(t, s, acquireRequest{Slug: "a", Now: t0})
-	held := Snapshot{Holders: []Holder{{Alias: addr("127.0.0.16"), Name: "c"}}}
+	held := []Holder{{Alias: addr("127.0.0.16"), Name: "c"}}
 
 	tests := []struct {
 		at        time.Duration // snapshot time after t0
@@ -39,9 +39,8 @@ func TestReclaimRecordsHeldAtCoarsely(t *testing.T) {
 		{at: 20 * time.Minute, wantWrite: true, wantHeld: 20 * time.Minute},
 	}
 	for _, tt := range tests {
-		held.TakenAt = t0.Add(tt.at)
 		before := readFile(t, path)
-		if _, err := s.Reclaim(held, grace, false); err != nil {
+		if _, err := s.Reclaim(snapAt(held, tt.at), grace, false); err != nil {
 			t.Fatalf("Reclaim(at +%s) = %v", tt.at, err)
 		}
 		if wrote := !bytes.Equal(before, readFile(t, path)); wrote != tt.wantWrite {
@@ -60,17 +59,30 @@ func TestReclaimRecordsHeldAtCoarsely(t *testing.T) {
 		}
 	}
 
-	// The bottle's containers are gone: grace runs from held_at (+20m), so
-	// at +55m the lease is still pending, and at +60m it is stale.
+	// The bottle's containers are gone: gc observes it vacant at +30m and
+	// +50m; a third observation reclaims it once the first is a grace
+	// (40m) old by the boot-time clock: not at +69m, at +70m.
+	for _, at := range []time.Duration{30 * time.Minute, 50 * time.Minute} {
+		if ds, err := s.Reclaim(snapAt(nil, at), grace, false); err != nil || len(ds) != 0 {
+			t.Fatalf("Reclaim(at +%s) = %+v, %v; want nothing stale yet", at, ds, err)
+		}
+	}
 	for _, tt := range []struct {
 		at        time.Duration
 		wantStale int
-	}{{55 * time.Minute, 0}, {60 * time.Minute, 1}} {
-		ds, err := s.Reclaim(Snapshot{TakenAt: t0.Add(tt.at)}, grace, true)
+	}{{69 * time.Minute, 0}, {70 * time.Minute, 1}} {
+		ds, err := s.Reclaim(snapAt(nil, tt.at), grace, true)
 		if err != nil || len(ds) != tt.wantStale {
 			t.Errorf("Reclaim(dry run at +%s) = %+v, %v; want %d stale", tt.at, ds, err, tt.wantStale)
 		}
 	}
+}
+
+// snapAt is a snapshot of holders taken after t0 (on both clocks, in
+// testAt's boot), as the Manager takes them.
+func snapAt(hs []Holder, after time.Duration) Snapshot {
+	at := instant{wall: t0.Add(after), boot: testAt.boot + after, id: testAt.id}
+	return Snapshot{Holders: hs, TakenAt: at.wall, at: at}
 }
 
 // TestProcessHolderKeepsLease checks that a lease whose recorded process
@@ -213,8 +225,14 @@ func TestAcquireReclaimsOnlyBelowFree(t *testing.T) {
 			if stale[i] {
 				at = t0.Add(-time.Hour)
 			}
-			if err := putLease(tx, Lease{Slug: fmt.Sprintf("s-%d", i), Alias: a, Generation: uint64(i + 1), AcquiredAt: at, RenewedAt: at}); err != nil {
+			l := Lease{Slug: fmt.Sprintf("s-%d", i), Alias: a, Generation: uint64(i + 1), AcquiredAt: at, RenewedAt: at}
+			if err := putLease(tx, l); err != nil {
 				return err
+			}
+			if stale[i] { // seen vacant twice already: the next observation is the third
+				if err := putVacancy(tx, l.Slug, vacant(l, 2, time.Hour).Vacancy); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -222,7 +240,8 @@ func TestAcquireReclaimsOnlyBelowFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := &Snapshot{TakenAt: t0.Add(time.Minute)}
+	taken := snapAt(nil, time.Minute)
+	snap := &taken
 	res, err := s.Acquire(acquireRequest{Slug: "new", Pool: pool, Now: t0.Add(time.Minute), Grace: grace, Snapshot: snap})
 	if err != nil || res.Lease.Alias != all[1000] || len(res.Reclaimed) != 1 || res.Reclaimed[0].Lease.Slug != "s-1000" {
 		t.Fatalf("Acquire(%q) = %v on %v reclaiming %+v, %v; want %v, reclaiming s-1000 only", "new", res.Outcome, res.Lease.Alias, res.Reclaimed, err, all[1000])
@@ -273,7 +292,9 @@ func TestSeenFloor(t *testing.T) {
 	// A database without a floor (made before it existed) is swept, and
 	// the sweep sets it exactly; a stale lease is reclaimed on the way.
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keySeenFloor) })
-	snap := &Snapshot{TakenAt: t0.Add(30 * time.Minute), Holders: []Holder{{Alias: addr("127.0.0.16"), Name: "a-web", Slug: "a"}}}
+	markVacant(t, s, time.Hour, "b")
+	taken := snapAt([]Holder{{Alias: addr("127.0.0.16"), Name: "a-web", Slug: "a"}}, 30*time.Minute)
+	snap := &taken
 	res := mustAcquire(t, s, acquireRequest{Slug: "c", Now: t0.Add(30 * time.Minute), Grace: 10 * time.Minute, Snapshot: snap})
 	if len(res.Reclaimed) != 1 || res.Reclaimed[0].Lease.Slug != "b" {
 		t.Errorf("Acquire(%q) reclaimed %+v, want b (stale since t0-1h)", "c", res.Reclaimed)

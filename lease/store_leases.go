@@ -81,7 +81,7 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 	idx := indexHolders(snap.Holders)
 	collect := func(tx *bolt.Tx) (int, error) {
 		stale = stale[:0]
-		return sweep(tx, idx, snap.TakenAt, snap.TakenAt, grace, func(l Lease) {
+		return sweep(tx, idx, snap.instant(), snap.TakenAt, grace, func(l Lease) {
 			stale = append(stale, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder})
 		})
 	}
@@ -143,11 +143,13 @@ func (s *store) setHolderPID(slug string, generation uint64, pid int) error {
 func readLeases(tx *bolt.Tx) ([]Lease, error) {
 	b := tx.Bucket(bucketLeases)
 	var ls []Lease // no capacity hint: Bucket.Stats would walk every page once more
+	vac := joinVacancy(tx)
 	err := b.ForEach(func(k, v []byte) error {
 		l, err := decodeLease(string(k), v)
 		if err != nil {
 			return err
 		}
+		l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
 		ls = append(ls, l)
 		return nil
 	})
@@ -164,8 +166,11 @@ func getLease(tx *bolt.Tx, slug string) (l Lease, found bool, err error) {
 	if v == nil {
 		return Lease{}, false, nil
 	}
-	l, err = decodeLease(slug, v)
-	return l, err == nil, err
+	if l, err = decodeLease(slug, v); err != nil {
+		return l, false, err
+	}
+	l.Vacancy = vacancyFor(vacancyOf(tx, slug), l.Generation, l.RenewedAt)
+	return l, true, nil
 }
 
 // leaseOf returns slug's lease: ErrNotFound when it has none, and
@@ -208,6 +213,9 @@ func deleteLease(tx *bolt.Tx, l Lease) error {
 	if err := tx.Bucket(bucketLeases).Delete([]byte(l.Slug)); err != nil {
 		return err
 	}
+	if err := putVacancy(tx, l.Slug, Vacancy{}); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Delete(aliasKey(l.Alias))
 }
 
@@ -240,8 +248,10 @@ func (s *store) each(fn func(iter.Seq2[Lease, error]) error) error {
 func storedLeases(tx *bolt.Tx) iter.Seq2[Lease, error] {
 	return func(yield func(Lease, error) bool) {
 		stopped := false
+		vac := joinVacancy(tx)
 		err := eachRecord(tx, func(k, v []byte) error {
 			l, _ := decodeLease(string(k), v) // valid: eachRecord checked it
+			l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
 			if !yield(l, nil) {
 				stopped = true
 				return errStopWalk

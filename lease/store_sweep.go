@@ -8,61 +8,118 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// sweep is the one pass over every lease that gc and acquire make: each
+// sweep is the one pass over every lease that gc and acquire make, and
+// it is an observation (every holder source answered, in snap): each
 // record read once, in storage order (see eachRecord, which also checks
 // the records against the alias index), with no sort and no decision
-// kept per lease. Each lease is judged by judgeSeen from its record's
-// bytes, decoded only when it is stale or its held_at is due: stale gets
-// every stale lease and, when tx is writable, held_at is recorded (at now)
-// on each live lease whose record of it is due (heldAtDue).
+// kept per lease. Each lease is judged by verdict from its record's bytes
+// with this observation counted in its vacancy, and decoded only when it
+// is stale or its held_at is due. stale gets every stale lease. When tx
+// is writable, the changes the observation makes are written: held_at
+// (at now) on each live lease whose record of it is due (heldAtDue), and
+// each vacancy that changed (begun, counted, or ended by a holder).
 //
-// It returns how many held_at records were due (written, or, in a
-// read-only transaction, that a writing sweep would write).
-func sweep(tx *bolt.Tx, idx *holderIndex, takenAt, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
-	var due []Lease
-	var extra []Holder // the holders of one lease beyond the index's, reused
-	floor := noLeaseFloor
-	err := eachRecord(tx, func(k, v []byte) error {
-		alias, seen, pid := peekLease(v)
-		floor = min(floor, seen.UnixNano())
-		hs := idx.on(alias)
-		byLabel, running := idx.bySlug[string(k)], pid > 0 && processAlive(pid)
-		if len(byLabel) > 0 || running {
-			extra = append(append(extra[:0], hs...), byLabel...)
-			if running {
-				extra = append(extra, Holder{Alias: alias, Slug: string(k)})
-			}
-			hs = extra
-		}
-		switch st, _ := judgeSeen(string(k), seen, hs, takenAt, grace); {
-		case st == Stale:
-			l, _ := decodeLease(string(k), v)
-			stale(l)
-		case heldAtDue(st, seen, takenAt, grace):
-			l, _ := decodeLease(string(k), v)
-			due = append(due, l)
-		}
-		return nil
-	})
-	if err != nil {
+// It returns how many such writes were due (made, or, in a read-only
+// transaction, that a writing sweep would make).
+func sweep(tx *bolt.Tx, idx *holderIndex, at instant, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
+	sw := &sweeper{idx: idx, at: at, grace: grace, stale: stale, vac: joinVacancy(tx), floor: noLeaseFloor}
+	if err := eachRecord(tx, sw.record); err != nil {
 		return 0, err
 	}
+	due := len(sw.heldAt) + len(sw.changed)
 	if !tx.Writable() {
-		return len(due), nil
+		return due, nil
 	}
-	if len(due) > 0 { // a clock set back could record held_at before the floor
+	return due, sw.write(tx, now)
+}
+
+// sweeper is one sweep's state.
+type sweeper struct {
+	idx   *holderIndex
+	at    instant
+	grace time.Duration
+	stale func(Lease)
+	vac   *vacancyJoin
+	floor int64 // the lowest seen time, for the seen floor
+
+	heldAt  []Lease       // live leases whose held_at is due
+	changed []slugVacancy // vacancies to write; a zero one is removed
+	extra   []Holder      // the holders of one lease beyond the index's, reused
+}
+
+type slugVacancy struct {
+	slug string
+	v    Vacancy
+}
+
+// record judges one lease record (k, v).
+func (sw *sweeper) record(k, v []byte) error {
+	p := peekLease(v)
+	sw.floor = min(sw.floor, p.seen.UnixNano())
+	hs := sw.holders(k, p)
+	raw := sw.vac.of(k)
+	was := vacancyFor(decodeVacancy(raw), p.gen, p.renewed)
+	now := Vacancy{} // an observed holder ends a vacancy
+	if len(hs) == 0 {
+		now = was.observed(p.gen, p.renewed, sw.at)
+	}
+	if !sameVacancy(now, was) || raw != nil && now.Observations == 0 {
+		sw.changed = append(sw.changed, slugVacancy{string(k), now})
+	}
+	switch st, _ := verdict(string(k), p.renewed, now, hs, sw.at, sw.grace); {
+	case st == Stale:
+		l, _ := decodeLease(string(k), v)
+		l.Vacancy = now
+		sw.stale(l)
+	case heldAtDue(st, p.seen, sw.at.wall, sw.grace):
+		l, _ := decodeLease(string(k), v)
+		sw.heldAt = append(sw.heldAt, l)
+	}
+	return nil
+}
+
+// holders returns the holders of the lease (k, p): those on its alias,
+// those attributed to its slug by label alone, and its running process.
+func (sw *sweeper) holders(k []byte, p peeked) []Holder {
+	hs := sw.idx.on(p.alias)
+	byLabel, running := sw.idx.bySlug[string(k)], p.pid > 0 && processAlive(p.pid)
+	if len(byLabel) == 0 && !running {
+		return hs
+	}
+	sw.extra = append(append(sw.extra[:0], hs...), byLabel...)
+	if running {
+		sw.extra = append(sw.extra, Holder{Alias: p.alias, Slug: string(k)})
+	}
+	return sw.extra
+}
+
+// write records what the observation changed.
+func (sw *sweeper) write(tx *bolt.Tx, now time.Time) error {
+	floor := sw.floor
+	if len(sw.heldAt) > 0 { // a clock set back could record held_at before the floor
 		floor = min(floor, now.UnixNano())
 	}
 	if err := setSeenFloor(tx, floor); err != nil {
-		return 0, err
+		return err
 	}
-	for _, l := range due {
+	for _, l := range sw.heldAt {
 		l.HeldAt = now.UTC()
 		if err := tx.Bucket(bucketLeases).Put([]byte(l.Slug), encodeLease(l)); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return len(due), nil
+	for _, c := range sw.changed {
+		if err := putVacancy(tx, c.slug, c.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameVacancy says whether two vacancies would be recorded alike.
+func sameVacancy(a, b Vacancy) bool {
+	return a.Observations == b.Observations && a.Since.Equal(b.Since) && a.gen == b.gen &&
+		a.renewed == b.renewed && a.boot == b.boot && a.id == b.id
 }
 
 // The seen floor. meta/seen-floor holds a time no lease was last wanted

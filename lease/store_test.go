@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	bolt "go.etcd.io/bbolt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -232,12 +233,13 @@ func TestAcquireWithSnapshot(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
-			snapAt := t0.Add(24 * time.Hour)
+			snap := snapAt(tt.holders, 24*time.Hour)
 			for _, slug := range sortedKeys(tt.leases) {
-				mustAcquire(t, s, acquireRequest{Slug: slug, Pool: pool, Now: snapAt.Add(-tt.leases[slug])})
+				mustAcquire(t, s, acquireRequest{Slug: slug, Pool: pool, Now: snap.TakenAt.Add(-tt.leases[slug])})
 			}
-			res := mustAcquire(t, s, acquireRequest{Slug: tt.slug, Pool: pool, Now: snapAt.Add(time.Second), Grace: 10 * time.Minute,
-				Snapshot: &Snapshot{Holders: tt.holders, TakenAt: snapAt}})
+			markVacant(t, s, time.Hour, sortedKeys(tt.leases)...) // this acquire makes the third observation
+			res := mustAcquire(t, s, acquireRequest{Slug: tt.slug, Pool: pool, Now: snap.TakenAt.Add(time.Second), Grace: 10 * time.Minute,
+				Snapshot: &snap})
 			var reclaimed []string
 			for _, d := range res.Reclaimed {
 				reclaimed = append(reclaimed, d.Lease.Slug)
@@ -261,7 +263,8 @@ func TestReclaim(t *testing.T) {
 	mustAcquire(t, s, acquireRequest{Slug: "stale", Pool: pool, Now: t0})
 	mustAcquire(t, s, acquireRequest{Slug: "live", Pool: pool, Now: t0})
 	mustAcquire(t, s, acquireRequest{Slug: "pending", Pool: pool, Now: t0.Add(55 * time.Minute)})
-	snap := Snapshot{TakenAt: t0.Add(time.Hour), Holders: []Holder{{Alias: addr("127.0.0.17"), Name: "live-1"}}}
+	markVacant(t, s, time.Hour, "stale")
+	snap := snapAt([]Holder{{Alias: addr("127.0.0.17"), Name: "live-1"}}, time.Hour)
 	before := readFile(t, path)
 	ds, err := s.Reclaim(snap, 10*time.Minute, true)
 	if err != nil || len(ds) != 1 || ds[0].Lease.Slug != "stale" || ds[0].State != Stale {
@@ -363,6 +366,22 @@ func TestLockTimeout(t *testing.T) {
 	}
 	if _, err := openStore(path, &storeOptions{LockTimeout: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
 		t.Errorf("writer beside a reader: %v, want ErrLocked", err)
+	}
+}
+
+// markVacant records, for each slug, two observations that found its
+// lease vacant, the first ago before testAt, as gc would have: the next
+// observation (at testAt or later) is the third.
+func markVacant(t *testing.T, s *store, ago time.Duration, slugs ...string) {
+	t.Helper()
+	for _, slug := range slugs {
+		l, err := s.Get(slug)
+		if err != nil {
+			t.Fatalf("Get(%q) = %v", slug, err)
+		}
+		if err := s.update(func(tx *bolt.Tx) error { return putVacancy(tx, slug, vacant(l, 2, ago).Vacancy) }); err != nil {
+			t.Fatalf("putVacancy(%q) = %v", slug, err)
+		}
 	}
 }
 
