@@ -145,7 +145,7 @@ func TestGraceRunsFromLastSeenLive(t *testing.T) {
 	if out := mustCLI(t, env, "gc", "--grace", g); out != "" {
 		t.Errorf("gc a grace period after the acquire, right after the bundle went, printed %q; want nothing: gc saw it live under %v ago", out, grace)
 	}
-	firstBy := time.Now() // and earlier
+	firstBy := time.Now()                                      // and earlier
 	for _, at := range []time.Duration{grace / 4, grace / 2} { // the second and third vacant gc: too soon
 		time.Sleep(time.Until(firstBy.Add(at)))
 		out := mustCLI(t, env, "gc", "--grace", g)
