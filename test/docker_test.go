@@ -145,8 +145,9 @@ func TestGraceRunsFromLastSeenLive(t *testing.T) {
 	if out := mustCLI(t, env, "gc", "--grace", g); out != "" {
 		t.Errorf("gc a grace period after the acquire, right after the bundle went, printed %q; want nothing: gc saw it live under %v ago", out, grace)
 	}
-	firstBy := time.Now()                                      // and earlier
-	for _, at := range []time.Duration{grace / 4, grace / 2} { // the second and third vacant gc: too soon
+	firstBy := time.Now() // and earlier
+	// The second and third vacant gc: too soon.
+	for _, at := range []time.Duration{grace / 4, grace / 2} {
 		time.Sleep(time.Until(firstBy.Add(at)))
 		out := mustCLI(t, env, "gc", "--grace", g)
 		if took := time.Since(firstFrom); took >= grace {
