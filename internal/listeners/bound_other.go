@@ -1,0 +1,14 @@
+//go:build !linux && !darwin
+
+package listeners
+
+import (
+	"context"
+	"net/netip"
+)
+
+func bound(context.Context, []netip.Prefix, via) ([]Socket, error) { return nil, ErrUnsupported }
+
+func owners([]Socket) (map[uint64]Process, error) { return nil, ErrUnsupported }
+
+func hostNetns() (same, known bool, err error) { return false, false, ErrUnsupported }
