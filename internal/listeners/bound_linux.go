@@ -31,13 +31,15 @@ func bound(ctx context.Context, within []netip.Prefix, v via) ([]Socket, error) 
 	fd := -1
 	if v != viaProc {
 		var err error
-		if fd, err = diagSocket(ctx); err != nil && v == viaDiag {
+		if fd, err = openDiag(ctx); err != nil && v == viaDiag {
 			return nil, tableErr("sock_diag", err)
 		}
-		if fd >= 0 {
-			defer unix.Close(fd)
-		}
 	}
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
 	var socks []Socket
 	for i, t := range tables {
 		var got []Socket
@@ -58,7 +60,12 @@ func bound(ctx context.Context, within []netip.Prefix, v via) ([]Socket, error) 
 		}
 		if err != nil {
 			// Netlink refused (a sandbox, a kernel without the diag
-			// module): /proc/net has the same table, slower.
+			// module), or failed mid-dump: /proc/net has the same
+			// tables, slower, and serves the rest of this call.
+			if fd >= 0 {
+				unix.Close(fd)
+				fd = -1
+			}
 			got = got[:0]
 			if err := readProcNet(t.file, t.proto, add); err != nil {
 				return nil, err
@@ -74,6 +81,9 @@ func bound(ctx context.Context, within []netip.Prefix, v via) ([]Socket, error) 
 }
 
 var errNoDiag = errors.New("sock_diag not used")
+
+// openDiag is diagSocket; tests refuse it to see the fallback.
+var openDiag = diagSocket
 
 func readProcNet(file, proto string, fn func(Socket)) error {
 	data, err := os.ReadFile("/proc/net/" + file)

@@ -3,6 +3,7 @@ package listeners
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -238,5 +239,30 @@ func TestDiagKernelFilter(t *testing.T) {
 	bc, _ := diagFilter(prefixes(t, "::1/128"), afInet6, binary.NativeEndian)
 	if len(bc) == 0 {
 		t.Fatal("no filter for ::1")
+	}
+}
+
+func TestBoundFallsBackToProcNet(t *testing.T) {
+	h := startHolder(t, "tcp 127.0.173.70:0,udp6m 127.0.173.71:0")
+	defer func(o func(context.Context) (int, error)) { openDiag = o }(openDiag)
+	openDiag = func(context.Context) (int, error) { return -1, unix.EPERM } // as a seccomp sandbox answers
+	within := prefixes(t, "127.0.173.70/31")
+	want := []string{"tcp " + h.Addrs[0], "udp " + unmapped(t, h.Addrs[1])}
+	if got := boundVia(t, within, viaAuto); !slices.Equal(got, want) {
+		t.Errorf("netlink refused: Bound = %q, want %q from /proc/net", got, want)
+	}
+	if _, err := bound(context.Background(), within, viaDiag); !errors.Is(err, ErrTable) || !errors.Is(err, unix.EPERM) {
+		t.Errorf("netlink refused, sock_diag only: bound = %v, want ErrTable wrapping EPERM", err)
+	}
+}
+
+func TestBoundContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if socks, err := Bound(ctx, prefixes(t, "127.0.0.0/8")); !errors.Is(err, context.Canceled) || socks != nil {
+		t.Errorf("Bound(canceled) = %v, %v, want context.Canceled", socks, err)
+	}
+	if socks, err := Bound(context.Background(), nil); err != nil || socks != nil {
+		t.Errorf("Bound(no prefixes) = %v, %v, want nothing", socks, err)
 	}
 }

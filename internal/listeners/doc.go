@@ -20,7 +20,9 @@
 // unrelated sockets only the few that matter are copied out. Nothing of
 // it needs privileges. Where netlink is refused (a sandbox, a kernel
 // without the diag modules) that table is read from /proc/net instead,
-// the same data as text, several times slower (see the benchmark).
+// the same data as text, slower (BenchmarkBound, 10,000 sockets on the
+// host and a pool of 16: about 1 ms through sock_diag, 6 ms without the
+// kernel's address filter, 30 ms from /proc/net).
 // /proc/net prints addresses as the host's 32-bit words of network-order
 // bytes, so the parser takes the host's byte order.
 //
