@@ -52,11 +52,11 @@ func BenchmarkBound(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				start := time.Now()
-				socks, err := bound(context.Background(), r.within, r.v)
+				socks, err := bound(context.Background(), newSet(r.within), r.v)
 				if err != nil {
 					b.Fatal(err)
 				}
-				n = len(keep(socks, pool, nil))
+				n = len(keep(socks, newSet(pool), nil))
 				times = append(times, time.Since(start))
 			}
 			if n != inPool {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"net/netip"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +17,7 @@ var pcblists = []struct{ name, proto string }{
 	{"net.inet.udp.pcblist_n", UDP},
 }
 
-func bound(ctx context.Context, within []netip.Prefix, _ via) ([]Socket, error) {
+func bound(ctx context.Context, within addrSet, _ via) ([]Socket, error) {
 	var socks []Socket
 	own := make(map[uint64]bool)
 	self := os.Getpid()
@@ -34,7 +33,7 @@ func bound(ctx context.Context, within []netip.Prefix, _ via) ([]Socket, error) 
 			if s.pid == self {
 				own[s.Inode] = true // this process used it last: one of ours
 			}
-			if contains(within, s.Addr.Addr()) {
+			if within.contains(s.Addr.Addr()) {
 				socks = append(socks, s)
 			}
 		})

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io/fs"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -27,7 +26,7 @@ var tables = []struct {
 	{"udp6", afInet6, UDP},
 }
 
-func bound(ctx context.Context, within []netip.Prefix, v via) ([]Socket, error) {
+func bound(ctx context.Context, within addrSet, v via) ([]Socket, error) {
 	fd := -1
 	if v != viaProc {
 		var err error
@@ -44,13 +43,13 @@ func bound(ctx context.Context, within []netip.Prefix, v via) ([]Socket, error) 
 	for i, t := range tables {
 		var got []Socket
 		add := func(s Socket) {
-			if contains(within, s.Addr.Addr()) {
+			if within.contains(s.Addr.Addr()) {
 				got = append(got, s)
 			}
 		}
 		err := errNoDiag
 		if fd >= 0 {
-			err = diagDump(ctx, fd, t.family, t.proto, within, uint32(i+1), add)
+			err = diagDump(ctx, fd, t.family, t.proto, within.prefixes, uint32(i+1), add)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

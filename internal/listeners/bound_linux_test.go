@@ -27,12 +27,12 @@ func prefixes(t testing.TB, s ...string) []netip.Prefix {
 	for _, p := range s {
 		out = append(out, netip.MustParsePrefix(p))
 	}
-	return normalize(out)
+	return newSet(out).prefixes
 }
 
 func boundVia(t testing.TB, within []netip.Prefix, v via) []string {
 	t.Helper()
-	socks, err := bound(context.Background(), within, v)
+	socks, err := bound(context.Background(), newSet(within), v)
 	if err != nil {
 		t.Fatalf("bound(%v, via %d) = %v", within, v, err)
 	}
@@ -94,7 +94,7 @@ func TestBoundRealSockets(t *testing.T) {
 func TestBoundWildcards(t *testing.T) {
 	h := startHolder(t, "tcp4 0.0.0.0:0,udp6 [::]:0")
 	for _, tt := range vias {
-		got := boundVia(t, normalize(Wildcards), tt.v)
+		got := boundVia(t, Wildcards, tt.v)
 		for _, w := range []string{"tcp 0.0.0.0:" + port(h.Addrs[0]), "udp [::]:" + port(h.Addrs[1])} {
 			if !slices.Contains(got, w) {
 				t.Errorf("via %s: Bound(Wildcards) = %q, want it to hold %q", tt.name, got, w)
@@ -251,7 +251,7 @@ func TestBoundFallsBackToProcNet(t *testing.T) {
 	if got := boundVia(t, within, viaAuto); !slices.Equal(got, want) {
 		t.Errorf("netlink refused: Bound = %q, want %q from /proc/net", got, want)
 	}
-	if _, err := bound(context.Background(), within, viaDiag); !errors.Is(err, ErrTable) || !errors.Is(err, unix.EPERM) {
+	if _, err := bound(context.Background(), newSet(within), viaDiag); !errors.Is(err, ErrTable) || !errors.Is(err, unix.EPERM) {
 		t.Errorf("netlink refused, sock_diag only: bound = %v, want ErrTable wrapping EPERM", err)
 	}
 }

@@ -4,10 +4,9 @@ package listeners
 
 import (
 	"context"
-	"net/netip"
 )
 
-func bound(context.Context, []netip.Prefix, via) ([]Socket, error) { return nil, ErrUnsupported }
+func bound(context.Context, addrSet, via) ([]Socket, error) { return nil, ErrUnsupported }
 
 func owners([]Socket) (map[uint64]Process, error) { return nil, ErrUnsupported }
 

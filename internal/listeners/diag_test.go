@@ -116,12 +116,13 @@ func condMatch(op []byte, family uint8, a netip.Addr) bool {
 }
 
 func TestDiagFilter(t *testing.T) {
-	within := normalize([]netip.Prefix{
+	set := newSet([]netip.Prefix{
 		netip.MustParsePrefix("127.0.173.16/28"),
 		netip.MustParsePrefix("127.0.174.9/32"),
 		netip.MustParsePrefix("::1/128"),
-		netip.MustParsePrefix("::ffff:127.0.175.0/120"), // a mapped prefix, unmapped by normalize
+		netip.MustParsePrefix("::ffff:127.0.175.0/120"), // a mapped prefix, unmapped by newSet
 	})
+	within := set.prefixes
 	tests := []struct {
 		family uint8
 		addr   string
@@ -141,11 +142,11 @@ func TestDiagFilter(t *testing.T) {
 		if got := runBC(t, bc, tt.family, a); got != tt.want {
 			t.Errorf("filter(family %d) on %s = %v, want %v", tt.family, a, got, tt.want)
 		}
-		if got := contains(within, a); got != tt.want && a.Is4() == (tt.family == afInet) {
+		if got := set.contains(a); got != tt.want && a.Is4() == (tt.family == afInet) {
 			t.Errorf("contains(%s) = %v, want %v", a, got, tt.want)
 		}
 	}
-	if _, ok := diagFilter(normalize([]netip.Prefix{netip.MustParsePrefix("::1/128")}), afInet, binary.LittleEndian); ok {
+	if _, ok := diagFilter(newSet([]netip.Prefix{netip.MustParsePrefix("::1/128")}).prefixes, afInet, binary.LittleEndian); ok {
 		t.Errorf("diagFilter(IPv6 only, AF_INET) = ok, want no dump")
 	}
 	many := make([]netip.Prefix, maxConds+1)

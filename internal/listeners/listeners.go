@@ -55,7 +55,9 @@ var Wildcards = []netip.Prefix{
 }
 
 // Bound returns the host's sockets bound on an address inside one of
-// within: TCP sockets listening and UDP sockets bound, whoever owns them,
+// within (Range turns a pool's ranges into prefixes; adjacent and
+// overlapping ones are merged, so a pool may also be given address by
+// address): TCP sockets listening and UDP sockets bound, whoever owns them,
 // except this process's own sockets (those open in it when Bound reads its
 // file descriptors, after the tables). A wildcard socket (0.0.0.0, ::) is
 // returned only when within holds it (see Wildcards). The result is sorted
@@ -67,11 +69,11 @@ func Bound(ctx context.Context, within []netip.Prefix) ([]Socket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	within = normalize(within)
-	if len(within) == 0 {
+	set := newSet(within)
+	if set.empty() {
 		return nil, nil
 	}
-	socks, err := bound(ctx, within, viaAuto)
+	socks, err := bound(ctx, set, viaAuto)
 	if err != nil {
 		return nil, err
 	}
@@ -106,43 +108,12 @@ const (
 	viaProc            // /proc/net only
 )
 
-// normalize unmaps v4-mapped prefixes, masks host bits and drops invalid
-// ones, so that matching and the kernel filter see one form.
-func normalize(within []netip.Prefix) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(within))
-	for _, p := range within {
-		if !p.IsValid() {
-			continue
-		}
-		a, bits := p.Addr(), p.Bits()
-		if a.Is4In6() {
-			if bits < 96 {
-				continue // covers more than the mapped range: no v4 meaning
-			}
-			a, bits = a.Unmap(), bits-96
-		}
-		out = append(out, netip.PrefixFrom(a, bits).Masked())
-	}
-	return out
-}
-
-// contains reports whether a (unmapped) lies in one of within.
-func contains(within []netip.Prefix, a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range within {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // keep filters socks to those inside within and not owned by this
 // process, in place.
-func keep(socks []Socket, within []netip.Prefix, own map[uint64]bool) []Socket {
+func keep(socks []Socket, within addrSet, own map[uint64]bool) []Socket {
 	out := socks[:0]
 	for _, s := range socks {
-		if s.Addr.Port() == 0 || !contains(within, s.Addr.Addr()) || own[s.Inode] {
+		if s.Addr.Port() == 0 || !within.contains(s.Addr.Addr()) || own[s.Inode] {
 			continue
 		}
 		out = append(out, s)
