@@ -24,26 +24,32 @@ func hostNetns() (same, known bool, err error) {
 	if err != nil {
 		return false, false, fmt.Errorf("listeners: network namespace: %w", err)
 	}
-	if self == netNSInitIno {
+	pidns, pidErr := nsIno("/proc/self/ns/pid")
+	return netnsVerdict(self, kernelAtLeast(6, 18), pidErr == nil && pidns == pidNSInitIno,
+		func() (uint64, error) { return nsIno("/proc/1/ns/net") })
+}
+
+// netnsVerdict decides from this process's network namespace inode
+// (self), whether the kernel numbers the initial one (fixed), whether this
+// process is in the initial PID namespace, and init's network namespace.
+func netnsVerdict(self uint64, fixed, initPID bool, initNet func() (uint64, error)) (same, known bool, err error) {
+	switch {
+	case self == netNSInitIno:
 		return true, true, nil
-	}
-	if kernelAtLeast(6, 18) {
+	case fixed:
 		return false, true, nil
-	}
-	// An older kernel: compare with init's namespace, which means the
-	// host's only when this process shares init's PID namespace (in a
-	// container, PID 1 is the container's own init).
-	if pidns, err := nsIno("/proc/self/ns/pid"); err != nil || pidns != pidNSInitIno {
+	case !initPID:
+		// PID 1 is a container's own init: its namespace proves nothing.
 		return false, false, nil
 	}
-	initNet, err := nsIno("/proc/1/ns/net")
+	ino, err := initNet()
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
 		return false, false, nil // not root: init's namespace is not ours to see
 	}
 	if err != nil {
 		return false, false, fmt.Errorf("listeners: init's network namespace: %w", err)
 	}
-	return self == initNet, true, nil
+	return self == ino, true, nil
 }
 
 func nsIno(path string) (uint64, error) {
