@@ -9,6 +9,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// diagRequest builds one dump request: every socket of family and proto in
+// states, filtered in the kernel by bytecode when it is not nil.
+func diagRequest(family, proto uint8, states uint32, bytecode []byte, seq uint32, order binary.ByteOrder) []byte {
+	n := nlmsgHdrLen + diagReqLen
+	if bytecode != nil {
+		n += 4 + len(bytecode) // nlattr header; bytecode is a multiple of 4
+	}
+	b := make([]byte, n)
+	order.PutUint32(b[0:], uint32(n))
+	order.PutUint16(b[4:], sockDiagByFam)
+	order.PutUint16(b[6:], nlmFRequest|nlmFDump)
+	order.PutUint32(b[8:], seq)
+	r := b[nlmsgHdrLen:]
+	r[0], r[1] = family, proto
+	order.PutUint32(r[4:], states)
+	order.PutUint32(r[48:], ^uint32(0)) // cookie INET_DIAG_NOCOOKIE
+	order.PutUint32(r[52:], ^uint32(0))
+	if bytecode != nil {
+		a := r[diagReqLen:]
+		order.PutUint16(a[0:], uint16(4+len(bytecode)))
+		order.PutUint16(a[2:], diagReqBytecode)
+		copy(a[4:], bytecode)
+	}
+	return b
+}
+
 // diagDump asks sock_diag for one family's sockets of proto in the states
 // that hold an alias, filtered in the kernel by address.
 func diagDump(ctx context.Context, fd int, family uint8, proto string, within []netip.Prefix, seq uint32, fn func(Socket)) error {

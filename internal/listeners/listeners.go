@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 )
@@ -108,25 +107,8 @@ const (
 	viaProc            // /proc/net only
 )
 
-// keep filters socks to those inside within and not owned by this
-// process, in place.
-func keep(socks []Socket, within addrSet, own map[uint64]bool) []Socket {
-	out := socks[:0]
-	for _, s := range socks {
-		if s.Addr.Port() == 0 || !within.contains(s.Addr.Addr()) || own[s.Inode] {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func sortSockets(socks []Socket) {
 	slices.SortFunc(socks, func(a, b Socket) int {
 		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Inode, b.Inode))
 	})
-}
-
-func tableErr(what string, err error) error {
-	return fmt.Errorf("%w: %s: %w", ErrTable, what, err)
 }

@@ -9,12 +9,8 @@ import (
 	"strconv"
 )
 
-// The states /proc/net/tcp prints in hex (include/net/tcp_states.h).
-const (
-	stateEstablished = 0x01
-	stateClose       = 0x07
-	stateListen      = 0x0A
-)
+// stateListen is TCP_LISTEN as /proc/net/tcp prints it, in hex.
+const stateListen = 0x0A
 
 var errLine = errors.New("malformed line")
 
