@@ -166,7 +166,7 @@ func (m *Manager) ask(ctx context.Context, fb fallback) (*Snapshot, error, error
 		return &Snapshot{Holders: hs, TakenAt: at}, nil, nil
 	case ctx.Err() != nil:
 		return nil, nil, fmt.Errorf("asking docker: %w", ctx.Err())
-	case errors.Is(err, ErrEndpoint):
+	case errors.Is(err, ErrEndpoint), errors.Is(err, ErrUnsafePath):
 		return nil, nil, err
 	}
 	if !errors.Is(err, ErrInventory) {

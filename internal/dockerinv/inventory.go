@@ -161,7 +161,9 @@ func (inv *Inventory) begin(ctx context.Context) (*call, Endpoint, error) {
 	}
 	var tc *tls.Config
 	if ep.TLS != nil {
-		if tc, err = ep.TLS.config(); err != nil {
+		if tc, err = ep.TLS.config(); errors.Is(err, lease.ErrUnsafePath) {
+			return nil, ep, fmt.Errorf("docker at %s (%s): %w", ep.Host, ep.Source, err)
+		} else if err != nil {
 			return nil, ep, endpointErr(ep, "%v", err)
 		}
 	}
