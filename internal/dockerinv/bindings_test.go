@@ -22,7 +22,7 @@ func TestHostAddr(t *testing.T) {
 	}{
 		{"127.0.0.17", "", "127.0.0.17"},
 		{"127.0.0.17", "127.0.0.18", "127.0.0.17"}, // a host IP wins over the network's
-		{"", "", "0.0.0.0"},                         // no default: every address
+		{"", "", "0.0.0.0"},                        // no default: every address
 		{"", "127.0.0.17", "127.0.0.17"},
 		{"", "0.0.0.0", "0.0.0.0"},
 		{"", "::", "::"},
