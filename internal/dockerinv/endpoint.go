@@ -228,6 +228,26 @@ type contextMeta struct {
 	}
 }
 
+// currentContext is the currentContext of config.json in dir, "" when
+// there is no such file, and the source to name it by.
+func currentContext(dir string) (name, source string, err error) {
+	cfgPath := filepath.Join(dir, "config.json")
+	b, err := readFile("docker config", cfgPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", "", nil
+	case errors.Is(err, lease.ErrUnsafePath):
+		return "", "", err
+	case err != nil:
+		return "", "", fmt.Errorf("%w: docker config: %v", lease.ErrEndpoint, err)
+	}
+	var cfg struct{ CurrentContext string }
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return "", "", fmt.Errorf("%w: docker config %s: %v", lease.ErrEndpoint, quote(cfgPath), err)
+	}
+	return cfg.CurrentContext, "currentContext in " + quote(cfgPath), nil
+}
+
 func fromContext(getenv func(string) string) (Endpoint, error) {
 	def := Endpoint{Host: DefaultHost, Source: "default"}
 	dir, err := configDir(getenv)
@@ -236,22 +256,9 @@ func fromContext(getenv func(string) string) (Endpoint, error) {
 	}
 	name, source := getenv("DOCKER_CONTEXT"), "DOCKER_CONTEXT"
 	if name == "" {
-		cfgPath := filepath.Join(dir, "config.json")
-		b, err := readFile("docker config", cfgPath)
-		if errors.Is(err, fs.ErrNotExist) {
-			return def, nil
-		}
-		if errors.Is(err, lease.ErrUnsafePath) {
+		if name, source, err = currentContext(dir); err != nil {
 			return def, err
 		}
-		if err != nil {
-			return def, fmt.Errorf("%w: docker config: %v", lease.ErrEndpoint, err)
-		}
-		var cfg struct{ CurrentContext string }
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			return def, fmt.Errorf("%w: docker config %s: %v", lease.ErrEndpoint, quote(cfgPath), err)
-		}
-		name, source = cfg.CurrentContext, "currentContext in "+quote(cfgPath)
 	}
 	if name == "" || name == "default" {
 		return def, nil
