@@ -45,9 +45,9 @@ const SlugLabel = "aliaslease.slug"
 // Holder is one container that publishes at least one port on an address.
 // A container publishing on several addresses is one Holder per address.
 type Holder struct {
-	// Alias is the host IP of the binding: unspecified for 0.0.0.0 and
-	// ::, and not valid for a container attributed by its SlugLabel
-	// alone (see Inventory), which holds whatever its slug has leased.
+	// Alias is the host IP of the binding, always valid: read from the
+	// container's own bindings, never from its label; unspecified for
+	// 0.0.0.0 and ::, which name no alias.
 	Alias netip.Addr
 	ID    string // container ID
 	Name  string // container name, without the leading slash

@@ -13,23 +13,18 @@ import (
 // Inventory gathers the holders of addresses: the containers that publish
 // ports on them. The Docker adapter implements it.
 type Inventory interface {
-	// Holders returns every container publishing a port, in any state.
+	// Holders returns every container publishing a port, in any state,
+	// each with the addresses its own bindings name. It never consults
+	// the leases: no lease can change under an answer, and no wait for
+	// the database hides inside the inventory's deadline.
 	// An error means the answer is incomplete and must not be used.
-	//
-	// leased, when not nil, says which of the given slugs hold a lease
-	// now. A container whose bindings the inventory could only learn by
-	// asking again (one that is not running), and whose SlugLabel names
-	// a slug that holds a lease, may be returned as one Holder without an
-	// Alias instead: classify attributes it to that slug's lease by its
-	// label. Containers of unleased slugs are always resolved in full,
-	// since adoption and foreign aliases need their addresses.
 	//
 	// Errors: one wrapping ErrNoEngine when nothing is there (no socket,
 	// connection refused); one wrapping ErrEndpoint when the endpoint
 	// cannot be used as written; one wrapping ctx.Err() and not
 	// ErrInventory when ctx itself ended (an interruption is never a
 	// Docker failure); any other wraps ErrInventory.
-	Holders(ctx context.Context, leased func(slugs []string) (map[string]bool, error)) ([]Holder, error)
+	Holders(ctx context.Context) ([]Holder, error)
 }
 
 // EndpointChecker is an Inventory that can tell, without asking, that
@@ -147,40 +142,29 @@ const (
 // once it uses the answer. An interruption (ctx ended) and an unusable
 // endpoint are errors in every mode.
 func (m *Manager) take(ctx context.Context, fb fallback) (snap *Snapshot, fellBack, err error) {
-	var dbErr error // the database's own failure, as itself: not a Docker one
-	return m.ask(ctx, fb, func(slugs []string) (map[string]bool, error) {
-		leased, err := m.leased(ctx, slugs)
-		dbErr = err
-		return leased, err
-	}, &dbErr)
+	return m.ask(ctx, fb)
 }
 
-// takeAll is take without attribution by label, and with no fallback:
-// every container's bindings are read, and the database is not consulted
-// (recover rebuilds it, so it may be damaged, and must not shape what
-// Docker reports).
+// takeAll is take with no fallback: every container's bindings are read
+// (recover rebuilds the database, so it may be damaged).
 func (m *Manager) takeAll(ctx context.Context) (*Snapshot, error) {
-	var none error
-	snap, _, err := m.ask(ctx, mustAnswer, nil, &none)
+	snap, _, err := m.ask(ctx, mustAnswer)
 	return snap, err
 }
 
-// ask asks the inventory with leased as its question about leases; a
-// failure of the database while answering it is left in *dbErr.
-func (m *Manager) ask(ctx context.Context, fb fallback, leased func([]string) (map[string]bool, error), dbErr *error) (*Snapshot, error, error) {
+// ask asks the inventory.
+func (m *Manager) ask(ctx context.Context, fb fallback) (*Snapshot, error, error) {
 	if !m.usesInventory() {
 		return nil, nil, nil
 	}
 	at := readClocks(m.now())
-	hs, err := m.Inventory.Holders(ctx, leased)
+	hs, err := m.Inventory.Holders(ctx)
 	switch {
 	case err == nil:
 		return &Snapshot{Holders: hs, TakenAt: at.wall, at: at}, nil, nil
 	case ctx.Err() != nil:
 		return nil, nil, fmt.Errorf("asking docker: %w", ctx.Err())
-	case *dbErr != nil:
-		return nil, nil, *dbErr
-	case errors.Is(err, ErrEndpoint):
+	case errors.Is(err, ErrEndpoint), errors.Is(err, ErrUnsafePath):
 		return nil, nil, err
 	}
 	if !errors.Is(err, ErrInventory) {
@@ -190,17 +174,6 @@ func (m *Manager) ask(ctx context.Context, fb fallback, leased func([]string) (m
 		return nil, err, nil
 	}
 	return nil, nil, err
-}
-
-// leased answers the inventory's question of which slugs hold a lease,
-// from a short read under the shared lock. A missing database holds none.
-func (m *Manager) leased(ctx context.Context, slugs []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	_, err := m.openIfExists(ctx, true, func(s *store) (err error) {
-		out, err = s.Leased(slugs)
-		return err
-	})
-	return out, err
 }
 
 // Release ends slug's lease, only if it is that generation when generation

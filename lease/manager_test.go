@@ -21,36 +21,14 @@ type fakeInventory struct {
 	holders []Holder
 	err     error
 	calls   int
-	// attributed, when not empty, are slugs of label-only holders the
-	// fake returns if the manager says they are leased (as the Docker
-	// adapter does for stopped containers).
-	attributed []string
-	asked      []string
-	unasked    int // calls without the question about leases
 }
 
-func (f *fakeInventory) Holders(ctx context.Context, leased func([]string) (map[string]bool, error)) ([]Holder, error) {
+func (f *fakeInventory) Holders(ctx context.Context) ([]Holder, error) {
 	f.calls++
-	if leased == nil {
-		f.unasked++
-	}
 	if f.err != nil {
 		return nil, f.err
 	}
-	hs := append([]Holder(nil), f.holders...)
-	if len(f.attributed) > 0 && leased != nil {
-		f.asked = append(f.asked, f.attributed...)
-		got, err := leased(f.attributed)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInventory, err) // as the Docker adapter does
-		}
-		for _, slug := range f.attributed {
-			if got[slug] {
-				hs = append(hs, Holder{Name: slug + "-stopped", Slug: slug, State: "exited"})
-			}
-		}
-	}
-	return hs, nil
+	return append([]Holder(nil), f.holders...), nil
 }
 
 func testManager(t *testing.T, inv Inventory, mode InventoryMode) (*Manager, *[]error) {
@@ -121,7 +99,7 @@ func TestManagerAcquireModes(t *testing.T) {
 // hangingInventory never answers until its context ends.
 type hangingInventory struct{}
 
-func (hangingInventory) Holders(ctx context.Context, _ func([]string) (map[string]bool, error)) ([]Holder, error) {
+func (hangingInventory) Holders(ctx context.Context) ([]Holder, error) {
 	<-ctx.Done()
 	return nil, fmt.Errorf("%w: %w", ErrInventory, ctx.Err())
 }
@@ -209,34 +187,10 @@ func TestManagerGCAndListModes(t *testing.T) {
 	}
 }
 
-// TestManagerLabelAttribution checks the inventory's question about which
-// slugs hold leases, and that a stopped labelled container attributed by
-// its label alone keeps its slug's lease from gc.
-func TestManagerLabelAttribution(t *testing.T) {
-	inv := &fakeInventory{}
-	m, _ := testManager(t, inv, InventoryOn)
-	if _, err := m.Acquire(context.Background(), "a", 0); err != nil {
-		t.Fatal(err)
-	}
-	inv.attributed = []string{"a", "gone"}
-	m.Grace = 0
-	ds, err := m.GC(context.Background(), false)
-	if err != nil || len(ds) != 0 {
-		t.Errorf("GC() with a's stopped container = %+v, %v; want nothing reclaimed", ds, err)
-	}
-	if got := strings.Join(inv.asked, ","); got != "a,gone" {
-		t.Errorf("inventory asked about %s, want a,gone", got)
-	}
-	inv.attributed = nil
-	if ds, err = m.GC(context.Background(), false); err != nil || len(ds) != 1 {
-		t.Errorf("GC() once the container is gone = %+v, %v; want a reclaimed", ds, err)
-	}
-}
-
-// TestManagerDatabaseFailureInsideInventory checks that a database
-// failure met while answering the inventory's question (here a held lock)
-// is reported as itself (exit 5), not as a Docker failure (exit 4).
-func TestManagerDatabaseFailureInsideInventory(t *testing.T) {
+// TestManagerLockedAfterInventory checks that a held lock is reported as
+// itself (exit 5), not as a Docker failure (exit 4): the inventory asks
+// the database nothing, so the lock wait is the decision's alone.
+func TestManagerLockedAfterInventory(t *testing.T) {
 	inv := &fakeInventory{}
 	m, _ := testManager(t, inv, InventoryOn)
 	if _, err := m.Acquire(context.Background(), "a", 0); err != nil {
@@ -248,25 +202,25 @@ func TestManagerDatabaseFailureInsideInventory(t *testing.T) {
 	}
 	defer lk.Unlock()
 	m.LockTimeout = 50 * time.Millisecond
-	inv.attributed = []string{"a"}
+	calls := inv.calls
 	_, err := m.GC(context.Background(), true)
 	if !errors.Is(err, ErrLocked) || errors.Is(err, ErrInventory) {
 		t.Errorf("GC() with the lock held = %v, want ErrLocked and not ErrInventory", err)
 	}
-	if len(inv.asked) == 0 {
-		t.Errorf("the inventory never asked which slugs are leased; the test tests nothing")
+	if inv.calls != calls+1 {
+		t.Errorf("GC() asked the inventory %d times, want once", inv.calls-calls)
 	}
 }
 
 // TestManagerRecoverReadsEveryBinding checks that recover never lets the
 // database (which it rebuilds, and which may be damaged) shape what the
-// inventory reports: it asks without the question about leases.
+// inventory reports.
 func TestManagerRecoverReadsEveryBinding(t *testing.T) {
 	inv := &fakeInventory{holders: []Holder{{Alias: addr("127.0.0.17"), ID: "c1", Name: "b-web", Slug: "b", State: "exited"}}}
 	m, _ := testManager(t, inv, InventoryOn)
 	res, err := m.Recover(context.Background(), false)
-	if err != nil || inv.unasked != 1 || len(res.Leases) != 1 || res.Leases[0].Alias != addr("127.0.0.17") {
-		t.Errorf("Recover() = %+v, %v after %d calls without the question; want b on 127.0.0.17, asked without it", res, err, inv.unasked)
+	if err != nil || inv.calls != 1 || len(res.Leases) != 1 || res.Leases[0].Alias != addr("127.0.0.17") {
+		t.Errorf("Recover() = %+v, %v after %d calls; want b on 127.0.0.17, asked once", res, err, inv.calls)
 	}
 }
 

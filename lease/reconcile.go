@@ -119,7 +119,6 @@ func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, at instant, 
 		}
 		// the index's slices are clipped: these appends copy.
 		d.Holders, hint = idx.hs[j:k:k], k
-		d.Holders = append(d.Holders, idx.bySlug[l.Slug]...)
 		if alsoHeldBy != nil {
 			d.Holders = append(d.Holders, alsoHeldBy(l)...)
 		}
@@ -145,9 +144,8 @@ func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, at instant, 
 // once per decision and shared by everything that decision asks of them
 // (classify, the sweep, the choice of a free alias).
 type holderIndex struct {
-	hs     []Holder            // holders on loopback aliases, sorted by alias
-	keys   []uint32            // hs's aliases, for the search
-	bySlug map[string][]Holder // holders attributed by their label alone (no alias)
+	hs   []Holder // holders on loopback aliases, sorted by alias
+	keys []uint32 // hs's aliases, for the search
 }
 
 // indexHolders indexes holders. Holders on other addresses (0.0.0.0, ::,
@@ -155,13 +153,7 @@ type holderIndex struct {
 func indexHolders(holders []Holder) *holderIndex {
 	x := &holderIndex{hs: make([]Holder, 0, len(holders))}
 	for _, h := range holders {
-		switch {
-		case !h.Alias.IsValid() && h.Slug != "":
-			if x.bySlug == nil {
-				x.bySlug = map[string][]Holder{}
-			}
-			x.bySlug[h.Slug] = append(x.bySlug[h.Slug], h)
-		case h.Alias.Is4() && loopback.Contains(h.Alias):
+		if h.Alias.Is4() && loopback.Contains(h.Alias) {
 			x.hs = append(x.hs, h)
 		}
 	}

@@ -79,17 +79,13 @@ func (sw *sweeper) record(k, v []byte) error {
 }
 
 // holders returns the holders of the lease (k, p): those on its alias,
-// those attributed to its slug by label alone, and its running process.
+// and its running process.
 func (sw *sweeper) holders(k []byte, p peeked) []Holder {
 	hs := sw.idx.on(p.alias)
-	byLabel, running := sw.idx.bySlug[string(k)], p.pid > 0 && processAlive(p.pid)
-	if len(byLabel) == 0 && !running {
+	if p.pid <= 0 || !processAlive(p.pid) {
 		return hs
 	}
-	sw.extra = append(append(sw.extra[:0], hs...), byLabel...)
-	if running {
-		sw.extra = append(sw.extra, Holder{Alias: p.alias, Slug: string(k)})
-	}
+	sw.extra = append(append(sw.extra[:0], hs...), Holder{Alias: p.alias, Slug: string(k)})
 	return sw.extra
 }
 

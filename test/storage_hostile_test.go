@@ -306,8 +306,8 @@ func TestSquattedDirectory(t *testing.T) {
 			db := filepath.Join(dir, "leases.db")
 			for _, args := range [][]string{{"acquire", "a"}, {"list"}, {"release", "a"}} {
 				r := cliBounded(t, 10*time.Second, []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}, args...)
-				if r.code != 1 || !strings.Contains(r.stderr, "database directory "+dir) || !strings.Contains(r.stderr, "use a directory of your own") {
-					t.Errorf("%s in a %s directory: %v, want exit 1 naming it and the fix", args[0], tt.name, r)
+				if r.code != 8 || !strings.Contains(r.stderr, "database directory "+dir) || !strings.Contains(r.stderr, "use a directory of your own") {
+					t.Errorf("%s in a %s directory: %v, want exit 8 naming it and the fix", args[0], tt.name, r)
 				}
 			}
 			storageSameTree(t, "after the refusals", before, storageTree(t, base))

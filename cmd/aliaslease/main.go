@@ -156,6 +156,7 @@ var exitCodes = []exitCode{
 			return "the file was left untouched; move it aside to start a new database (aliaslease recover --from-docker --force rebuilds one from labelled containers)"
 		}},
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: is(lease.ErrInterface)},
+	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: is(lease.ErrUnsafePath)},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
 }

@@ -2,7 +2,7 @@ package dockerinv
 
 // This is the one file that imports the Docker client library. It turns
 // the library's types and errors into the package's own (summary,
-// binding, errGone), so that moving to another client module, such as
+// config, errGone), so that moving to another client module, such as
 // github.com/moby/moby/client, changes this file alone.
 
 import (
@@ -11,6 +11,8 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 )
 
@@ -54,14 +56,21 @@ func (a *dockerAPI) fix(err error) error {
 	return err
 }
 
-func (a *dockerAPI) list(ctx context.Context) ([]summary, error) {
-	cs, err := a.cli.ContainerList(ctx, container.ListOptions{All: true})
+func (a *dockerAPI) list(ctx context.Context, ids []string) ([]summary, error) {
+	opts := container.ListOptions{All: true}
+	if len(ids) > 0 {
+		opts.Filters = filters.NewArgs()
+		for _, id := range ids {
+			opts.Filters.Add("id", id)
+		}
+	}
+	cs, err := a.cli.ContainerList(ctx, opts)
 	if err != nil {
 		return nil, answerErr(a.fix(err))
 	}
 	out := make([]summary, len(cs))
 	for i, c := range cs {
-		s := summary{ID: c.ID, Names: c.Names, Labels: c.Labels, State: string(c.State)}
+		s := summary{ID: c.ID, Names: c.Names, Labels: c.Labels, State: string(c.State), Network: c.HostConfig.NetworkMode}
 		for _, p := range c.Ports {
 			s.Ports = append(s.Ports, listedPort{IP: p.IP, PrivatePort: p.PrivatePort, PublicPort: p.PublicPort, Type: p.Type})
 		}
@@ -70,26 +79,41 @@ func (a *dockerAPI) list(ctx context.Context) ([]summary, error) {
 	return out, nil
 }
 
-func (a *dockerAPI) inspect(ctx context.Context, id string) (map[string][]binding, error) {
+// gone says whether err is the engine's own "no such container": a 404
+// from anything else (a proxy, a missing route) is a failure.
+func gone(err error, what string) bool {
+	return cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "no such "+what)
+}
+
+func (a *dockerAPI) inspect(ctx context.Context, id string) (config, error) {
 	info, err := a.cli.ContainerInspect(ctx, id)
 	if err != nil {
-		// Only the engine's own "no such container" means gone: a 404
-		// from anything else (a proxy, a missing route) is a failure.
-		if cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "no such container") {
-			return nil, errGone
+		if gone(err, "container") {
+			return config{}, errGone
 		}
-		return nil, answerErr(a.fix(err))
+		return config{}, answerErr(a.fix(err))
 	}
 	if info.ContainerJSONBase == nil || info.HostConfig == nil {
-		return nil, nil
+		return config{}, errNoHostConfig
 	}
-	out := make(map[string][]binding, len(info.HostConfig.PortBindings))
+	out := config{Network: string(info.HostConfig.NetworkMode), Bindings: make(map[string][]binding, len(info.HostConfig.PortBindings))}
 	for port, bs := range info.HostConfig.PortBindings {
 		for _, b := range bs {
-			out[string(port)] = append(out[string(port)], binding{HostIP: b.HostIP, HostPort: b.HostPort})
+			out.Bindings[string(port)] = append(out.Bindings[string(port)], binding{HostIP: b.HostIP, HostPort: b.HostPort})
 		}
 	}
 	return out, nil
+}
+
+func (a *dockerAPI) network(ctx context.Context, name string) (string, error) {
+	n, err := a.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+	if err != nil {
+		if msg := strings.ToLower(err.Error()); cerrdefs.IsNotFound(err) && strings.Contains(msg, "network") && strings.Contains(msg, "not found") {
+			return "", errGone
+		}
+		return "", answerErr(a.fix(err))
+	}
+	return n.Options[HostBindingOption], nil
 }
 
 func (a *dockerAPI) version(ctx context.Context) (engineVersion, error) {

@@ -228,6 +228,26 @@ type contextMeta struct {
 	}
 }
 
+// currentContext is the currentContext of config.json in dir, "" when
+// there is no such file, and the source to name it by.
+func currentContext(dir string) (name, source string, err error) {
+	cfgPath := filepath.Join(dir, "config.json")
+	b, err := readFile("docker config", cfgPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", "", nil
+	case errors.Is(err, lease.ErrUnsafePath):
+		return "", "", err
+	case err != nil:
+		return "", "", fmt.Errorf("%w: docker config: %v", lease.ErrEndpoint, err)
+	}
+	var cfg struct{ CurrentContext string }
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return "", "", fmt.Errorf("%w: docker config %s: %v", lease.ErrEndpoint, quote(cfgPath), err)
+	}
+	return cfg.CurrentContext, "currentContext in " + quote(cfgPath), nil
+}
+
 func fromContext(getenv func(string) string) (Endpoint, error) {
 	def := Endpoint{Host: DefaultHost, Source: "default"}
 	dir, err := configDir(getenv)
@@ -236,19 +256,9 @@ func fromContext(getenv func(string) string) (Endpoint, error) {
 	}
 	name, source := getenv("DOCKER_CONTEXT"), "DOCKER_CONTEXT"
 	if name == "" {
-		cfgPath := filepath.Join(dir, "config.json")
-		b, err := os.ReadFile(cfgPath)
-		if errors.Is(err, fs.ErrNotExist) {
-			return def, nil
+		if name, source, err = currentContext(dir); err != nil {
+			return def, err
 		}
-		if err != nil {
-			return def, fmt.Errorf("%w: docker config: %v", lease.ErrEndpoint, err)
-		}
-		var cfg struct{ CurrentContext string }
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			return def, fmt.Errorf("%w: docker config %s: %v", lease.ErrEndpoint, quote(cfgPath), err)
-		}
-		name, source = cfg.CurrentContext, "currentContext in "+quote(cfgPath)
 	}
 	if name == "" || name == "default" {
 		return def, nil
@@ -256,7 +266,10 @@ func fromContext(getenv func(string) string) (Endpoint, error) {
 	sum := sha256.Sum256([]byte(name))
 	id := hex.EncodeToString(sum[:])
 	metaPath := filepath.Join(dir, "contexts", "meta", id, "meta.json")
-	b, err := os.ReadFile(metaPath)
+	b, err := readFile("docker context", metaPath)
+	if errors.Is(err, lease.ErrUnsafePath) {
+		return def, err
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return def, fmt.Errorf("%w: docker context %s (from %s) does not exist (no %s)", lease.ErrEndpoint, quote(name), source, quote(metaPath))
 	}
@@ -296,9 +309,9 @@ func fromContext(getenv func(string) string) (Endpoint, error) {
 func (f *TLSFiles) config() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.SkipVerify}
 	if f.CA != "" {
-		pem, err := os.ReadFile(f.CA)
+		pem, err := readFile("CA certificate", f.CA)
 		if err != nil {
-			return nil, fmt.Errorf("CA certificate: %v", err)
+			return nil, fmt.Errorf("CA certificate: %w", err)
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
@@ -306,7 +319,15 @@ func (f *TLSFiles) config() (*tls.Config, error) {
 		}
 	}
 	if f.Cert != "" || f.Key != "" {
-		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		certPEM, err := readFile("client certificate", f.Cert)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		keyPEM, err := readFile("client key", f.Key)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("client certificate: %v", err)
 		}

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
-	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -68,17 +65,18 @@ func (inv *Inventory) CheckEndpoint() error {
 	return err
 }
 
-// inspectConcurrency bounds the inspect calls in flight at once.
-const inspectConcurrency = 8
-
 // engineAPI is what the inventory asks of the engine. client.go
 // implements it with the Docker client library.
 type engineAPI interface {
-	// list lists all containers, in any state.
-	list(ctx context.Context) ([]summary, error)
-	// inspect returns a container's configured port bindings by
-	// container port ("80/tcp"), or errGone.
-	inspect(ctx context.Context, id string) (map[string][]binding, error)
+	// list lists the containers, in any state: all of them, or those
+	// of ids when ids is not empty.
+	list(ctx context.Context, ids []string) ([]summary, error)
+	// inspect returns a container's configuration, or errGone; an
+	// answer without a HostConfig is errNoHostConfig.
+	inspect(ctx context.Context, id string) (config, error)
+	// network returns the HostBindingOption of a network ("" when it
+	// is not set), or errGone.
+	network(ctx context.Context, name string) (string, error)
 	// version asks the engine its version.
 	version(ctx context.Context) (engineVersion, error)
 	// close releases the connections.
@@ -87,11 +85,12 @@ type engineAPI interface {
 
 // summary is the part of a list entry that is read.
 type summary struct {
-	ID     string `json:"Id"`
-	Names  []string
-	Labels map[string]string
-	State  string
-	Ports  []listedPort
+	ID      string `json:"Id"`
+	Names   []string
+	Labels  map[string]string
+	State   string
+	Ports   []listedPort
+	Network string // HostConfig.NetworkMode
 }
 
 // listedPort is a port as the list call shows it.
@@ -100,6 +99,12 @@ type listedPort struct {
 	PrivatePort uint16
 	PublicPort  uint16
 	Type        string
+}
+
+// config is the part of an inspect answer that is read.
+type config struct {
+	Network  string               // HostConfig.NetworkMode
+	Bindings map[string][]binding // HostConfig.PortBindings, by container port ("80/tcp")
 }
 
 // binding is a configured port binding, as inspect shows it.
@@ -113,8 +118,14 @@ type engineVersion struct {
 	Spoken              string // the API version negotiated
 }
 
-// errGone is an inspect of a container removed since the list call.
-var errGone = errors.New("no such container")
+var (
+	// errGone is an inspect of a container removed since the list
+	// call, or of a network that does not exist.
+	errGone = errors.New("no such container or network")
+	// errNoHostConfig is an inspect answer without the configuration
+	// that holds the bindings: garbled, never "no bindings".
+	errNoHostConfig = errors.New("garbled answer: no HostConfig")
+)
 
 // answerErr marks a body that could not be decoded as a garbled answer.
 func answerErr(err error) error {
@@ -137,6 +148,7 @@ type call struct {
 	cancel  context.CancelFunc
 	tr      *transport
 	api     engineAPI
+	nets    netCache
 }
 
 // begin resolves the endpoint and makes a client whose calls share one
@@ -149,7 +161,9 @@ func (inv *Inventory) begin(ctx context.Context) (*call, Endpoint, error) {
 	}
 	var tc *tls.Config
 	if ep.TLS != nil {
-		if tc, err = ep.TLS.config(); err != nil {
+		if tc, err = ep.TLS.config(); errors.Is(err, lease.ErrUnsafePath) {
+			return nil, ep, fmt.Errorf("docker at %s (%s): %w", ep.Host, ep.Source, err)
+		} else if err != nil {
 			return nil, ep, endpointErr(ep, "%v", err)
 		}
 	}
@@ -176,10 +190,10 @@ func (c *call) end() {
 
 // fail classifies the failure err of the call.
 func (c *call) fail(err error) error {
-	return classify(c.ep, c.timeout, c.outer, c.ctx, c.tr.state(), err)
+	return classifyErr(c.ep, c.timeout, c.outer, c.ctx, c.tr.state(), err)
 }
 
-// classify maps a failed call to the error Holders and Engine return,
+// classifyErr maps a failed call to the error Holders and Engine return,
 // checked in this order:
 //
 //   - the caller's context ended (a signal): its error, not
@@ -194,7 +208,7 @@ func (c *call) fail(err error) error {
 //     failures, redirects, unusable bindings): lease.ErrInventory.
 //
 // bounded is outer with the timeout; st is what the transport saw.
-func classify(ep Endpoint, timeout time.Duration, outer, bounded context.Context, st dialState, err error) error {
+func classifyErr(ep Endpoint, timeout time.Duration, outer, bounded context.Context, st dialState, err error) error {
 	where := fmt.Sprintf("docker at %s (%s)", ep.Host, ep.Source)
 	if e := outer.Err(); e != nil {
 		return fmt.Errorf("%s: %w", where, e)
@@ -218,22 +232,29 @@ func nothingThere(err error) bool {
 }
 
 // Holders lists all containers in one call and returns one Holder per
-// container, host address and published port. Containers whose ports
-// the list shows (running, paused, restarting) are read from it. Those
-// that list no published port and are not running (created, exited)
-// have their bindings only in an inspect; before inspecting, the slugs
-// of their SlugLabel labels are passed to leased, once (when leased is
-// not nil), and a container whose slug holds a lease is returned as one
-// Holder without an Alias, attributed by its label. The others are
-// inspected concurrently, a few at a time; one removed since the list
-// holds nothing.
+// container, host address and published port, every address read from
+// the container's own bindings (never from its label, and never from
+// the leases: Holders asks the database nothing). Containers whose list
+// entry shows published ports (running, paused, restarting) are read
+// from it. The others, in any state, have their configured bindings
+// (HostConfig.PortBindings) read by an inspect: created and exited
+// containers list no ports, and a running container disconnected from
+// its network lists none while it binds them again on reconnect. A
+// binding with an empty host IP names the address the container's
+// network publishes on (its HostBindingOption, read once per network),
+// else all addresses. The inspects run concurrently, a few at a time; an
+// inspect that blocks (the engine holds a container it is starting)
+// gives up its place and is raced by listing that container again until
+// it runs and lists its ports (see configured). A container removed
+// since the list holds nothing.
 //
 // Every call runs under one deadline, Config.Timeout; any failure fails
 // the whole answer, since a partial inventory read as complete would let
 // a live lease be reclaimed. The error wraps:
 //
 //   - lease.ErrEndpoint when the endpoint cannot be used as written (see
-//     Resolve), TLS files included;
+//     Resolve), TLS files included; lease.ErrUnsafePath when a file it
+//     names is refused (see readFile);
 //   - ctx.Err(), and not lease.ErrInventory, when ctx ended: an
 //     interruption is never a Docker failure;
 //   - lease.ErrInventory and context.DeadlineExceeded when the timeout
@@ -243,225 +264,23 @@ func nothingThere(err error) bool {
 //     file does not exist (ENOENT) or nothing listens (ECONNREFUSED);
 //   - lease.ErrInventory for any other failure: permission denied on
 //     the socket (errors.Is(err, fs.ErrPermission) holds), HTTP errors,
-//     garbled or oversized answers, TLS failures, redirects, a binding
-//     whose host IP is not an IP address, and an error of leased (which
-//     stays reachable through errors.Is).
+//     garbled or oversized answers (an inspect without a HostConfig
+//     included), TLS failures, redirects, and a binding or network
+//     option whose host IP is not an IP address.
 //
 // Messages are one line and name the endpoint and its source, "docker at
 // HOST (SOURCE)"; text from the daemon is not escaped.
-func (inv *Inventory) Holders(ctx context.Context, leased func(slugs []string) (map[string]bool, error)) ([]lease.Holder, error) {
+func (inv *Inventory) Holders(ctx context.Context) ([]lease.Holder, error) {
 	c, _, err := inv.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.end()
-	hs, err := c.holders(leased)
+	hs, err := c.holders()
 	if err != nil {
 		return nil, c.fail(err)
 	}
 	return hs, nil
-}
-
-func (c *call) holders(leased func([]string) (map[string]bool, error)) ([]lease.Holder, error) {
-	cs, err := c.api.list(c.ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
-	}
-	var (
-		out  []lease.Holder
-		rest []summary // not running, no published port listed
-	)
-	for _, s := range cs {
-		published := 0
-		for _, p := range s.Ports {
-			if p.PublicPort == 0 {
-				continue // exposed, not published
-			}
-			h, err := holder(s, p.IP, fmt.Sprintf("%d->%d/%s", p.PublicPort, p.PrivatePort, p.Type))
-			if err != nil {
-				return nil, fmt.Errorf("list containers: container %s: %w", name(s), err)
-			}
-			out = append(out, h)
-			published++
-		}
-		if published == 0 && s.State != "running" {
-			rest = append(rest, s)
-		}
-	}
-	attributed, inspect, err := attribute(rest, leased)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.outer.Err(); err != nil {
-		return nil, err // interrupted while leased ran
-	}
-	inspected, err := c.inspectAll(inspect)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, attributed...)
-	return dedupe(append(out, inspected...)), nil
-}
-
-// attribute splits the containers whose bindings the list does not show
-// into those attributed by their label to a slug that holds a lease, and
-// those to inspect.
-func attribute(cs []summary, leased func([]string) (map[string]bool, error)) ([]lease.Holder, []summary, error) {
-	if leased == nil {
-		return nil, cs, nil
-	}
-	var slugs []string
-	for _, s := range cs {
-		if slug := s.Labels[lease.SlugLabel]; slug != "" {
-			slugs = append(slugs, slug)
-		}
-	}
-	if len(slugs) == 0 {
-		return nil, cs, nil
-	}
-	slices.Sort(slugs)
-	held, err := leased(slices.Compact(slugs))
-	if err != nil {
-		return nil, nil, fmt.Errorf("leased slugs: %w", err)
-	}
-	var (
-		attributed []lease.Holder
-		inspect    []summary
-	)
-	for _, s := range cs {
-		if slug := s.Labels[lease.SlugLabel]; slug != "" && held[slug] {
-			attributed = append(attributed, lease.Holder{ID: s.ID, Name: name(s), Slug: slug, State: s.State})
-		} else {
-			inspect = append(inspect, s)
-		}
-	}
-	return attributed, inspect, nil
-}
-
-// inspectAll reads the configured port bindings of cs, at most
-// inspectConcurrency at a time; the first failure cancels the rest.
-func (c *call) inspectAll(cs []summary) ([]lease.Holder, error) {
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
-	var (
-		results  = make([][]lease.Holder, len(cs))
-		once     sync.Once
-		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, inspectConcurrency)
-	)
-loop:
-	for i, s := range cs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break loop
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			hs, err := c.inspect(ctx, s)
-			if err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-				return
-			}
-			results[i] = hs
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := c.ctx.Err(); err != nil {
-		return nil, err
-	}
-	return slices.Concat(results...), nil
-}
-
-func (c *call) inspect(ctx context.Context, s summary) ([]lease.Holder, error) {
-	if !validID(s.ID) {
-		return nil, fmt.Errorf("list containers: unusable container ID %s", quote(s.ID))
-	}
-	bindings, err := c.api.inspect(ctx, s.ID)
-	if errors.Is(err, errGone) {
-		return nil, nil // removed since the list call: it holds nothing now
-	}
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", name(s), err)
-	}
-	ports := make([]string, 0, len(bindings))
-	for p := range bindings {
-		ports = append(ports, p)
-	}
-	slices.Sort(ports)
-	var out []lease.Holder
-	for _, p := range ports {
-		for _, b := range bindings[p] {
-			h, err := holder(s, b.HostIP, b.HostPort+"->"+p)
-			if err != nil {
-				return nil, fmt.Errorf("inspect %s: %w", name(s), err)
-			}
-			out = append(out, h)
-		}
-	}
-	return out, nil
-}
-
-// validID says whether id can name a container in a request path.
-func validID(id string) bool {
-	if id == "" || id == "." || id == ".." {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// holder is the Holder of one binding of s on host IP ip. An empty ip
-// binds every address, like 0.0.0.0; any other must be an IP address,
-// since a binding read as something it is not could hide a holder.
-func holder(s summary, ip, port string) (lease.Holder, error) {
-	a := netip.IPv4Unspecified()
-	if ip != "" {
-		var err error
-		if a, err = netip.ParseAddr(ip); err != nil {
-			return lease.Holder{}, fmt.Errorf("binding %s: host IP %s is not an IP address", quote(port), quote(ip))
-		}
-	}
-	return lease.Holder{Alias: a.Unmap(), ID: s.ID, Name: name(s), Slug: s.Labels[lease.SlugLabel], State: s.State, Port: port}, nil
-}
-
-// name is a container's name without the leading slash, else its short
-// ID.
-func name(s summary) string {
-	if len(s.Names) > 0 {
-		return strings.TrimPrefix(s.Names[0], "/")
-	}
-	if len(s.ID) > 12 {
-		return s.ID[:12]
-	}
-	return s.ID
-}
-
-// dedupe drops repeated holders: one per container, address and port.
-func dedupe(hs []lease.Holder) []lease.Holder {
-	type key struct {
-		id, port string
-		a        netip.Addr
-	}
-	seen := make(map[key]bool, len(hs))
-	out := hs[:0]
-	for _, h := range hs {
-		k := key{h.ID, h.Port, h.Alias}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, h)
-		}
-	}
-	return out
 }
 
 // Engine describes the daemon an Inventory talks to.

@@ -31,6 +31,7 @@ type fakeEngine struct {
 	mu       sync.Mutex
 	list     string            // the list answer
 	inspect  map[string]string // inspect answers by container ID; missing: 404 "No such container"
+	networks map[string]string // network inspect answers by name; missing: 404 "network NAME not found"
 	paths    []string          // every request, "METHOD PATH?QUERY"
 	inspects int               // inspect requests
 	// handle, when set, answers requests other than the ping itself.
@@ -73,6 +74,14 @@ func (f *fakeEngine) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintf(w, `{"message":"No such container: %s"}`, id)
+	case strings.HasPrefix(p, "/v1.41/networks/"):
+		name := strings.TrimPrefix(p, "/v1.41/networks/")
+		if js, ok := f.networks[name]; ok {
+			io.WriteString(w, js)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"message":"network %s not found"}`, name)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"message":"page not found"}`)
@@ -144,7 +153,7 @@ func TestVersionedRequests(t *testing.T) {
 		inspect: map[string]string{"aaa": `{"Id":"aaa","HostConfig":{"PortBindings":{}}}`},
 	}
 	inv := newTestInventory(t, serveTCP(t, f), 5*time.Second)
-	if _, err := inv.Holders(context.Background(), nil); err != nil {
+	if _, err := inv.Holders(context.Background()); err != nil {
 		t.Fatalf("Holders() = %v, want no error", err)
 	}
 	e, err := inv.Engine(context.Background())
@@ -212,12 +221,9 @@ func TestHolders(t *testing.T) {
 			leased:  `{"Id":"` + leased + `","HostConfig":{"PortBindings":{"1/tcp":[{"HostIp":"127.0.0.16","HostPort":"1"}]}}}`,
 		},
 	}
+	f.networks = map[string]string{"bridge": `{"Name":"bridge","Options":{"` + HostBindingOption + `":"0.0.0.0"}}`}
 	inv := newTestInventory(t, serveUnix(t, f), 5*time.Second)
-	var asked [][]string
-	hs, err := inv.Holders(context.Background(), func(slugs []string) (map[string]bool, error) {
-		asked = append(asked, slugs)
-		return map[string]bool{"a": true}, nil
-	})
+	hs, err := inv.Holders(context.Background())
 	if err != nil {
 		t.Fatalf("Holders() = %v, want no error", err)
 	}
@@ -238,7 +244,7 @@ func TestHolders(t *testing.T) {
 		h(exited, "db", "b", "exited", "127.0.0.19", "5432->5432/tcp"),
 		h(exited, "db", "b", "exited", "0.0.0.0", "8000->80/tcp"),
 		h(exited, "db", "b", "exited", "127.0.0.19", "8001->80/tcp"),
-		h(leased, "cache", "a", "exited", "", ""),
+		h(leased, "cache", "a", "exited", "127.0.0.16", "1->1/tcp"),
 		h(paused, "p", "", "paused", "127.0.0.18", "1->1/tcp"),
 	}
 	sortHolders(hs)
@@ -246,64 +252,12 @@ func TestHolders(t *testing.T) {
 	if !reflect.DeepEqual(hs, want) {
 		t.Errorf("Holders() =\n%v\nwant\n%v", hs, want)
 	}
-	if !reflect.DeepEqual(asked, [][]string{{"a", "b"}}) {
-		t.Errorf("leased asked %q, want once, for [a b]", asked)
-	}
 	paths, inspects := f.requests()
-	if inspects != 3 {
-		t.Errorf("%d inspects, want 3 (db, new, gone): %q", inspects, paths)
+	if inspects != 5 {
+		t.Errorf("%d inspects, want 5 (db, new, cache, gone, idle): %q", inspects, paths)
 	}
-	for _, p := range paths {
-		if strings.Contains(p, leased) {
-			t.Errorf("request %q: the leased slug's container was inspected", p)
-		}
-	}
-}
-
-func TestHoldersLeased(t *testing.T) {
-	const id = "abcdef0123456789"
-	list := `[{"Id":"` + id + `","Names":["/x"],"State":"exited","Labels":{"aliaslease.slug":"s"},"Ports":[]}]`
-	inspect := map[string]string{id: `{"HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.20","HostPort":"80"}]}}}`}
-	bound := lease.Holder{Alias: netip.MustParseAddr("127.0.0.20"), ID: id, Name: "x", Slug: "s", State: "exited", Port: "80->80/tcp"}
-	attributed := lease.Holder{ID: id, Name: "x", Slug: "s", State: "exited"}
-	errDB := errors.New("database unreadable")
-	tests := []struct {
-		name     string
-		leased   func([]string) (map[string]bool, error)
-		want     []lease.Holder
-		inspects int
-		err      error
-	}{
-		{name: "leased slug: attributed by its label, not inspected",
-			leased: func([]string) (map[string]bool, error) { return map[string]bool{"s": true}, nil },
-			want:   []lease.Holder{attributed}},
-		{name: "unleased slug: inspected",
-			leased:   func([]string) (map[string]bool, error) { return map[string]bool{"t": true}, nil },
-			want:     []lease.Holder{bound},
-			inspects: 1},
-		{name: "no leased func: inspected", want: []lease.Holder{bound}, inspects: 1},
-		{name: "leased fails: the answer fails",
-			leased: func([]string) (map[string]bool, error) { return nil, errDB },
-			err:    errDB},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeEngine{list: list, inspect: inspect}
-			inv := newTestInventory(t, serveTCP(t, f), 5*time.Second)
-			hs, err := inv.Holders(context.Background(), tt.leased)
-			if tt.err != nil {
-				if !errors.Is(err, tt.err) || !errors.Is(err, lease.ErrInventory) {
-					t.Fatalf("Holders() = %v, %v, want an error wrapping %v and ErrInventory", hs, err, tt.err)
-				}
-				return
-			}
-			if err != nil || !reflect.DeepEqual(hs, tt.want) {
-				t.Errorf("Holders() = %v, %v, want %v", hs, err, tt.want)
-			}
-			if _, n := f.requests(); n != tt.inspects {
-				t.Errorf("%d inspects, want %d", n, tt.inspects)
-			}
-		})
+	if n := strings.Count(strings.Join(paths, "\n"), "/networks/bridge"); n != 1 {
+		t.Errorf("%d inspects of the bridge network, want 1: %q", n, paths)
 	}
 }
 
@@ -488,7 +442,7 @@ func TestHoldersErrors(t *testing.T) {
 				defer cancel()
 				time.AfterFunc(100*time.Millisecond, cancel)
 			}
-			hs, err := inv.Holders(ctx, nil)
+			hs, err := inv.Holders(ctx)
 			if err == nil {
 				t.Fatalf("Holders() = %v, nil, want an error", hs)
 			}
@@ -569,20 +523,20 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := classify(ep, 5*time.Second, cmp.Or(tt.outer, live), cmp.Or(tt.bounded, live), tt.st, other)
-			t.Logf("classify() = %v", err)
+			err := classifyErr(ep, 5*time.Second, cmp.Or(tt.outer, live), cmp.Or(tt.bounded, live), tt.st, other)
+			t.Logf("classifyErr() = %v", err)
 			for _, e := range tt.is {
 				if !errors.Is(err, e) {
-					t.Errorf("classify() = %v, want an error wrapping %q", err, e)
+					t.Errorf("classifyErr() = %v, want an error wrapping %q", err, e)
 				}
 			}
 			for _, e := range tt.isNot {
 				if errors.Is(err, e) {
-					t.Errorf("classify() = %v, want an error not wrapping %q", err, e)
+					t.Errorf("classifyErr() = %v, want an error not wrapping %q", err, e)
 				}
 			}
 			if !strings.Contains(err.Error(), "docker at unix:///var/run/docker.sock (default)") {
-				t.Errorf("classify() = %v, want the endpoint and its source named", err)
+				t.Errorf("classifyErr() = %v, want the endpoint and its source named", err)
 			}
 		})
 	}
@@ -605,7 +559,7 @@ func TestAnswerLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := newTestInventory(t, serveTCP(t, &fakeEngine{list: list, inspect: map[string]string{id: big}}), 5*time.Second)
 			inv.listLimit, inv.answerLimit = tt.listLimit, tt.answerLimit
-			_, err := inv.Holders(context.Background(), nil)
+			_, err := inv.Holders(context.Background())
 			if tt.err == nil && err != nil || tt.err != nil && (!errors.Is(err, tt.err) || !errors.Is(err, lease.ErrInventory)) {
 				t.Errorf("Holders() = %v, want %v", err, tt.err)
 			}
@@ -676,7 +630,7 @@ func TestRealEngineNegotiates(t *testing.T) {
 	if apiLess(e.APIVersion, e.ClientAPIVersion) || !apiLess("1.51", e.APIVersion) && e.ClientAPIVersion != e.APIVersion {
 		t.Errorf("Engine() speaks API %s to an engine of API %s", e.ClientAPIVersion, e.APIVersion)
 	}
-	if _, err := inv.Holders(context.Background(), func([]string) (map[string]bool, error) { return nil, nil }); err != nil {
+	if _, err := inv.Holders(context.Background()); err != nil {
 		t.Errorf("Holders() = %v, want no error", err)
 	}
 }

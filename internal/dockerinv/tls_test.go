@@ -255,7 +255,7 @@ func TestTLS(t *testing.T) {
 				t.Helper()
 				flag, env := tt.setup(t, host)
 				inv := New(Config{Host: flag, Timeout: 5 * time.Second, Getenv: func(k string) string { return env[k] }})
-				_, err := inv.Holders(context.Background(), nil)
+				_, err := inv.Holders(context.Background())
 				t.Logf("Holders() at %s = %v", host, err)
 				return err
 			}

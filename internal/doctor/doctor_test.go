@@ -23,7 +23,7 @@ type fakeEngine struct {
 	err     error
 }
 
-func (f fakeEngine) Holders(context.Context, func([]string) (map[string]bool, error)) ([]lease.Holder, error) {
+func (f fakeEngine) Holders(context.Context) ([]lease.Holder, error) {
 	return f.holders, f.err
 }
 
