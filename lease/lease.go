@@ -42,18 +42,35 @@ func (l Lease) seenAt() time.Time {
 // Launchers should set it on every container of a bottle's bundle.
 const SlugLabel = "aliaslease.slug"
 
-// Holder is one container that publishes at least one port on an address.
-// A container publishing on several addresses is one Holder per address.
+// HolderKind says what a holder is.
+type HolderKind string
+
+// Kinds of holders.
+const (
+	// HolderContainer is a container publishing a port (the zero value,
+	// as the inventory reports them).
+	HolderContainer HolderKind = ""
+	// HolderListener is a socket of the host bound on the alias: a TCP
+	// socket listening, a UDP socket bound, whoever owns it.
+	HolderListener HolderKind = "listener"
+	// HolderProcess is the process tree of "aliaslease run".
+	HolderProcess HolderKind = "process"
+)
+
+// Holder is one thing that holds an address: a container that publishes
+// at least one port on it (one Holder per address it publishes on), a
+// socket of the host bound on it, or a run's process tree.
 type Holder struct {
-	// Alias is the host IP of the binding, always valid: read from the
-	// container's own bindings, never from its label; unspecified for
-	// 0.0.0.0 and ::, which name no alias.
+	Kind HolderKind
+	// Alias is the address held, always valid: a container's from its
+	// own bindings (never from its label), unspecified for 0.0.0.0 and
+	// ::, which name no alias.
 	Alias netip.Addr
-	ID    string // container ID
-	Name  string // container name, without the leading slash
+	ID    string // container ID; for a listener, "socket:INODE"
+	Name  string // container name, without the leading slash; for a listener, "tcp 127.0.0.16:8080"
 	Slug  string // value of the SlugLabel label, "" when absent
-	State string // Docker's state: running, exited, created, ...
-	Port  string // one published binding, "HOSTPORT->PORT/PROTO", for reports
+	State string // Docker's state: running, exited, created, ...; listening or bound
+	Port  string // one published binding, "HOSTPORT->PORT/PROTO", or a listener's "PORT/PROTO", for reports
 }
 
 // Snapshot is what the container inventory showed at one moment.
