@@ -313,4 +313,3 @@ func nftServeOn(ln net.Listener, pc net.PacketConn) {
 		}
 	}()
 }
-
