@@ -250,7 +250,8 @@ func nftHelper(role, arg string) *exec.Cmd {
 }
 
 // TestNftHelperProcess is not a test: it is the process the other tests
-// start, as a probe inside a cgroup or as a container behind a bridge.
+// start, as a probe or a server inside a cgroup, or as a container behind
+// a bridge.
 func TestNftHelperProcess(t *testing.T) {
 	switch os.Getenv(nftEnvHelper) {
 	case "probe":
@@ -264,6 +265,9 @@ func TestNftHelperProcess(t *testing.T) {
 		os.Exit(0)
 	case "container":
 		nftContainer(os.Getenv(nftEnvArg))
+		os.Exit(0)
+	case "server":
+		nftServer(os.Getenv(nftEnvArg))
 		os.Exit(0)
 	}
 	t.Skip("the helper process of the nftables tests")
@@ -302,14 +306,17 @@ func nftServeOn(ln net.Listener, pc net.PacketConn) {
 			c.Close()
 		}
 	}()
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(buf[:n], from)
+	go nftEcho(pc)
+}
+
+// nftEcho sends every datagram back to where it came from.
+func nftEcho(pc net.PacketConn) {
+	buf := make([]byte, 64)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
 		}
-	}()
+		pc.WriteTo(buf[:n], from)
+	}
 }

@@ -78,20 +78,7 @@ func TestNftWatch(t *testing.T) {
 		}},
 	}
 	for _, b := range breakers {
-		var lat []time.Duration
-		for range 21 {
-			start := time.Now()
-			if err := b.run(); err != nil {
-				t.Fatalf("%s: %v", b.name, err)
-			}
-			lat = append(lat, nftWaitChange(t, changes, b.name).Sub(start))
-			if ok, err := f.Present(cg.id); ok || err != nil {
-				t.Fatalf("after %s, Present = %v, %v, want false, nil", b.name, ok, err)
-			}
-			nftMustInstall(t, f, nftRules(cg))
-			nftWaitChange(t, changes, "Install") // our own change counts too
-			nftDrain(changes)
-		}
+		lat := nftWatchLatency(t, f, cg, changes, b.name, b.run)
 		t.Logf("Watch noticed %s after a median %v (min %v, max %v, n=%d, timed from before it started)",
 			b.name, nftMedian(lat), slices.Min(lat), slices.Max(lat), len(lat))
 	}
@@ -107,4 +94,26 @@ func TestNftWatch(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("Watch did not end within 5 s of its context")
 	}
+}
+
+// nftWatchLatency breaks the table with run 21 times, each time waiting
+// for the watch to notice and installing again; it returns how long each
+// notice took from before run started.
+func nftWatchLatency(t *testing.T, f *Firewall, cg nftCgroup, changes <-chan time.Time, name string, run func() error) []time.Duration {
+	t.Helper()
+	var lat []time.Duration
+	for range 21 {
+		start := time.Now()
+		if err := run(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		lat = append(lat, nftWaitChange(t, changes, name).Sub(start))
+		if ok, err := f.Present(cg.id); ok || err != nil {
+			t.Fatalf("after %s, Present = %v, %v, want false, nil", name, ok, err)
+		}
+		nftMustInstall(t, f, nftRules(cg))
+		nftWaitChange(t, changes, "Install") // our own change counts too
+		nftDrain(changes)
+	}
+	return lat
 }
