@@ -250,8 +250,8 @@ func nftHelper(role, arg string) *exec.Cmd {
 }
 
 // TestNftHelperProcess is not a test: it is the process the other tests
-// start, as a probe or a server inside a cgroup, or as a container behind
-// a bridge.
+// start, as a probe or a server inside a cgroup, as a container behind a
+// bridge, or as a user who is not root.
 func TestNftHelperProcess(t *testing.T) {
 	switch os.Getenv(nftEnvHelper) {
 	case "probe":
@@ -268,6 +268,10 @@ func TestNftHelperProcess(t *testing.T) {
 		os.Exit(0)
 	case "server":
 		nftServer(os.Getenv(nftEnvArg))
+		os.Exit(0)
+	case "unprivileged":
+		b, _ := json.Marshal(nftUnprivileged())
+		fmt.Printf("%s\n", b)
 		os.Exit(0)
 	}
 	t.Skip("the helper process of the nftables tests")
