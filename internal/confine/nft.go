@@ -19,7 +19,7 @@ const TableName = "aliaslease"
 
 // ErrInvalidRules is returned by Install for a Rules that cannot be written:
 // no cgroup id, level 0 (every process of the host), an invalid alias, an
-// allowed port 0 or an invalid prefix.
+// allowed port 0, an invalid prefix, or nothing refused at all.
 var ErrInvalidRules = errors.New("invalid confinement rules")
 
 // Rules is what the sockets of one cgroup may reach. A packet from a socket
@@ -87,6 +87,8 @@ func (r Rules) validate() (Rules, error) {
 		return r, fmt.Errorf("%w: cgroup level 0 is the root: every process of the host", ErrInvalidRules)
 	case !r.Alias.IsValid():
 		return r, fmt.Errorf("%w: no alias", ErrInvalidRules)
+	case len(r.Deny) == 0:
+		return r, fmt.Errorf("%w: nothing refused (Deny is empty)", ErrInvalidRules)
 	}
 	out := Rules{CgroupID: r.CgroupID, Level: r.Level, Alias: r.Alias.Unmap()}
 	for _, ap := range r.Allow {

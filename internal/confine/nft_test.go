@@ -9,7 +9,7 @@ import (
 
 func TestNftRulesValidate(t *testing.T) {
 	alias := netip.MustParseAddr("127.0.0.17")
-	ok := Rules{CgroupID: 7, Level: 2, Alias: alias}
+	ok := Rules{CgroupID: 7, Level: 2, Alias: alias, Deny: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	with := func(f func(*Rules)) Rules { r := ok; f(&r); return r }
 	tests := []struct {
 		name string
@@ -23,6 +23,7 @@ func TestNftRulesValidate(t *testing.T) {
 		{"no alias", with(func(r *Rules) { r.Alias = netip.Addr{} }), ErrInvalidRules, Rules{}},
 		{"port 0", with(func(r *Rules) { r.Allow = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.53:0")} }), ErrInvalidRules, Rules{}},
 		{"invalid prefix", with(func(r *Rules) { r.Deny = []netip.Prefix{{}} }), ErrInvalidRules, Rules{}},
+		{"nothing refused", with(func(r *Rules) { r.Deny = nil }), ErrInvalidRules, Rules{}},
 		{"mapped alias and allow are unmapped, prefixes masked",
 			Rules{CgroupID: 7, Level: 2, Alias: netip.MustParseAddr("::ffff:127.0.0.17"),
 				Allow: []netip.AddrPort{netip.MustParseAddrPort("[::ffff:127.0.0.53]:53")},
