@@ -83,8 +83,32 @@ type Snapshot struct {
 	// inventory was asked cannot have shown up in it, and must never be
 	// judged by it.
 	TakenAt time.Time
-	at      instant // TakenAt with the boot-time clock, when the Manager took it
+	// Containers says what the inventory gave: the holders hold its
+	// containers only when it Listed them.
+	Containers Containers
+	at         instant // TakenAt with the boot-time clock, when the Manager took it
+	// complete: every holder source answered (the inventory, or nothing
+	// was there, or it is off; the listeners), so a reconcile with this
+	// snapshot is an observation: a lease without a holder in it was
+	// seen vacant.
+	complete bool
 }
+
+// Containers says what the container inventory contributed to a
+// snapshot.
+type Containers int
+
+// What the inventory gave.
+const (
+	// Listed: it answered, and its containers are among the holders.
+	Listed Containers = iota
+	// NoEngine: nothing was there to ask (under auto), so no container
+	// can publish anything.
+	NoEngine
+	// NotAsked: it is off, or its failure was let fall back (a report).
+	NotAsked
+)
+
 
 // instant is when the snapshot was taken, on both clocks. A snapshot made
 // outside the Manager has only the wall clock: its boot-time reading is

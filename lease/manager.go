@@ -10,30 +10,6 @@ import (
 	"time"
 )
 
-// Inventory gathers the holders of addresses: the containers that publish
-// ports on them. The Docker adapter implements it.
-type Inventory interface {
-	// Holders returns every container publishing a port, in any state,
-	// each with the addresses its own bindings name. It never consults
-	// the leases: no lease can change under an answer, and no wait for
-	// the database hides inside the inventory's deadline.
-	// An error means the answer is incomplete and must not be used.
-	//
-	// Errors: one wrapping ErrNoEngine when nothing is there (no socket,
-	// connection refused); one wrapping ErrEndpoint when the endpoint
-	// cannot be used as written; one wrapping ctx.Err() and not
-	// ErrInventory when ctx itself ended (an interruption is never a
-	// Docker failure); any other wraps ErrInventory.
-	Holders(ctx context.Context) ([]Holder, error)
-}
-
-// EndpointChecker is an Inventory that can tell, without asking, that
-// it cannot be asked as configured (an ErrEndpoint). Acquire checks it
-// before creating anything; the Docker adapter is one.
-type EndpointChecker interface {
-	CheckEndpoint() error
-}
-
 // Interface makes an alias usable on the loopback interface.
 type Interface interface {
 	// Up makes alias reachable, bringing up the pool's missing aliases
@@ -85,6 +61,8 @@ type Manager struct {
 	Grace       time.Duration
 	Inventory   Inventory // nil is the same as InventoryOff
 	Mode        InventoryMode
+	Listeners   Listeners        // nil sees no listener
+	Verbose     bool             // warn also what cron need not hear (gc reclaiming without Docker)
 	Interface   Interface        // nil leaves the interface alone
 	Warn        func(error)      // receives warnings; nil drops them
 	Now         func() time.Time // nil means time.Now
@@ -122,58 +100,6 @@ func (m *Manager) openIfExists(ctx context.Context, readOnly bool, fn func(*stor
 	}
 	defer s.Close()
 	return true, fn(s)
-}
-
-// usesInventory says whether the inventory is asked at all.
-func (m *Manager) usesInventory() bool { return m.Inventory != nil && m.Mode != InventoryOff }
-
-// fallback says how take treats an inventory that did not answer.
-type fallback int
-
-const (
-	mustAnswer    fallback = iota // any failure is an error
-	ifNoEngine                    // under auto, ErrNoEngine alone falls back, with a warning
-	ifUnavailable                 // under auto, any Docker failure falls back (reports only)
-)
-
-// take asks the inventory. It returns a nil snapshot when the mode is
-// off, or when the mode is auto and the failure is one that fb lets fall
-// back on: that failure is then fellBack, for the caller to warn about
-// once it uses the answer. An interruption (ctx ended) and an unusable
-// endpoint are errors in every mode.
-func (m *Manager) take(ctx context.Context, fb fallback) (snap *Snapshot, fellBack, err error) {
-	return m.ask(ctx, fb)
-}
-
-// takeAll is take with no fallback: every container's bindings are read
-// (recover rebuilds the database, so it may be damaged).
-func (m *Manager) takeAll(ctx context.Context) (*Snapshot, error) {
-	snap, _, err := m.ask(ctx, mustAnswer)
-	return snap, err
-}
-
-// ask asks the inventory.
-func (m *Manager) ask(ctx context.Context, fb fallback) (*Snapshot, error, error) {
-	if !m.usesInventory() {
-		return nil, nil, nil
-	}
-	at := readClocks(m.now())
-	hs, err := m.Inventory.Holders(ctx)
-	switch {
-	case err == nil:
-		return &Snapshot{Holders: hs, TakenAt: at.wall, at: at}, nil, nil
-	case ctx.Err() != nil:
-		return nil, nil, fmt.Errorf("asking docker: %w", ctx.Err())
-	case errors.Is(err, ErrEndpoint), errors.Is(err, ErrUnsafePath):
-		return nil, nil, err
-	}
-	if !errors.Is(err, ErrInventory) {
-		err = fmt.Errorf("%w: %w", ErrInventory, err)
-	}
-	if m.Mode == InventoryAuto && (fb == ifNoEngine && errors.Is(err, ErrNoEngine) || fb == ifUnavailable) {
-		return nil, err, nil
-	}
-	return nil, nil, err
 }
 
 // Release ends slug's lease, only if it is that generation when generation
@@ -216,26 +142,18 @@ func (m *Manager) List(ctx context.Context) ([]Decision, error) {
 // under the shared lock, which holds up every writer: it must not block
 // (render into memory; write to a terminal or a pipe afterwards).
 func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
-	snap, fellBack, err := m.take(ctx, ifUnavailable)
+	a, err := m.take(ctx, ifUnavailable)
 	if err != nil {
 		return err
 	}
-	if fellBack != nil {
-		m.warn(fellBack) // states are unknown
+	if a.fellBack != nil {
+		m.warn(a.fellBack) // states are unknown
 	}
+	snap := a.snap
+	idx := indexHolders(snap.Holders)
+	idx.known = snap.Containers != NotAsked
 	walk := func(leases iter.Seq2[Lease, error]) error {
-		if snap == nil {
-			for l, err := range leases {
-				if err == nil {
-					err = fn(Decision{Lease: l, Alias: l.Alias, State: Unknown, Reason: ReasonNotAsked})
-				}
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		return classifyEach(leases, indexHolders(snap.Holders), snap.instant(), m.Grace, processHolder, func(d *Decision) error {
+		return classifyEach(leases, idx, snap.instant(), m.Grace, processHolder, func(d *Decision) error {
 			if d.State == Foreign && !m.Pool.Contains(d.Alias) {
 				return nil
 			}
@@ -264,21 +182,23 @@ func (m *Manager) Recover(ctx context.Context, force bool) (RecoverResult, error
 	return recoverDBCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout}, snap.Holders, m.Pool, m.now(), force)
 }
 
-// GC reclaims stale leases and returns them. It reclaims nothing unless
-// the inventory answered in full: any failure is ErrInventory, whatever
-// the mode. With dryRun it returns the same and changes nothing.
+// GC reclaims stale leases and returns them; its sweep is an
+// observation. It reclaims nothing unless every holder source answered:
+// a failing inventory is ErrInventory, unreadable listeners are
+// ErrListeners. Under InventoryOff, and under InventoryAuto with nothing
+// there (ErrNoEngine), the listeners and process holders are all there
+// is: it reclaims by them, and warns that it did when it reclaimed
+// something (or always, with Verbose). With dryRun it returns the same and
+// changes nothing.
 func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
-	if !m.usesInventory() {
-		return nil, fmt.Errorf("%w: gc needs Docker, which is off", ErrInventory)
-	}
-	snap, _, err := m.take(ctx, mustAnswer)
+	a, err := m.take(ctx, ifNoEngine)
 	if err != nil {
 		return nil, err
 	}
 	crashPoint("after-inventory")
 	var ds []Decision
 	if _, err := m.openIfExists(ctx, dryRun, func(s *store) (err error) {
-		ds, err = s.Reclaim(*snap, m.Grace, dryRun)
+		ds, err = s.Reclaim(*a.snap, m.Grace, dryRun)
 		return err
 	}); err != nil {
 		return nil, err
@@ -288,6 +208,13 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 		if d.State == Stale {
 			stale = append(stale, d)
 		}
+	}
+	if a.snap.Containers != Listed && (len(stale) > 0 || m.Verbose) {
+		why := "docker is off"
+		if a.fellBack != nil {
+			why = a.fellBack.Error()
+		}
+		m.warn(fmt.Errorf("%s: reclaimed by the host's listeners and process holders alone", why))
 	}
 	return stale, nil
 }

@@ -50,19 +50,23 @@ func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) 
 // lock, so concurrent launches do not queue for a look that finds nothing.
 func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
 	if !m.usesInventory() {
-		return m.decide(ctx, acquireRequest{Slug: slug})
+		a, err := m.take(ctx, mustAnswer) // the listeners alone
+		if err != nil {
+			return AcquireResult{}, err
+		}
+		return m.decide(ctx, acquireRequest{Slug: slug, Snapshot: a.snap})
 	}
 	askCtx, abandon := context.WithCancel(ctx)
 	defer abandon()
-	type answer struct {
-		snap          *Snapshot
-		fellBack, err error
+	type asked struct {
+		a   answer
+		err error
 	}
-	asked := make(chan answer, 1) // buffered: an abandoned question never blocks
+	answered := make(chan asked, 1) // buffered: an abandoned question never blocks
 	go func() {
-		var a answer
-		a.snap, a.fellBack, a.err = m.take(askCtx, ifNoEngine)
-		asked <- a
+		var q asked
+		q.a, q.err = m.take(askCtx, ifNoEngine)
+		answered <- q
 	}()
 	found, err := m.openIfExists(ctx, true, func(s *store) error {
 		_, err := s.Get(slug)
@@ -78,23 +82,23 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 			return res, err
 		}
 		// Released since the look: a new lease after all, so ask again.
-		snap, fellBack, err := m.take(ctx, ifNoEngine)
-		return m.decideNew(ctx, slug, snap, fellBack, err)
+		a, err := m.take(ctx, ifNoEngine)
+		return m.decideNew(ctx, slug, a, err)
 	}
-	a := <-asked
-	return m.decideNew(ctx, slug, a.snap, a.fellBack, a.err)
+	q := <-answered
+	return m.decideNew(ctx, slug, q.a, q.err)
 }
 
-// decideNew decides a new lease with what Docker answered.
-func (m *Manager) decideNew(ctx context.Context, slug string, snap *Snapshot, fellBack, err error) (AcquireResult, error) {
+// decideNew decides a new lease with what the holder sources answered.
+func (m *Manager) decideNew(ctx context.Context, slug string, a answer, err error) (AcquireResult, error) {
 	if err != nil {
 		return AcquireResult{}, err
 	}
-	if fellBack != nil {
-		m.warn(fmt.Errorf("%w; deciding from the leases alone, reclaiming nothing", fellBack))
+	if a.fellBack != nil {
+		m.warn(fmt.Errorf("%w; deciding from the leases and the host's listeners alone, reclaiming nothing", a.fellBack))
 	}
 	crashPoint("after-inventory")
-	return m.decide(ctx, acquireRequest{Slug: slug, Snapshot: snap})
+	return m.decide(ctx, acquireRequest{Slug: slug, Snapshot: a.snap})
 }
 
 // decide runs one acquire transaction under the exclusive lock, creating

@@ -115,7 +115,9 @@ func (m *Manager) Review(ctx context.Context, leases []Lease) (Review, error) {
 	if d, ok := m.Inventory.(Describer); !m.usesInventory() || !ok {
 		err = fmt.Errorf("%w: docker is off", ErrInventory)
 	} else if rv.Engine, err = d.Describe(ctx); err == nil {
-		rv.Snapshot, _, err = m.take(ctx, mustAnswer)
+		var a answer
+		a, err = m.take(ctx, mustAnswer)
+		rv.Snapshot = a.snap
 	}
 	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool)
 	return rv, err

@@ -151,6 +151,11 @@ func TestManagerWaitEndsWithContext(t *testing.T) {
 	}
 }
 
+// TestManagerGCAndListModes checks what gc and list make of each mode and
+// inventory failure: gc reclaims by the listeners and process holders
+// alone under off and under auto with nothing there (an observation, so
+// the lease's vacancy begins), and not at all when an engine that is there
+// fails; list judges what it can and says unknown for the rest.
 func TestManagerGCAndListModes(t *testing.T) {
 	noEngine := fmt.Errorf("x: %w", ErrNoEngine)
 	failing := fmt.Errorf("%w: HTTP 500", ErrInventory)
@@ -158,13 +163,15 @@ func TestManagerGCAndListModes(t *testing.T) {
 		name        string
 		mode        InventoryMode
 		err         error
-		wantGC      error
-		wantListErr error // nil: list answers, with unknown states
+		wantGC      error // nil: gc observes
+		wantListErr error // nil: list answers
+		wantState   State
 	}{
-		{"off", InventoryOff, nil, ErrInventory, nil},
-		{"auto, nothing there", InventoryAuto, noEngine, ErrInventory, nil},
-		{"auto, failing", InventoryAuto, failing, ErrInventory, nil},
-		{"on, failing", InventoryOn, failing, ErrInventory, ErrInventory},
+		{"off", InventoryOff, nil, nil, nil, Unknown},
+		{"auto, nothing there", InventoryAuto, noEngine, nil, nil, Pending},
+		{"auto, failing", InventoryAuto, failing, ErrInventory, nil, Unknown},
+		{"on, nothing there", InventoryOn, noEngine, ErrInventory, ErrInventory, ""},
+		{"on, failing", InventoryOn, failing, ErrInventory, ErrInventory, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m, _ := testManager(t, &fakeInventory{err: tt.err}, tt.mode)
@@ -176,12 +183,14 @@ func TestManagerGCAndListModes(t *testing.T) {
 			if _, err := m.GC(context.Background(), false); !errors.Is(err, tt.wantGC) {
 				t.Errorf("GC() = %v, want %v", err, tt.wantGC)
 			}
-			ds, err := m.List(context.Background())
+			ls, err := m.List(context.Background())
 			switch {
 			case tt.wantListErr != nil && !errors.Is(err, tt.wantListErr):
 				t.Errorf("List() = %v, want %v", err, tt.wantListErr)
-			case tt.wantListErr == nil && (err != nil || len(ds) != 1 || ds[0].State != Unknown):
-				t.Errorf("List() = %+v, %v; want one unknown lease", ds, err)
+			case tt.wantListErr == nil && (err != nil || len(ls) != 1 || ls[0].State != tt.wantState):
+				t.Errorf("List() = %+v, %v; want one %s lease", ls, err, tt.wantState)
+			case tt.wantListErr == nil && (ls[0].Lease.Vacancy.Observations == 1) != (tt.wantGC == nil):
+				t.Errorf("after GC() = %v the vacancy is %+v; want one observation exactly when gc observed", tt.wantGC, ls[0].Lease.Vacancy)
 			}
 		})
 	}

@@ -56,6 +56,11 @@ type Decision struct {
 // It is pure: the decisions depend on its arguments alone. Decisions come
 // sorted by alias.
 func classify(leases []Lease, holders []Holder, at instant, grace time.Duration) []Decision {
+	return classifyIndexed(leases, indexHolders(holders), at, grace)
+}
+
+// classifyIndexed is classify with the holders indexed.
+func classifyIndexed(leases []Lease, idx *holderIndex, at instant, grace time.Duration) []Decision {
 	ls := leases
 	if !slices.IsSortedFunc(ls, byAlias) {
 		ls = slices.Clone(leases)
@@ -72,7 +77,7 @@ func classify(leases []Lease, holders []Holder, at instant, grace time.Duration)
 	// them in alias order: one merge puts all in order.
 	leased := make([]Decision, 0, len(ls))
 	var foreign []Decision
-	classifyEach(each, indexHolders(holders), at, grace, nil, func(d *Decision) error {
+	classifyEach(each, idx, at, grace, nil, func(d *Decision) error {
 		if d.State == Foreign {
 			foreign = append(foreign, *d)
 		} else {
@@ -123,6 +128,9 @@ func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, at instant, 
 			d.Holders = append(d.Holders, alsoHeldBy(l)...)
 		}
 		d.State, d.Reason = judge(l, d.Holders, at, grace)
+		if !idx.known && (d.State == Pending || d.State == Stale) {
+			d.State, d.Reason = Unknown, ReasonNotAsked // no holder seen, but not every one was asked
+		}
 		if err := yield(&d); err != nil {
 			return err
 		}
@@ -146,12 +154,16 @@ func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, at instant, 
 type holderIndex struct {
 	hs   []Holder // holders on loopback aliases, sorted by alias
 	keys []uint32 // hs's aliases, for the search
+	// known: the holders include the inventory's containers, so a lease
+	// that none holds is judged; else it is Unknown (a report with the
+	// inventory off or failing).
+	known bool
 }
 
 // indexHolders indexes holders. Holders on other addresses (0.0.0.0, ::,
 // a LAN address) hold no alias and are left out.
 func indexHolders(holders []Holder) *holderIndex {
-	x := &holderIndex{hs: make([]Holder, 0, len(holders))}
+	x := &holderIndex{hs: make([]Holder, 0, len(holders)), known: true}
 	for _, h := range holders {
 		if h.Alias.Is4() && loopback.Contains(h.Alias) {
 			x.hs = append(x.hs, h)
@@ -265,7 +277,9 @@ func classifySnapshot(leases []Lease, snap *Snapshot, grace time.Duration, pool 
 	if snap == nil {
 		return unclassified(leases)
 	}
-	ds := classify(leases, withProcesses(snap.Holders, leases), snap.instant(), grace)
+	idx := indexHolders(withProcesses(snap.Holders, leases))
+	idx.known = snap.Containers != NotAsked
+	ds := classifyIndexed(leases, idx, snap.instant(), grace)
 	out := ds[:0]
 	for _, d := range ds {
 		if d.State != Foreign || pool.Contains(d.Alias) {

@@ -120,7 +120,9 @@ func (s *store) renew(tx *bolt.Tx, l Lease, now time.Time) (AcquireResult, error
 func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.Addr, Outcome, *Decision, error) {
 	aliases := tx.Bucket(bucketAliases)
 	var stale *Decision
-	if snap := req.Snapshot; snap != nil {
+	// Adoption and reclaim need the inventory's answer: without it
+	// (Docker off, nothing there) only what is held is skipped.
+	if snap := req.Snapshot; snap != nil && snap.Containers == Listed {
 		isLeased := func(a netip.Addr) bool { return aliases.Get(aliasKey(a)) != nil }
 		if a, ok := adoptable(req.Slug, snap.Holders, req.Pool, isLeased); ok {
 			return a, OutcomeAdopted, nil, nil

@@ -1,0 +1,165 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Inventory gathers the holders of addresses: the containers that publish
+// ports on them. The Docker adapter implements it.
+type Inventory interface {
+	// Holders returns every container publishing a port, in any state,
+	// each with the addresses its own bindings name. It never consults
+	// the leases: no lease can change under an answer, and no wait for
+	// the database hides inside the inventory's deadline.
+	// An error means the answer is incomplete and must not be used.
+	//
+	// Errors: one wrapping ErrNoEngine when nothing is there (no socket,
+	// connection refused); one wrapping ErrEndpoint when the endpoint
+	// cannot be used as written; one wrapping ctx.Err() and not
+	// ErrInventory when ctx itself ended (an interruption is never a
+	// Docker failure); any other wraps ErrInventory.
+	Holders(ctx context.Context) ([]Holder, error)
+}
+
+// EndpointChecker is an Inventory that can tell, without asking, that
+// it cannot be asked as configured (an ErrEndpoint). Acquire checks it
+// before creating anything; the Docker adapter is one.
+type EndpointChecker interface {
+	CheckEndpoint() error
+}
+
+// Listeners reads the host's sockets bound on addresses: each is a
+// holder of its address whatever the Docker mode (a VMM's port forward,
+// a dev server, the proxy of a container whose engine is down). The
+// listener adapter (internal/listeners) implements it.
+type Listeners interface {
+	// Bound returns a holder (of kind HolderListener) for each socket
+	// bound on an address within the prefixes, a TCP socket listening or
+	// a UDP socket bound, none of this process's own. An error means the
+	// answer is incomplete and must not be used.
+	Bound(ctx context.Context, within []netip.Prefix) ([]Holder, error)
+}
+
+// ErrListeners is returned when the host's listeners were needed and
+// could not be read in full.
+var ErrListeners = errors.New("the host's listeners could not be read")
+
+// usesInventory says whether the inventory is asked at all.
+func (m *Manager) usesInventory() bool { return m.Inventory != nil && m.Mode != InventoryOff }
+
+// fallback says how take treats an inventory that did not answer.
+type fallback int
+
+const (
+	mustAnswer    fallback = iota // any failure is an error
+	ifNoEngine                    // under auto, ErrNoEngine alone falls back, with a warning
+	ifUnavailable                 // under auto, any Docker failure falls back (reports only)
+)
+
+// answer is what one question to the holder sources gave.
+type answer struct {
+	// snap is never nil. Its Containers say what the inventory gave.
+	snap *Snapshot
+	// fellBack is the inventory's failure that the mode let fall back
+	// on (nothing there, or any failure for reports), for the caller to
+	// warn about once it uses the answer; nil when it answered or was
+	// off.
+	fellBack error
+}
+
+// take asks the holder sources, the inventory (unless off) and the
+// listeners, before any lock is taken. A failure of the inventory that
+// fb lets fall back on is the answer's fellBack; an interruption (ctx
+// ended), an unusable endpoint or an unsafe Docker configuration, and
+// the listeners' failure are errors in every mode.
+func (m *Manager) take(ctx context.Context, fb fallback) (answer, error) {
+	at := readClocks(m.now())
+	snap := &Snapshot{TakenAt: at.wall, at: at, Containers: NotAsked}
+	var a answer
+	if m.usesInventory() {
+		hs, err := m.Inventory.Holders(ctx)
+		switch {
+		case err == nil:
+			snap.Holders, snap.Containers = hs, Listed
+		case ctx.Err() != nil:
+			return a, fmt.Errorf("asking docker: %w", ctx.Err())
+		case errors.Is(err, ErrEndpoint), errors.Is(err, ErrUnsafePath):
+			return a, err
+		default:
+			if !errors.Is(err, ErrInventory) {
+				err = fmt.Errorf("%w: %w", ErrInventory, err)
+			}
+			noEngine := errors.Is(err, ErrNoEngine)
+			if m.Mode != InventoryAuto || !(fb == ifNoEngine && noEngine || fb == ifUnavailable) {
+				return a, err
+			}
+			a.fellBack = err
+			if noEngine {
+				snap.Containers = NoEngine
+			}
+		}
+	}
+	if err := m.addListeners(ctx, snap); err != nil {
+		return a, err
+	}
+	snap.complete = snap.Containers != NotAsked || !m.usesInventory()
+	a.snap = snap
+	return a, nil
+}
+
+// takeAll is take with no fallback: every container's bindings are read
+// (recover rebuilds the database, so it may be damaged).
+func (m *Manager) takeAll(ctx context.Context) (*Snapshot, error) {
+	a, err := m.take(ctx, mustAnswer)
+	return a.snap, err
+}
+
+// loopbackAliases is where the listeners are read: every alias a lease
+// or a pool can name (one condition for the kernel's filter).
+var loopbackAliases = []netip.Prefix{loopback}
+
+// addListeners adds the host's listeners to snap, except those that are
+// a container's published bindings (which are that container: the proxy
+// of a running one).
+func (m *Manager) addListeners(ctx context.Context, snap *Snapshot) error {
+	if m.Listeners == nil {
+		return nil
+	}
+	ls, err := m.Listeners.Bound(ctx, loopbackAliases)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("reading the host's listeners: %w", ctx.Err())
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrListeners, err)
+	}
+	published := map[string]bool{}
+	for _, h := range snap.Holders {
+		if h.Kind == HolderContainer {
+			published[bindingKey(h.Alias, h.Port)] = true
+		}
+	}
+	for _, l := range ls {
+		if !published[bindingKey(l.Alias, l.Port)] {
+			snap.Holders = append(snap.Holders, l)
+		}
+	}
+	return nil
+}
+
+// bindingKey names a published port as "ALIAS HOSTPORT/PROTO", from a
+// container's "HOSTPORT->PORT/PROTO" or a listener's "PORT/PROTO".
+func bindingKey(a netip.Addr, port string) string {
+	host, rest, mapped := strings.Cut(port, "->")
+	if !mapped {
+		return a.String() + " " + port
+	}
+	_, proto, _ := strings.Cut(rest, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	return a.String() + " " + host + "/" + proto
+}
