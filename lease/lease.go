@@ -109,7 +109,6 @@ const (
 	NotAsked
 )
 
-
 // instant is when the snapshot was taken, on both clocks. A snapshot made
 // outside the Manager has only the wall clock: its boot-time reading is
 // zero, so no vacancy it observes is ever long (see Vacancy.long) unless
