@@ -13,19 +13,6 @@ import (
 	"github.com/aliaslease/aliaslease/lease"
 )
 
-// listRow is what a list --format template sees of each row.
-type listRow struct {
-	Slug       string    `json:"slug"`
-	Alias      string    `json:"alias"`
-	State      string    `json:"state"`
-	Age        string    `json:"age"`
-	Holders    string    `json:"holders"`
-	Generation uint64    `json:"generation"`
-	AcquiredAt time.Time `json:"acquired_at"`
-	RenewedAt  time.Time `json:"renewed_at"`
-	Reason     string    `json:"reason"`
-}
-
 // object is the JSON shape of a lease, a list row or a gc line.
 type object struct {
 	Slug       *string    `json:"slug"`
@@ -87,19 +74,6 @@ func releaseObject(slug string, l lease.Lease, why string) object {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func decisionObject(d lease.Decision, withHolders bool) object {
-	o := object{Alias: d.Alias.String()}
-	if d.Lease.Slug != "" {
-		o = leaseObject(d.Lease)
-	}
-	o.State, o.Reason = string(d.State), string(d.Reason)
-	if withHolders {
-		hs := holders(d.Holders)
-		o.Holders = &hs
-	}
-	return o
-}
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -87,8 +87,9 @@ func FuzzListFormat(f *testing.F) {
 	}
 	now := time.Now()
 	a := netip.MustParseAddr("127.0.0.16")
-	example := row(lease.Decision{Lease: lease.Lease{Slug: "example", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now},
+	exampleRow := row(lease.Decision{Lease: lease.Lease{Slug: "example", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now},
 		Alias: a, State: lease.Pending, Reason: lease.ReasonWithinGrace}, now)
+	example := exampleRow.fields()
 	f.Fuzz(func(t *testing.T, format string) {
 		tmpl, _, err := listFormat(format)
 		if err != nil || tmpl == nil || len(tmpl.Templates()) > 1 || strings.Contains(format, "range") || strings.Contains(format, "=") {
