@@ -52,7 +52,7 @@ func printReport(w io.Writer, r *doctor.Report) {
 	d := r.Database
 	fmt.Fprintf(tw, "database\t%s\n", escape(d.Path))
 	if d.Exists {
-		fmt.Fprintf(tw, "\tsize %d bytes, schema %s, %s leases, %s audit events\n", d.Size, count(d.Schema), count(d.Leases), count(d.Events))
+		fmt.Fprintf(tw, "\tsize %d bytes, schema %s, %s leases, %s audit events\n", d.Size, countText(d.Schema), countText(d.Leases), countText(d.Events))
 	}
 	fmt.Fprintf(tw, "\tcheck: %s\n", escape(d.Check))
 	l := r.Lock
@@ -103,8 +103,8 @@ func printReport(w io.Writer, r *doctor.Report) {
 	}
 }
 
-// count prints a count that may be unknown.
-func count(n *int) string {
+// countText is a count that may be unknown, as doctor prints it.
+func countText(n *int) string {
 	if n == nil {
 		return "unknown"
 	}

@@ -70,7 +70,7 @@ func (r *rowCells) object(withHolders bool) object {
 		o.Slug, o.Generation, o.AcquiredAt, o.RenewedAt = &slug, r.generation, &acq, &ren
 	}
 	if withHolders {
-		hs := holders(r.holders)
+		hs := holderObjects(r.holders)
 		o.Holders = &hs
 	}
 	return o

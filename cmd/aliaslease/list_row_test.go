@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
@@ -94,4 +96,123 @@ func TestJSONRowsAsEncodingJSON(t *testing.T) {
 			t.Fatalf("round %d: list --json has %d lines, want %d", round, len(g), len(w))
 		}
 	}
+}
+
+// TestFormatFields: every field of a row is accepted by --format, in
+// each way a template names it, prints what the row holds, and heads
+// its column in upper case; a name that is not a field of the row is
+// refused before any row is read.
+func TestFormatFields(t *testing.T) {
+	now := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
+	a := netip.MustParseAddr("127.0.0.16")
+	r := row(lease.Decision{Lease: lease.Lease{Slug: "b-1", Alias: a, Generation: 4, AcquiredAt: now.Add(-time.Hour), RenewedAt: now.Add(-time.Minute)},
+		Alias: a, State: lease.Live, Reason: lease.ReasonHeld, Holders: []lease.Holder{{Alias: a, ID: "c1", Name: "web", Port: "80->80/tcp"}}}, now)
+	fields := r.fields()
+	if len(rowFields) != reflect.TypeFor[listRow]().NumField() {
+		t.Fatalf("rowFields = %v, want every field of listRow", rowFields)
+	}
+	for _, f := range rowFields {
+		want := fmt.Sprint(reflect.ValueOf(fields).FieldByName(f).Interface())
+		for _, format := range []string{"{{.F}}", "{{$.F}}", "{{(.).F}}", "table {{.F}}"} {
+			format = strings.ReplaceAll(format, "F", f)
+			tmpl, table, err := listFormat(format)
+			if err != nil {
+				t.Errorf("listFormat(%q) = %v, want it accepted", format, err)
+				continue
+			}
+			out := renderTemplate(t, tmpl, table, r)
+			if table {
+				want := strings.ToUpper(f) + "\n" + want + "\n"
+				if out != want {
+					t.Errorf("list --format %q = %q, want %q", format, out, want)
+				}
+			} else if out != want+"\n" {
+				t.Errorf("list --format %q = %q, want %q", format, out, want+"\n")
+			}
+		}
+	}
+	for _, f := range []string{"Nope", "slug", "SLUG", "Lease", "Decision", "Ports", "fields", "object"} {
+		for _, format := range []string{"{{.F}}", "table {{.F}}", "{{if .Slug}}{{.F}}{{end}}", "{{with .Slug}}{{$.F}}{{end}}", "{{(.).F}}"} {
+			format = strings.ReplaceAll(format, "F", f)
+			if _, _, err := listFormat(format); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("no field %q", f)) {
+				t.Errorf("listFormat(%q) = %v, want no field %q", format, err, f)
+			}
+		}
+	}
+}
+
+// renderTemplate lays r out with tmpl as list does.
+func renderTemplate(t *testing.T, tmpl *template.Template, table bool, r rowCells) string {
+	t.Helper()
+	rows, err := rowWriter(tmpl, table, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rows.add(r); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := rows.end(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// TestTableAsTemplate: the default table, laid out without a template,
+// says what a table template of the same columns says, cell for cell
+// and space for space: both take their cells from row.
+func TestTableAsTemplate(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	now := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
+	slugs := []string{"a", "bottle-1", "café", "\x1b[2J", "\xff", "日本語-slug", strings.Repeat("s", 90)}
+	names := []string{"web", "db<1>", "naïve", "\x07bell"}
+	states := []lease.State{lease.Live, lease.Pending, lease.Stale, lease.Conflict, lease.Unknown, lease.Foreign}
+	tmpl, table, err := listFormat(`table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Holders}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		plain, templated := &tableRows{}, mustRows(t, tmpl, table)
+		for i, alias := range r.Perm(200) {
+			a := netip.AddrFrom4([4]byte{127, 0, byte(alias >> 8), byte(alias)})
+			d := lease.Decision{Alias: a, State: states[r.IntN(len(states))]}
+			if r.IntN(8) > 0 {
+				at := now.Add(-time.Duration(r.Int64N(int64(72 * time.Hour))))
+				d.Lease = lease.Lease{Slug: fmt.Sprintf("%s-%d", slugs[r.IntN(len(slugs))], i), Alias: a, AcquiredAt: at, RenewedAt: at}
+			}
+			for range r.IntN(3) {
+				d.Holders = append(d.Holders, lease.Holder{Alias: a, ID: fmt.Sprint(r.IntN(2)), Name: names[r.IntN(len(names))]})
+			}
+			for _, rows := range []rows{plain, templated} {
+				if err := rows.add(row(d, now)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		var got, want strings.Builder
+		if err := plain.end(&got); err != nil {
+			t.Fatal(err)
+		}
+		if err := templated.end(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+			for i := range min(len(g), len(w)) {
+				if g[i] != w[i] {
+					t.Fatalf("round %d: list line %d = %q, want %q (as the table template lays it out)", round, i+1, g[i], w[i])
+				}
+			}
+			t.Fatalf("round %d: list has %d lines, want %d", round, len(g), len(w))
+		}
+	}
+}
+
+func mustRows(t *testing.T, tmpl *template.Template, table bool) rows {
+	t.Helper()
+	rows, err := rowWriter(tmpl, table, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }

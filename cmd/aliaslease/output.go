@@ -36,9 +36,9 @@ type holder struct {
 	Ports []string `json:"ports"`
 }
 
-// holders groups the holders of one alias by container, keeping the order
+// holderObjects groups the holders of one alias by container, keeping the order
 // they came in.
-func holders(hs []lease.Holder) []holder {
+func holderObjects(hs []lease.Holder) []holder {
 	out := []holder{}
 	at := map[string]int{}
 	for _, h := range hs {
@@ -87,7 +87,7 @@ func holderNames(hs []lease.Holder) string {
 	if len(hs) == 0 {
 		return "-"
 	}
-	gs := holders(hs)
+	gs := holderObjects(hs)
 	names := make([]string, len(gs))
 	for i, h := range gs {
 		names[i] = escape(h.Name)

@@ -21,14 +21,14 @@ func poolStatus(c *cli.Context, asJSON bool) error {
 		return fmt.Errorf("%w: %w", lease.ErrInterface, err)
 	}
 	if asJSON {
-		type row struct {
+		type aliasStatus struct {
 			Alias  string `json:"alias"`
 			Up     bool   `json:"up"`
 			Detail string `json:"detail,omitempty"`
 		}
-		rows := make([]row, len(st))
+		rows := make([]aliasStatus, len(st))
 		for i, s := range st {
-			rows[i] = row{s.Alias.String(), s.Up, s.Detail}
+			rows[i] = aliasStatus{s.Alias.String(), s.Up, s.Detail}
 		}
 		return writeJSON(c.App.Writer, rows)
 	}
