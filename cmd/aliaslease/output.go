@@ -135,11 +135,8 @@ func escape(s string) string {
 	return b.String()
 }
 
-// humanAge is an age as people read it: whole seconds below a minute,
-// minutes below an hour, hours below two days, then days.
-func humanAge(d time.Duration) string { return string(appendAge(nil, d)) }
-
-// appendAge appends humanAge(d) to dst, for list's rows.
+// appendAge appends an age as people read it: whole seconds below a
+// minute, minutes below an hour, hours below two days, then days.
 func appendAge(dst []byte, d time.Duration) []byte {
 	n, unit := int64(0), byte('s')
 	switch {

@@ -68,8 +68,8 @@ func TestHumanAge(t *testing.T) {
 		{400 * 24 * time.Hour, "400d"},
 	}
 	for _, tt := range tests {
-		if got := humanAge(tt.d); got != tt.want {
-			t.Errorf("humanAge(%v) = %q, want %q", tt.d, got, tt.want)
+		if got := string(appendAge(nil, tt.d)); got != tt.want {
+			t.Errorf("appendAge(nil, %v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
 }
