@@ -2,21 +2,43 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/urfave/cli/v2"
 )
 
-func acquire(c *cli.Context) error {
+// leaseArgs are the flags acquire and run share.
+type leaseArgs struct {
+	wait   time.Duration // --wait
+	grace  time.Duration // --grace
+	noIfup bool          // --no-ifup
+}
+
+func (a *leaseArgs) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "wait", Destination: &a.wait, Usage: "when the pool is exhausted, retry for up to `DURATION`"},
+		graceFlag(&a.grace),
+		&cli.BoolFlag{Name: "no-ifup", Destination: &a.noIfup, Usage: "record the lease but leave the loopback interface alone"},
+	}
+}
+
+// acquireArgs are acquire's flags.
+type acquireArgs struct {
+	json bool // --json
+	leaseArgs
+}
+
+func acquire(c *cli.Context, args *acquireArgs) error {
 	slug, err := oneSlug(c)
 	if err != nil {
 		return err
 	}
-	res, _, err := acquireSlug(c, slug)
+	res, _, err := acquireSlug(c, &args.leaseArgs, slug)
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
+	if args.json {
 		j := leaseObject(res.Lease)
 		j.Reason = string(res.Outcome)
 		return writeJSON(c.App.Writer, j)
@@ -25,17 +47,17 @@ func acquire(c *cli.Context) error {
 	return err
 }
 
-// acquireSlug checks the acquireFlags and acquires slug (the library
+// acquireSlug checks the leaseArgs and acquires slug (the library
 // checks the slug); acquire and run share it.
-func acquireSlug(c *cli.Context, slug string) (lease.AcquireResult, *lease.Manager, error) {
-	if c.Duration("wait") < 0 {
+func acquireSlug(c *cli.Context, args *leaseArgs, slug string) (lease.AcquireResult, *lease.Manager, error) {
+	if args.wait < 0 {
 		return lease.AcquireResult{}, nil, usagef("--wait must not be negative")
 	}
-	m, err := manager(c, !c.Bool("no-ifup"))
+	m, err := judgingManager(c, args.grace, !args.noIfup)
 	if err != nil {
 		return lease.AcquireResult{}, nil, err
 	}
-	res, err := m.Acquire(c.Context, slug, c.Duration("wait"))
+	res, err := m.Acquire(c.Context, slug, args.wait)
 	if err == nil && !m.Pool.Contains(res.Lease.Alias) {
 		say(c.App.ErrWriter, "note", "%s keeps %s, which is outside the pool %s; release it to move it into the pool", slug, res.Lease.Alias, m.Pool)
 	}
@@ -44,13 +66,14 @@ func acquireSlug(c *cli.Context, slug string) (lease.AcquireResult, *lease.Manag
 
 // acquireCommand is "aliaslease acquire SLUG".
 func acquireCommand() *cli.Command {
+	var args acquireArgs
 	return &cli.Command{
 		Name:      "acquire",
 		Usage:     "give SLUG its alias (the same one again if it has a lease)",
 		ArgsUsage: "SLUG",
 		UsageText: "aliaslease acquire [--json] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG\n\n" +
 			"EXAMPLE:\n   alias=$(aliaslease acquire bottle-7) && docker run -p \"$alias:8080:8080\" --label aliaslease.slug=bottle-7 ...",
-		Flags:  append([]cli.Flag{jsonFlag}, acquireFlags...),
-		Action: acquire,
+		Flags:  append([]cli.Flag{jsonFlag(&args.json)}, args.leaseArgs.flags()...),
+		Action: func(c *cli.Context) error { return acquire(c, &args) },
 	}
 }

@@ -63,16 +63,17 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
-var (
-	// acquireFlags are shared by acquire and run.
-	acquireFlags = []cli.Flag{
-		&cli.DurationFlag{Name: "wait", Usage: "when the pool is exhausted, retry for up to `DURATION`"},
-		graceFlag,
-		&cli.BoolFlag{Name: "no-ifup", Usage: "record the lease but leave the loopback interface alone"},
-	}
-	jsonFlag  = &cli.BoolFlag{Name: "json", Usage: "print JSON"}
-	graceFlag = &cli.DurationFlag{Name: "grace", Value: lease.DefaultGrace, Usage: "a holderless lease renewed less than `DURATION` ago is pending, not stale"}
-)
+// jsonFlag is --json, which every command that prints has.
+func jsonFlag(dst *bool) cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print JSON", Destination: dst}
+}
+
+// graceFlag is --grace, which the commands that judge leases have:
+// acquire, run, list, gc and doctor.
+func graceFlag(dst *time.Duration) cli.Flag {
+	return &cli.DurationFlag{Name: "grace", Value: lease.DefaultGrace, Destination: dst,
+		Usage: "a holderless lease renewed less than `DURATION` ago is pending, not stale"}
+}
 
 func setUsage(cmds []*cli.Command, fn cli.OnUsageErrorFunc) {
 	for _, c := range cmds {

@@ -79,7 +79,7 @@ func candidates(app *cli.App, before []string, cur string) []string {
 	case prevTakesValue == "docker":
 		return []string{"auto", "on", "off"}
 	case prevTakesValue == "slug":
-		return slugs(global)
+		return databaseSlugs(global)
 	case prevTakesValue != "":
 		return nil
 	case strings.HasPrefix(cur, "-"):
@@ -91,7 +91,7 @@ func candidates(app *cli.App, before []string, cur string) []string {
 	case cmd.Name == "completion" && positional == 0:
 		return []string{"bash", "fish", "zsh"}
 	case (cmd.Name == "acquire" || cmd.Name == "release" || cmd.Name == "run") && positional == 0:
-		return slugs(global)
+		return databaseSlugs(global)
 	}
 	return nil
 }
@@ -122,9 +122,9 @@ func commandNames(cmds []*cli.Command) []string {
 	return out
 }
 
-// slugs lists the slugs in the database named by the global flags or the
+// databaseSlugs lists the slugs in the database named by the global flags or the
 // environment, quickly: a short lock timeout, and never Docker.
-func slugs(global map[string]string) []string {
+func databaseSlugs(global map[string]string) []string {
 	path := global["db"]
 	if path == "" {
 		path = os.Getenv("ALIASLEASE_DB")

@@ -13,11 +13,17 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func doctorCmd(c *cli.Context) error {
+// doctorArgs are doctor's flags.
+type doctorArgs struct {
+	json  bool          // --json
+	grace time.Duration // --grace
+}
+
+func doctorCmd(c *cli.Context, args *doctorArgs) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	m, err := manager(c, false)
+	m, err := judgingManager(c, args.grace, false)
 	if err != nil {
 		return err
 	}
@@ -26,7 +32,7 @@ func doctorCmd(c *cli.Context) error {
 		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},
 		StuckAfter: 30 * time.Second,
 	})
-	if c.Bool("json") {
+	if args.json {
 		if err := writeJSON(c.App.Writer, r); err != nil {
 			return err
 		}
@@ -46,7 +52,7 @@ func printReport(w io.Writer, r *doctor.Report) {
 	d := r.Database
 	fmt.Fprintf(tw, "database\t%s\n", escape(d.Path))
 	if d.Exists {
-		fmt.Fprintf(tw, "\tsize %d bytes, schema %s, %s leases, %s audit events\n", d.Size, count(d.Schema), count(d.Leases), count(d.Events))
+		fmt.Fprintf(tw, "\tsize %d bytes, schema %s, %s leases, %s audit events\n", d.Size, countText(d.Schema), countText(d.Leases), countText(d.Events))
 	}
 	fmt.Fprintf(tw, "\tcheck: %s\n", escape(d.Check))
 	l := r.Lock
@@ -97,8 +103,8 @@ func printReport(w io.Writer, r *doctor.Report) {
 	}
 }
 
-// count prints a count that may be unknown.
-func count(n *int) string {
+// countText is a count that may be unknown, as doctor prints it.
+func countText(n *int) string {
 	if n == nil {
 		return "unknown"
 	}
@@ -107,11 +113,12 @@ func count(n *int) string {
 
 // doctorCommand is "aliaslease doctor", the health report.
 func doctorCommand() *cli.Command {
+	var args doctorArgs
 	return &cli.Command{
 		Name:      "doctor",
 		Usage:     "report the health of the database, lock, Docker, pool and interface; exit 1 on a problem",
 		UsageText: "aliaslease doctor [--json] [--grace DURATION]\n\nEXAMPLE:\n   aliaslease doctor || echo 'see the hints above'",
-		Flags:     []cli.Flag{jsonFlag, graceFlag},
-		Action:    doctorCmd,
+		Flags:     []cli.Flag{jsonFlag(&args.json), graceFlag(&args.grace)},
+		Action:    func(c *cli.Context) error { return doctorCmd(c, &args) },
 	}
 }

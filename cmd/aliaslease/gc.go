@@ -2,30 +2,40 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/urfave/cli/v2"
 )
 
-func gc(c *cli.Context) error {
+// gcArgs are gc's flags.
+type gcArgs struct {
+	json   bool          // --json
+	dryRun bool          // --dry-run
+	grace  time.Duration // --grace
+}
+
+func gc(c *cli.Context, args *gcArgs) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	m, err := manager(c, false)
+	m, err := judgingManager(c, args.grace, false)
 	if err != nil {
 		return err
 	}
 	if m.Mode == lease.InventoryOff {
 		return usagef("gc needs Docker, but --docker is off: without it nothing can be known to be stale")
 	}
-	ds, err := m.GC(c.Context, c.Bool("dry-run"))
+	ds, err := m.GC(c.Context, args.dryRun)
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
+	if args.json {
+		now := time.Now()
 		out := make([]object, len(ds))
 		for i, d := range ds {
-			out[i] = decisionObject(d, false)
+			r := row(d, now)
+			out[i] = r.object(false)
 		}
 		return writeJSON(c.App.Writer, out)
 	}
@@ -37,14 +47,15 @@ func gc(c *cli.Context) error {
 
 // gcCommand is "aliaslease gc", for cron.
 func gcCommand() *cli.Command {
+	var args gcArgs
 	return &cli.Command{
 		Name:      "gc",
 		Usage:     "reclaim stale leases (for cron); silent when there is nothing to do",
 		UsageText: "aliaslease gc [--dry-run] [--json] [--grace DURATION]\n\nEXAMPLE:\n   */10 * * * * aliaslease gc",
 		Flags: []cli.Flag{
-			jsonFlag, graceFlag,
-			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be reclaimed; change nothing"},
+			jsonFlag(&args.json), graceFlag(&args.grace),
+			&cli.BoolFlag{Name: "dry-run", Destination: &args.dryRun, Usage: "print what would be reclaimed; change nothing"},
 		},
-		Action: gc,
+		Action: func(c *cli.Context) error { return gc(c, &args) },
 	}
 }

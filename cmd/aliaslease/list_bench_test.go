@@ -32,7 +32,7 @@ func BenchmarkTableRows(b *testing.B) {
 	for b.Loop() {
 		r, _ := rowWriter(nil, true, false)
 		for _, d := range ds {
-			r.add(d, now)
+			r.add(row(d, now))
 		}
 		if err := r.end(io.Discard); err != nil {
 			b.Fatal(err)

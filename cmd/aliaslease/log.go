@@ -8,28 +8,34 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func logCmd(c *cli.Context) error {
+// logArgs are log's flags.
+type logArgs struct {
+	json bool   // --json
+	n    int    // -n
+	slug string // --slug
+}
+
+func logCmd(c *cli.Context, args *logArgs) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	slug := c.String("slug")
-	if slug != "" {
-		if err := lease.ValidateSlug(slug); err != nil {
+	if args.slug != "" {
+		if err := lease.ValidateSlug(args.slug); err != nil {
 			return err
 		}
 	}
-	if c.Int("n") < 0 {
+	if args.n < 0 {
 		return usagef("-n must not be negative")
 	}
-	m, err := manager(c, false)
+	m, err := manager(c)
 	if err != nil {
 		return err
 	}
-	evs, err := m.Events(c.Context, c.Int("n"), slug)
+	evs, err := m.Events(c.Context, args.n, args.slug)
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
+	if args.json {
 		return writeJSON(c.App.Writer, evs)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
@@ -47,15 +53,16 @@ func logCmd(c *cli.Context) error {
 
 // logCommand is "aliaslease log", the audit log.
 func logCommand() *cli.Command {
+	var args logArgs
 	return &cli.Command{
 		Name:      "log",
 		Usage:     "show the audit log: acquires, renewals, adoptions, releases, reclaims",
 		UsageText: "aliaslease log [-n N] [--slug SLUG] [--json]\n\nEXAMPLE:\n   aliaslease log -n 5 --slug bottle-7",
 		Flags: []cli.Flag{
-			jsonFlag,
-			&cli.IntFlag{Name: "n", Value: 20, Usage: "show the newest `N` events (0: all kept, up to 1,000)"},
-			&cli.StringFlag{Name: "slug", Usage: "only the events of `SLUG`"},
+			jsonFlag(&args.json),
+			&cli.IntFlag{Name: "n", Value: 20, Destination: &args.n, Usage: "show the newest `N` events (0: all kept, up to 1,000)"},
+			&cli.StringFlag{Name: "slug", Destination: &args.slug, Usage: "only the events of `SLUG`"},
 		},
-		Action: logCmd,
+		Action: func(c *cli.Context) error { return logCmd(c, &args) },
 	}
 }

@@ -12,10 +12,8 @@ import (
 	"io/fs"
 	"log"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/aliaslease/aliaslease/lease"
@@ -29,78 +27,7 @@ func main() {
 	ctx := interrupts.watch()
 	app := newApp(os.Stdout, os.Stderr)
 	err := app.RunContext(ctx, normalizeArgs(app, os.Args))
-	if sig := interrupts.caught(); sig != 0 && err != nil {
-		fmt.Fprintf(os.Stderr, "aliaslease: error: interrupted by %s; nothing changed after it\n", signalName(sig))
-		os.Exit(128 + int(sig))
-	}
-	os.Exit(report(os.Stderr, err))
-}
-
-// interrupts turns the first SIGINT or SIGTERM into the cancellation of
-// the command's context (so every wait ends and nothing commits after it)
-// and a second one into an immediate exit. While run forwards signals to
-// its command, they are the command's business instead.
-var interrupts signals
-
-type signals struct {
-	mu         sync.Mutex
-	first      syscall.Signal
-	forwarding bool
-	cancel     context.CancelFunc
-}
-
-// watch starts watching and returns the context the first signal cancels.
-func (s *signals) watch() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		for sig := range ch {
-			n, _ := sig.(syscall.Signal)
-			s.mu.Lock()
-			switch {
-			case s.forwarding:
-			case s.first == 0:
-				s.first = n
-				s.cancel()
-			default:
-				os.Exit(128 + int(n))
-			}
-			s.mu.Unlock()
-		}
-	}()
-	return ctx
-}
-
-// caught returns the first signal received, or 0.
-func (s *signals) caught() syscall.Signal {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.first
-}
-
-// forward hands signals over to run's forwarder (on true) or takes them
-// back. It reports false, handing nothing over, once a signal has been
-// caught: run must then not start its command.
-func (s *signals) forward(on bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if on && s.first != 0 {
-		return false
-	}
-	s.forwarding = on
-	return true
-}
-
-func signalName(sig syscall.Signal) string {
-	switch sig {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return sig.String()
+	os.Exit(report(os.Stderr, err, interrupts.caught()))
 }
 
 // exitCode is one row of the contract's exit-code table: what the code
@@ -113,9 +40,13 @@ type exitCode struct {
 	hint    func(error) string
 }
 
-func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
+// wraps matches an error that wraps target.
+func wraps(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
 
-func hint(s string) func(error) string { return func(error) string { return s } }
+// fixedHint is a hint that is the same for every error it matches.
+func fixedHint(s string) func(error) string { return func(error) string { return s } }
 
 // exitCodes is the one table of exit codes: report maps errors with it,
 // in order, and --help prints it.
@@ -134,9 +65,9 @@ var exitCodes = []exitCode{
 			}
 			return ""
 		}},
-	{code: 3, meaning: "pool exhausted", match: is(lease.ErrExhausted),
-		hint: hint("release a lease (aliaslease release SLUG), reclaim stale ones (aliaslease gc), wait with --wait, or widen --pool")},
-	{code: 4, meaning: "Docker needed and not reachable, or it failed", match: is(lease.ErrInventory),
+	{code: 3, meaning: "pool exhausted", match: wraps(lease.ErrExhausted),
+		hint: fixedHint("release a lease (aliaslease release SLUG), reclaim stale ones (aliaslease gc), wait with --wait, or widen --pool")},
+	{code: 4, meaning: "Docker needed and not reachable, or it failed", match: wraps(lease.ErrInventory),
 		hint: func(err error) string {
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):
@@ -146,17 +77,17 @@ var exitCodes = []exitCode{
 			}
 			return "is the Docker engine running and healthy? check --docker-host, DOCKER_HOST or DOCKER_CONTEXT"
 		}},
-	{code: 5, meaning: "lock not obtained within --lock-timeout", match: is(lease.ErrLocked),
-		hint: hint("another aliaslease, or an operator's flock, holds the lock; retry, or raise --lock-timeout")},
-	{code: 6, meaning: "database unreadable (corrupt, truncated, empty, newer schema); left untouched", match: is(lease.ErrCorrupt),
+	{code: 5, meaning: "lock not obtained within --lock-timeout", match: wraps(lease.ErrLocked),
+		hint: fixedHint("another aliaslease, or an operator's flock, holds the lock; retry, or raise --lock-timeout")},
+	{code: 6, meaning: "database unreadable (corrupt, truncated, empty, newer schema); left untouched", match: wraps(lease.ErrCorrupt),
 		hint: func(err error) string {
 			if errors.Is(err, lease.ErrNotDatabase) {
 				return "the file was left untouched; it is not an aliaslease database: check --db (or ALIASLEASE_DB)"
 			}
 			return "the file was left untouched; move it aside to start a new database (aliaslease recover --from-docker --force rebuilds one from labelled containers)"
 		}},
-	{code: 7, meaning: "the alias could not be brought up on the interface", match: is(lease.ErrInterface)},
-	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: is(lease.ErrUnsafePath)},
+	{code: 7, meaning: "the alias could not be brought up on the interface", match: wraps(lease.ErrInterface)},
+	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: wraps(lease.ErrUnsafePath)},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
 }
@@ -176,10 +107,16 @@ func exitCodesHelp() string {
 }
 
 // report prints err, with a hint where one helps, and returns the exit
-// code it maps to. It is the one place where errors become exit codes.
-func report(stderr io.Writer, err error) int {
+// code it maps to. It is the one place where errors become exit codes: a
+// command that failed after the signal sig (0 for none) was interrupted
+// by it, 128+sig.
+func report(stderr io.Writer, err error, sig syscall.Signal) int {
 	if err == nil {
 		return 0
+	}
+	if sig != 0 {
+		fmt.Fprintf(stderr, "aliaslease: error: interrupted by %s; nothing changed after it\n", signalName(sig))
+		return 128 + int(sig)
 	}
 	var es exitStatus
 	if errors.As(err, &es) {

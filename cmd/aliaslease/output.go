@@ -13,19 +13,6 @@ import (
 	"github.com/aliaslease/aliaslease/lease"
 )
 
-// listRow is what a list --format template sees of each row.
-type listRow struct {
-	Slug       string    `json:"slug"`
-	Alias      string    `json:"alias"`
-	State      string    `json:"state"`
-	Age        string    `json:"age"`
-	Holders    string    `json:"holders"`
-	Generation uint64    `json:"generation"`
-	AcquiredAt time.Time `json:"acquired_at"`
-	RenewedAt  time.Time `json:"renewed_at"`
-	Reason     string    `json:"reason"`
-}
-
 // object is the JSON shape of a lease, a list row or a gc line.
 type object struct {
 	Slug       *string    `json:"slug"`
@@ -49,9 +36,9 @@ type holder struct {
 	Ports []string `json:"ports"`
 }
 
-// holders groups the holders of one alias by container, keeping the order
+// holderObjects groups the holders of one alias by container, keeping the order
 // they came in.
-func holders(hs []lease.Holder) []holder {
+func holderObjects(hs []lease.Holder) []holder {
 	out := []holder{}
 	at := map[string]int{}
 	for _, h := range hs {
@@ -88,19 +75,6 @@ func releaseObject(slug string, l lease.Lease, why string) object {
 
 func ptr[T any](v T) *T { return &v }
 
-func decisionObject(d lease.Decision, withHolders bool) object {
-	o := object{Alias: d.Alias.String()}
-	if d.Lease.Slug != "" {
-		o = leaseObject(d.Lease)
-	}
-	o.State, o.Reason = string(d.State), string(d.Reason)
-	if withHolders {
-		hs := holders(d.Holders)
-		o.Holders = &hs
-	}
-	return o
-}
-
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -113,7 +87,7 @@ func holderNames(hs []lease.Holder) string {
 	if len(hs) == 0 {
 		return "-"
 	}
-	gs := holders(hs)
+	gs := holderObjects(hs)
 	names := make([]string, len(gs))
 	for i, h := range gs {
 		names[i] = escape(h.Name)
@@ -161,11 +135,8 @@ func escape(s string) string {
 	return b.String()
 }
 
-// humanAge is an age as people read it: whole seconds below a minute,
-// minutes below an hour, hours below two days, then days.
-func humanAge(d time.Duration) string { return string(appendAge(nil, d)) }
-
-// appendAge appends humanAge(d) to dst, for list's rows.
+// appendAge appends an age as people read it: whole seconds below a
+// minute, minutes below an hour, hours below two days, then days.
 func appendAge(dst []byte, d time.Duration) []byte {
 	n, unit := int64(0), byte('s')
 	switch {

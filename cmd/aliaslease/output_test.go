@@ -68,8 +68,8 @@ func TestHumanAge(t *testing.T) {
 		{400 * 24 * time.Hour, "400d"},
 	}
 	for _, tt := range tests {
-		if got := humanAge(tt.d); got != tt.want {
-			t.Errorf("humanAge(%v) = %q, want %q", tt.d, got, tt.want)
+		if got := string(appendAge(nil, tt.d)); got != tt.want {
+			t.Errorf("appendAge(nil, %v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
 }
@@ -87,8 +87,9 @@ func FuzzListFormat(f *testing.F) {
 	}
 	now := time.Now()
 	a := netip.MustParseAddr("127.0.0.16")
-	example := row(lease.Decision{Lease: lease.Lease{Slug: "example", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now},
+	exampleRow := row(lease.Decision{Lease: lease.Lease{Slug: "example", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now},
 		Alias: a, State: lease.Pending, Reason: lease.ReasonWithinGrace}, now)
+	example := exampleRow.fields()
 	f.Fuzz(func(t *testing.T, format string) {
 		tmpl, _, err := listFormat(format)
 		if err != nil || tmpl == nil || len(tmpl.Templates()) > 1 || strings.Contains(format, "range") || strings.Contains(format, "=") {

@@ -11,7 +11,7 @@ import (
 	"github.com/aliaslease/aliaslease/netif"
 )
 
-func poolStatus(c *cli.Context) error {
+func poolStatus(c *cli.Context, asJSON bool) error {
 	pool, err := poolOf(c)
 	if err != nil {
 		return err
@@ -20,15 +20,15 @@ func poolStatus(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", lease.ErrInterface, err)
 	}
-	if c.Bool("json") {
-		type row struct {
+	if asJSON {
+		type aliasStatus struct {
 			Alias  string `json:"alias"`
 			Up     bool   `json:"up"`
 			Detail string `json:"detail,omitempty"`
 		}
-		rows := make([]row, len(st))
+		rows := make([]aliasStatus, len(st))
 		for i, s := range st {
-			rows[i] = row{s.Alias.String(), s.Up, s.Detail}
+			rows[i] = aliasStatus{s.Alias.String(), s.Up, s.Detail}
 		}
 		return writeJSON(c.App.Writer, rows)
 	}
@@ -73,6 +73,7 @@ func poolPlist(c *cli.Context) error {
 
 // poolCommand is "aliaslease pool status|up|launchd-plist".
 func poolCommand() *cli.Command {
+	var statusJSON bool // pool status --json
 	return &cli.Command{
 		Name:  "pool",
 		Usage: "show or bring up the pool's aliases on the loopback interface",
@@ -81,8 +82,8 @@ func poolCommand() *cli.Command {
 				Name:      "status",
 				Usage:     "print each pool alias and whether it is usable on the interface",
 				UsageText: "aliaslease pool status [--json]\n\nEXAMPLE:\n   aliaslease pool status",
-				Flags:     []cli.Flag{jsonFlag},
-				Action:    poolStatus,
+				Flags:     []cli.Flag{jsonFlag(&statusJSON)},
+				Action:    func(c *cli.Context) error { return poolStatus(c, statusJSON) },
 			},
 			{
 				Name:      "up",

@@ -7,21 +7,28 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func recoverCmd(c *cli.Context) error {
+// recoverArgs are recover's flags.
+type recoverArgs struct {
+	json       bool // --json
+	fromDocker bool // --from-docker
+	force      bool // --force
+}
+
+func recoverCmd(c *cli.Context, args *recoverArgs) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	if !c.Bool("from-docker") {
+	if !args.fromDocker {
 		return usagef("recover: --from-docker is required (labelled containers are the only source to rebuild from)")
 	}
-	m, err := manager(c, false)
+	m, err := manager(c)
 	if err != nil {
 		return err
 	}
 	if m.Mode == lease.InventoryOff {
 		return usagef("recover --from-docker needs Docker, but --docker is off")
 	}
-	res, err := m.Recover(c.Context, c.Bool("force"))
+	res, err := m.Recover(c.Context, args.force)
 	if res.MovedTo != "" {
 		say(c.App.ErrWriter, "note", "moved the existing database to %s", res.MovedTo)
 	}
@@ -34,7 +41,7 @@ func recoverCmd(c *cli.Context) error {
 	if len(res.Leases) == 0 && len(res.Skipped) > 0 {
 		say(c.App.ErrWriter, "warning", "labelled containers were found but none gave a lease; is --pool (%s) the pool they were started with?", m.Pool)
 	}
-	if c.Bool("json") {
+	if args.json {
 		out := make([]object, len(res.Leases))
 		for i, l := range res.Leases {
 			out[i] = leaseObject(l)
@@ -50,16 +57,17 @@ func recoverCmd(c *cli.Context) error {
 
 // recoverCommand is "aliaslease recover --from-docker".
 func recoverCommand() *cli.Command {
+	var args recoverArgs
 	return &cli.Command{
 		Name:  "recover",
 		Usage: "rebuild a lost or damaged database from labelled containers",
 		UsageText: "aliaslease recover --from-docker [--force] [--json]\n\n" +
 			"EXAMPLE:\n   aliaslease recover --from-docker --force   # moves a damaged database aside, never deletes it",
 		Flags: []cli.Flag{
-			jsonFlag,
-			&cli.BoolFlag{Name: "from-docker", Usage: "rebuild from the aliaslease.slug labels of containers (the only source)"},
-			&cli.BoolFlag{Name: "force", Usage: "move an existing database aside first"},
+			jsonFlag(&args.json),
+			&cli.BoolFlag{Name: "from-docker", Destination: &args.fromDocker, Usage: "rebuild from the aliaslease.slug labels of containers (the only source)"},
+			&cli.BoolFlag{Name: "force", Destination: &args.force, Usage: "move an existing database aside first"},
 		},
-		Action: recoverCmd,
+		Action: func(c *cli.Context) error { return recoverCmd(c, &args) },
 	}
 }

@@ -9,19 +9,25 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func release(c *cli.Context) error {
+// releaseArgs are release's flags.
+type releaseArgs struct {
+	json       bool   // --json
+	generation string // --generation, checked by the action: set to "" is refused
+}
+
+func release(c *cli.Context, args *releaseArgs) error {
 	slug, err := oneSlug(c)
 	if err != nil {
 		return err
 	}
 	var gen uint64
 	if c.IsSet("generation") {
-		gen, err = strconv.ParseUint(c.String("generation"), 10, 64)
+		gen, err = strconv.ParseUint(args.generation, 10, 64)
 		if err != nil || gen == 0 {
-			return usagef("--generation must be a positive whole number, not %q", c.String("generation"))
+			return usagef("--generation must be a positive whole number, not %q", args.generation)
 		}
 	}
-	m, err := manager(c, false)
+	m, err := manager(c)
 	if err != nil {
 		return err
 	}
@@ -37,7 +43,7 @@ func release(c *cli.Context) error {
 	case err != nil:
 		return err
 	}
-	if c.Bool("json") {
+	if args.json {
 		return writeJSON(c.App.Writer, releaseObject(slug, l, why))
 	}
 	if why != "" {
@@ -49,6 +55,7 @@ func release(c *cli.Context) error {
 
 // releaseCommand is "aliaslease release SLUG".
 func releaseCommand() *cli.Command {
+	var args releaseArgs
 	return &cli.Command{
 		Name:      "release",
 		Usage:     "end SLUG's lease and print the freed alias",
@@ -56,9 +63,9 @@ func releaseCommand() *cli.Command {
 		UsageText: "aliaslease release [--json] [--generation N] SLUG\n\n" +
 			"EXAMPLE:\n   aliaslease release --generation 42 bottle-7   # only if still the lease acquire returned",
 		Flags: []cli.Flag{
-			jsonFlag,
-			&cli.StringFlag{Name: "generation", Usage: "release only if the lease is still generation `N`"},
+			jsonFlag(&args.json),
+			&cli.StringFlag{Name: "generation", Destination: &args.generation, Usage: "release only if the lease is still generation `N`"},
 		},
-		Action: release,
+		Action: func(c *cli.Context) error { return release(c, &args) },
 	}
 }

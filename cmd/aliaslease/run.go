@@ -21,12 +21,12 @@ import (
 // runCmd acquires, runs the command with the alias in its environment,
 // forwards signals to it, releases (unless --keep) and exits with its
 // status: 128+N when a signal N ended it, 127 when it could not be found.
-func runCmd(c *cli.Context) error {
-	slug, argv, err := runArgs(c.Args().Slice())
+func runCmd(c *cli.Context, args *runArgs) error {
+	slug, argv, err := slugAndCommand(c.Args().Slice())
 	if err != nil {
 		return err
 	}
-	res, m, err := acquireSlug(c, slug)
+	res, m, err := acquireSlug(c, &args.leaseArgs, slug)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func runCmd(c *cli.Context) error {
 	})
 	interrupts.forward(false)
 	ctx := context.Background() // the command has ended: finish the bookkeeping
-	if c.Bool("keep") {
+	if args.keep {
 		if err := m.HoldWhileRuns(ctx, slug, res.Lease.Generation, 0); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
 			say(c.App.ErrWriter, "warning", "clearing the command as the holder of %s: %v", slug, err)
 		}
@@ -112,8 +112,15 @@ func runForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, stderr io.Writer, start
 	return 1
 }
 
+// runArgs are run's flags.
+type runArgs struct {
+	keep bool // --keep
+	leaseArgs
+}
+
 // runCommand is "aliaslease run SLUG -- COMMAND".
 func runCommand() *cli.Command {
+	var args runArgs
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "acquire SLUG, run COMMAND with ALIASLEASE_ALIAS set, release when it ends",
@@ -125,14 +132,14 @@ func runCommand() *cli.Command {
 			"run dies, and its process keeps the lease live while it runs. run exits with COMMAND's\n" +
 			"status (128+N when signal N ended it, 127 when it was not found).\n\n" +
 			"EXAMPLE:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS",
-		Flags:  append([]cli.Flag{&cli.BoolFlag{Name: "keep", Usage: "keep the lease when COMMAND ends"}}, acquireFlags...),
-		Action: runCmd,
+		Flags:  append([]cli.Flag{&cli.BoolFlag{Name: "keep", Destination: &args.keep, Usage: "keep the lease when COMMAND ends"}}, args.leaseArgs.flags()...),
+		Action: func(c *cli.Context) error { return runCmd(c, &args) },
 	}
 }
 
-// runArgs splits run's arguments, "SLUG -- COMMAND [ARGS...]" (the "--"
-// kept by reorder), into the slug and the command.
-func runArgs(args []string) (string, []string, error) {
+// slugAndCommand splits run's arguments, "SLUG -- COMMAND [ARGS...]"
+// (the "--" kept by reorder), into the slug and the command.
+func slugAndCommand(args []string) (string, []string, error) {
 	const want = "run: SLUG and COMMAND expected: aliaslease run SLUG -- COMMAND [ARGS...]"
 	dash := slices.Index(args, "--")
 	if dash < 0 { // "run SLUG COMMAND": no flags of COMMAND may follow

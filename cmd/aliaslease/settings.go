@@ -78,9 +78,13 @@ func globalSettings(c *cli.Context) (*settings, error) {
 	return st, nil
 }
 
-// manager builds the lease manager from the global settings. Nothing
-// that talks to Docker is built when Docker is off.
-func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
+// manager builds the Manager of a command that judges no lease
+// (release, log, recover) from the global settings: such a command has
+// no --grace, and its Manager's Grace is zero and unread (Release,
+// Events and Recover judge nothing). A command that judges leases has a
+// --grace of its own and calls judgingManager. Nothing that talks to
+// Docker is built when Docker is off.
+func manager(c *cli.Context) (*lease.Manager, error) {
 	st, err := globalSettings(c)
 	if err != nil {
 		return nil, err
@@ -89,14 +93,10 @@ func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
 		Path:        st.db,
 		Pool:        st.pool,
 		LockTimeout: st.lockTimeout,
-		Grace:       c.Duration("grace"),
 		Command:     c.Command.FullName(),
 		Warn: func(err error) {
 			say(c.App.ErrWriter, "warning", "%v", err)
 		},
-	}
-	if m.Grace < 0 {
-		return nil, usagef("--grace must not be negative")
 	}
 	switch st.docker {
 	case "off":
@@ -109,6 +109,21 @@ func manager(c *cli.Context, ifup bool) (*lease.Manager, error) {
 	if m.Mode != lease.InventoryOff {
 		m.Inventory = dockerinv.New(dockerinv.Config{Host: st.dockerHost, Timeout: st.dockerTimeout})
 	}
+	return m, nil
+}
+
+// judgingManager builds the Manager of a command that judges leases by
+// their holders (acquire, run, list, gc, doctor): by the command's own
+// --grace, and bringing aliases up on the interface when ifup is set.
+func judgingManager(c *cli.Context, grace time.Duration, ifup bool) (*lease.Manager, error) {
+	m, err := manager(c)
+	if err != nil {
+		return nil, err
+	}
+	if grace < 0 {
+		return nil, usagef("--grace must not be negative")
+	}
+	m.Grace = grace
 	if ifup {
 		m.Interface = netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter}
 	}

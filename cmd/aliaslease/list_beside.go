@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/aliaslease/aliaslease/lease"
+)
+
+// renderBeside calls add with every decision that walk yields, in a
+// goroutine of its own, in batches: on two cores, reading the database
+// and rendering the rows overlap (at 65,536 leases each is about half of
+// list's time). A failure of the walk (a damaged database) is returned
+// before one of add, which ends the walk; so does the end of ctx.
+func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) error, add func(lease.Decision) error) error {
+	const batch, batches = 512, 4
+	full, free := make(chan []lease.Decision, batches), make(chan []lease.Decision, batches)
+	for range batches {
+		free <- make([]lease.Decision, 0, batch)
+	}
+	var addErr error
+	var failed atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range full {
+			if addErr == nil {
+				addErr = addAll(b, add)
+			}
+			failed.Store(addErr != nil)
+			free <- b[:0]
+		}
+	}()
+	cur := <-free
+	err := walk(func(d lease.Decision) error {
+		if failed.Load() {
+			return errRenderFailed
+		}
+		if cur = append(cur, d); len(cur) == batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			full <- cur
+			cur = <-free
+		}
+		return nil
+	})
+	if err == nil {
+		full <- cur
+	}
+	close(full)
+	<-done
+	switch {
+	case err != nil && !errors.Is(err, errRenderFailed):
+		return err
+	case addErr != nil:
+		return addErr
+	}
+	return ctx.Err()
+}
+
+// addAll calls add with each of ds until one fails. A panic is an error
+// too: this goroutine is outside the guard that turns the walk's panics
+// into errors, and it must go on handing batches back.
+func addAll(ds []lease.Decision, add func(lease.Decision) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("rendering a row: %v", p)
+		}
+	}()
+	for _, d := range ds {
+		if err := add(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errRenderFailed ends a walk whose rows could not be rendered.
+var errRenderFailed = errors.New("rendering failed")
+
+// writeBeside writes the rows out in a goroutine of its own and returns
+// when they are written or ctx ends: a reader that stopped reading (a
+// pager left open) blocks a write that no signal interrupts, and a signal
+// must end list at once, whatever the write waits for.
+func writeBeside(ctx context.Context, r rows, w io.Writer) error {
+	ended := make(chan error, 1)
+	go func() { ended <- r.end(ctxWriter{ctx, w}) }()
+	select {
+	case err := <-ended:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ctxWriter writes until ctx ends (a signal: list's output can be long),
+// and drops empty writes, which a device such as /dev/full would fail.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return c.w.Write(p)
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+)
+
+// templateRows executes a --format template per row, under a header of
+// the field names when the format is a table.
+type templateRows struct {
+	sortedRows
+	tmpl   *template.Template
+	table  bool
+	header []byte
+	err    error  // the failure of the row of the lowest alias, as if they came in order
+	errKey uint64 // that row's key
+}
+
+// newTemplateRows renders the header of a table before the database is
+// read: it depends on no row.
+func newTemplateRows(tmpl *template.Template, table bool) (*templateRows, error) {
+	t := &templateRows{tmpl: tmpl, table: table}
+	if table {
+		header := map[string]string{}
+		for _, f := range rowFields {
+			header[f] = strings.ToUpper(f)
+		}
+		if err := t.line(&t.header, header); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (t *templateRows) add(r rowCells) error {
+	t.begin(r.alias)
+	n := len(t.buf)
+	if err := t.line(&t.buf, r.fields()); err != nil {
+		t.buf = t.buf[:n]
+		if key := t.keys[len(t.keys)-1]; t.err == nil || key < t.errKey {
+			t.err, t.errKey = err, key
+		}
+	}
+	return nil
+}
+
+func (t *templateRows) end(w io.Writer) error {
+	if t.err != nil {
+		return t.err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	w = bw
+	var tw *tabwriter.Writer
+	if t.table {
+		tw = tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+		w = tw
+	}
+	_, err := w.Write(t.header)
+	t.each(func(row []byte) {
+		if err == nil {
+			_, err = w.Write(row)
+		}
+	})
+	if err == nil && tw != nil {
+		err = tw.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// line appends the template's rendering of v and a newline to *b.
+func (t *templateRows) line(b *[]byte, v any) error {
+	if err := t.tmpl.Execute(appender{b}, v); err != nil {
+		return formatError(err)
+	}
+	*b = append(*b, '\n')
+	return nil
+}
+
+// appender is an io.Writer that appends to a byte slice.
+type appender struct{ b *[]byte }
+
+func (a appender) Write(p []byte) (int, error) {
+	*a.b = append(*a.b, p...)
+	return len(p), nil
+}
+
+// formatError turns a template's failure into a usage error that names
+// the fields there are, not the Go types behind them.
+func formatError(err error) error {
+	msg := err.Error()
+	if _, field, ok := strings.Cut(msg, "can't evaluate field "); ok {
+		field, _, _ = strings.Cut(field, " ")
+		return usagef("--format: no field %q; the fields are %s", field, strings.Join(rowFields, ", "))
+	}
+	if _, after, ok := strings.Cut(msg, "map has no entry for key "); ok {
+		return usagef("--format: no field %s; the fields are %s", after, strings.Join(rowFields, ", "))
+	}
+	return usagef("--format: %v", err)
+}
+
+// toJSON is the template function json, as in docker's --format.
+func toJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
