@@ -4,12 +4,15 @@ package netif
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
+	"golang.org/x/sys/unix"
 )
 
 // On Linux all of 127.0.0.0/8 is local already, so nothing is added;
@@ -41,20 +44,36 @@ func sysStatus(ctx context.Context, _ System, pool lease.Pool) ([]AliasStatus, e
 	return st, nil
 }
 
-// reachable listens on alias (an ephemeral TCP port), connects to it and
-// closes both. A bind alone proves nothing: in a network namespace whose
-// loopback is down it succeeds, and only the connect fails.
+// reachable binds a TCP socket on alias (an ephemeral port, not
+// listening) and connects to that port: the kernel's refusal (a reset)
+// proves the alias is reached, and so does any answer; a bind alone
+// proves nothing, since in a network namespace whose loopback is down it
+// succeeds and only the connect fails (network unreachable). Nothing
+// listens at any moment, so the check is never a holder for another
+// aliaslease reading the host's listeners.
 func reachable(ctx context.Context, alias netip.Addr) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp4", netip.AddrPortFrom(alias, 0).String())
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("cannot bind %s: %w", alias, err)
 	}
-	defer ln.Close()
-	d := net.Dialer{Timeout: 2 * time.Second}
-	c, err := d.DialContext(ctx, "tcp4", ln.Addr().String())
-	if err != nil {
-		return fmt.Errorf("%s can be bound but not reached (%w); is loopback down? try: ip link set lo up", alias, err)
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: alias.As4()}); err != nil {
+		return fmt.Errorf("cannot bind %s: %w", alias, err)
 	}
-	return c.Close()
+	sa, err := unix.Getsockname(fd)
+	in4, ok := sa.(*unix.SockaddrInet4)
+	if err != nil || !ok {
+		return fmt.Errorf("cannot bind %s: no port (%v)", alias, err)
+	}
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(ctx, "tcp4", netip.AddrPortFrom(alias, uint16(in4.Port)).String())
+	switch {
+	case err == nil:
+		return c.Close()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("checking %s: %w", alias, ctx.Err())
+	}
+	return fmt.Errorf("%s can be bound but not reached (%w); is loopback down? try: ip link set lo up", alias, err)
 }

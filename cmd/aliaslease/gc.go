@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aliaslease/aliaslease/lease"
 	"github.com/urfave/cli/v2"
 )
 
 // gcArgs are gc's flags.
 type gcArgs struct {
-	json   bool          // --json
-	dryRun bool          // --dry-run
-	grace  time.Duration // --grace
+	json    bool          // --json
+	dryRun  bool          // --dry-run
+	grace   time.Duration // --grace
+	verbose bool          // --verbose
 }
 
 func gc(c *cli.Context, args *gcArgs) error {
@@ -23,9 +23,7 @@ func gc(c *cli.Context, args *gcArgs) error {
 	if err != nil {
 		return err
 	}
-	if m.Mode == lease.InventoryOff {
-		return usagef("gc needs Docker, but --docker is off: without it nothing can be known to be stale")
-	}
+	m.Verbose = args.verbose
 	ds, err := m.GC(c.Context, args.dryRun)
 	if err != nil {
 		return err
@@ -51,10 +49,11 @@ func gcCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gc",
 		Usage:     "reclaim stale leases (for cron); silent when there is nothing to do",
-		UsageText: "aliaslease gc [--dry-run] [--json] [--grace DURATION]\n\nEXAMPLE:\n   */10 * * * * aliaslease gc",
+		UsageText: "aliaslease gc [--dry-run] [--json] [--grace DURATION] [--verbose]\n\nEXAMPLE:\n   */10 * * * * aliaslease gc",
 		Flags: []cli.Flag{
 			jsonFlag(&args.json), graceFlag(&args.grace),
 			&cli.BoolFlag{Name: "dry-run", Destination: &args.dryRun, Usage: "print what would be reclaimed; change nothing"},
+			&cli.BoolFlag{Name: "verbose", Destination: &args.verbose, Usage: "note on stderr when Docker was not consulted, even when nothing was reclaimed"},
 		},
 		Action: func(c *cli.Context) error { return gc(c, &args) },
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/aliaslease/aliaslease/internal/dockerinv"
+	"github.com/aliaslease/aliaslease/internal/listeners"
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/aliaslease/aliaslease/netif"
 	"github.com/urfave/cli/v2"
@@ -114,7 +116,8 @@ func manager(c *cli.Context) (*lease.Manager, error) {
 
 // judgingManager builds the Manager of a command that judges leases by
 // their holders (acquire, run, list, gc, doctor): by the command's own
-// --grace, and bringing aliases up on the interface when ifup is set.
+// --grace, with the host's listeners as holders, and bringing aliases up
+// on the interface when ifup is set.
 func judgingManager(c *cli.Context, grace time.Duration, ifup bool) (*lease.Manager, error) {
 	m, err := manager(c)
 	if err != nil {
@@ -124,6 +127,10 @@ func judgingManager(c *cli.Context, grace time.Duration, ifup bool) (*lease.Mana
 		return nil, usagef("--grace must not be negative")
 	}
 	m.Grace = grace
+	m.Listeners = listeners.Source{}
+	if same, known, _ := listeners.HostNetns(); known && !same {
+		m.Warn(errors.New("not in the host's network namespace: the host's listeners are not seen from here, so an alias something on the host is bound on may look free"))
+	}
 	if ifup {
 		m.Interface = netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter}
 	}
