@@ -2,9 +2,9 @@ package test
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,19 +13,14 @@ import (
 	"github.com/gofrs/flock"
 )
 
-// leases returns the slug→alias map that "list --docker off --json"
-// prints: what the database holds, without asking Docker.
+// leases returns the slug→alias map that list prints with Docker off:
+// what the database holds, without asking Docker.
 func leases(t *testing.T, env []string) map[string]string {
 	t.Helper()
-	out := mustCLI(t, env, "--docker", "off", "list", "--json")
-	var rows []row
-	if err := json.Unmarshal([]byte(out), &rows); err != nil {
-		t.Fatalf("list --docker off --json: %v\n%s", err, out)
-	}
 	m := map[string]string{}
-	for _, r := range rows {
+	for alias, r := range listJSON(t, append(slices.Clip(env), "ALIASLEASE_DOCKER=off")) {
 		if r.Slug != nil {
-			m[*r.Slug] = r.Alias
+			m[*r.Slug] = alias
 		}
 	}
 	return m
