@@ -12,10 +12,12 @@ import (
 	"time"
 )
 
-// The one runner of the suite: every process it starts, the built binary
-// or a tool wrapping it (strace, unshare), starts through command, in an
-// environment holding only PATH, HOME and what the test gives, and is
-// waited for by spawn, which captures its output and exit status.
+// The one runner of the suite. Every process a test runs (the built
+// binary, a tool wrapping it such as strace or unshare, the test programs
+// of testdata, flock) is made by command, in an environment holding only
+// PATH, HOME and what the test gives, and started and waited for by
+// spawn, which captures its output and exit status. Only the go and
+// docker commands that set the suite up run outside it (goBuild, docker).
 
 // goBuild builds the Go package pkg into out, with the go command's
 // flags and, added to this process's environment, env.
