@@ -133,7 +133,11 @@ func holdLock(t *testing.T, path string) {
 	t.Cleanup(func() { devNull.Close() })
 	cmd := command("flock", nil, path, "sleep", "60")
 	cmd.Stdout, cmd.Stderr = devNull, devNull
-	startProc(t, cmd)
+	// In a process group of its own, ended whole: the sleep holds the
+	// lock too, and would outlive flock by a minute.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := startProc(t, cmd)
+	t.Cleanup(func() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) })
 }
 
 // TestStuckLockHolder: a process that holds the lock and never lets go
