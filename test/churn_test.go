@@ -1,12 +1,9 @@
 package test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,33 +27,25 @@ type churn struct {
 	exitCounts         map[string]int
 }
 
+// start runs one command, where the killer can find it, and says whether
+// a signal ended it.
 func (c *churn) start(args ...string) (result, bool) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, c.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start: %v", err)
+	p, err := spawn(command(bin, c.env, args...))
+	if err != nil {
+		c.t.Fatal(err)
 	}
 	c.mu.Lock()
-	c.running[cmd.Process] = true
+	c.running[p.cmd.Process] = true
 	c.mu.Unlock()
-	err := cmd.Wait()
+	r := p.result()
 	c.mu.Lock()
-	delete(c.running, cmd.Process)
+	delete(c.running, p.cmd.Process)
 	c.ops++
 	c.mu.Unlock()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return r, true
-		}
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("wait: %v", err)
+	if r.code == -2 {
+		c.t.Fatalf("wait: %s", r.stderr)
 	}
-	return r, false
+	return r, r.signaled()
 }
 
 // worker owns its slugs, so that what it knows of them is exact.
@@ -153,15 +142,13 @@ func TestChurnWithKills(t *testing.T) {
 	// in for it.
 	gcArgs := []string{"list"}
 	c.env = []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_POOL=127.0.0.16-127.0.0.35", "ALIASLEASE_DOCKER=auto", "DOCKER_HOST=unix:///nonexistent.sock"}
-	if host, err := findEngine(); err == nil {
+	if dockerEnv, ok := dockerIfAny(t); ok {
 		// On a pool no container of the engine publishes on, so that
 		// others' containers never count as holders here.
 		gcArgs = []string{"gc", "--grace", "1h"}
 		p := freePool(t, 32)
-		c.env = append(needDocker(t), "ALIASLEASE_DB="+db, "ALIASLEASE_POOL="+p.at(0)+"-"+p.at(19), "ALIASLEASE_DOCKER=auto")
-		t.Logf("with the engine at %s, on the pool %s-%s", host, p.at(0), p.at(19))
-	} else if os.Getenv("ALIASLEASE_TEST_DOCKER") == "1" {
-		t.Fatal(err)
+		c.env = append(dockerEnv, "ALIASLEASE_DB="+db, "ALIASLEASE_POOL="+p.at(0)+"-"+p.at(19), "ALIASLEASE_DOCKER=auto")
+		t.Logf("with the engine at %s, on the pool %s-%s", dockerEnv[0], p.at(0), p.at(19))
 	}
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)

@@ -42,18 +42,21 @@ func together(t *testing.T, n int, env []string, args func(i int) []string) []re
 	return results
 }
 
-// checkDB opens the database as aliaslease would, runs bbolt's consistency
-// check and the one-slug-one-alias check, and returns the leases.
+// checkDB runs every check of the database as "aliaslease doctor" does
+// (bbolt's consistency check, the lease records, the one-slug-one-alias
+// index), read-only under the shared lock, and returns the leases.
 func checkDB(t *testing.T, db string) map[string]string {
 	t.Helper()
 	mgr := &lease.Manager{Path: db, Pool: lease.MustParsePool(lease.DefaultPool)}
-	st, err := mgr.CheckDatabase(context.Background()) // bbolt's check, the records, the index
+	st, err := mgr.CheckDatabase(context.Background())
 	if err != nil {
 		t.Fatalf("CheckDatabase(%q) = %v", db, err)
 	}
-	ls := st.Leases
+	if !st.Exists || st.Events < 0 { // Events is counted once the file is read
+		t.Fatalf("CheckDatabase(%q) = %+v, want a database read", db, st)
+	}
 	m := map[string]string{}
-	for _, l := range ls {
+	for _, l := range st.Leases {
 		m[l.Slug] = l.Alias.String()
 	}
 	return m

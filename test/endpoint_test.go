@@ -20,8 +20,8 @@ func TestNoEngineThere(t *testing.T) {
 	}{
 		{"missing socket/auto", "auto", func(*testing.T) string { return "unix:///nonexistent/path.sock" }, 0},
 		{"missing socket/on", "on", func(*testing.T) string { return "unix:///nonexistent/path.sock" }, 4},
-		{"refused/auto", "auto", func(t *testing.T) string { return fakeDocker(t, "refused") }, 0},
-		{"refused/on", "on", func(t *testing.T) string { return fakeDocker(t, "refused") }, 4},
+		{"refused/auto", "auto", func(t *testing.T) string { return newFakeEngine(t, "refused").host }, 0},
+		{"refused/on", "on", func(t *testing.T) string { return newFakeEngine(t, "refused").host }, 4},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "leases.db")

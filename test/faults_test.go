@@ -5,86 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// fakeDocker serves a Docker API on a unix socket that misbehaves in the
-// ways a real engine cannot be made to: errors, garbled answers, silence;
-// or is not there at all ("unreachable": no socket file; "refused": a
-// socket file nobody listens on). It returns the DOCKER_HOST URL.
-func fakeDocker(t *testing.T, fault string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ald")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "docker.sock")
-	if fault == "unreachable" {
-		return "unix://" + sock
-	}
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	if fault == "refused" {
-		// The socket file stays, nobody listens: connection refused, as
-		// after an engine died.
-		ln.(*net.UnixListener).SetUnlinkOnClose(false)
-		ln.Close()
-		return "unix://" + sock
-	}
-	if fault == "hang" {
-		// Accept connections and never answer.
-		go func() {
-			var held []net.Conn
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					for _, c := range held {
-						c.Close()
-					}
-					return
-				}
-				held = append(held, c)
-			}
-		}()
-		return "unix://" + sock
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", "1.41")
-		w.Write([]byte("OK"))
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case fault == "500":
-			http.Error(w, `{"message":"engine on fire"}`, http.StatusInternalServerError)
-		case fault == "truncated" && strings.HasSuffix(r.URL.Path, "/containers/json"):
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`[{"Id":"0123456789abcdef","Names":["/x"],"State":"running","Ports":[{"IP":"127.0.0.16","PrivatePort":80,"Pub`))
-		case fault == "inspect500" && strings.HasSuffix(r.URL.Path, "/containers/json"):
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`[{"Id":"0123456789abcdef","Names":["/x"],"State":"exited","Ports":[]}]`))
-		case fault == "inspect500":
-			http.Error(w, `{"message":"inspect failed"}`, http.StatusInternalServerError)
-		default:
-			http.NotFound(w, r)
-		}
-	})
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "unix://" + sock
-}
 
 // TestDockerFaults: whatever goes wrong with Docker, gc exits 4 within
 // the Docker timeout plus a second, and the database is untouched.
@@ -105,7 +31,7 @@ func TestDockerFaults(t *testing.T) {
 		{fault: "inspect500"},
 	} {
 		t.Run(tt.fault, func(t *testing.T) {
-			host := fakeDocker(t, tt.fault)
+			host := newFakeEngine(t, tt.fault).host
 			db := filepath.Join(t.TempDir(), "leases.db")
 			env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=" + host}
 			mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "acquire", "old")
@@ -165,24 +91,10 @@ func TestDockerFaults(t *testing.T) {
 // TestDockerOffNeverAsks: with --docker off no command contacts Docker,
 // and gc refuses; with a missing database, gc and list create nothing.
 func TestDockerOffNeverAsks(t *testing.T) {
-	dir, err := os.MkdirTemp("", "ald")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	ln, err := net.Listen("unix", filepath.Join(dir, "docker.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		w.Write([]byte("[]"))
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
+	engine := newFakeEngine(t, "")
+	requests := &engine.requests
 	db := filepath.Join(t.TempDir(), "state", "leases.db")
-	env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=unix://" + filepath.Join(dir, "docker.sock")}
+	env := append([]string{"ALIASLEASE_DB=" + db}, engine.env()...)
 
 	// Missing database: gc and list (Docker asked, under auto) create nothing.
 	if r := cli(t, env, "gc"); r.code != 0 || r.stdout != "" {

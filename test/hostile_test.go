@@ -112,22 +112,44 @@ func TestHostileLockPaths(t *testing.T) {
 	}
 }
 
+// needFlock skips the test when flock(1) is missing.
+func needFlock(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) not installed")
+	}
+}
+
+// holdLock takes the lock on path in flock(1), a separate process, as an
+// operator would, and holds it until the end of the test.
+func holdLock(t *testing.T, path string) {
+	t.Helper()
+	// Its output to a file, not to the runner's pipes: its sleep outlives
+	// a killed flock, and a wait for the pipes would wait for the sleep.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { devNull.Close() })
+	cmd := command("flock", nil, path, "sleep", "60")
+	cmd.Stdout, cmd.Stderr = devNull, devNull
+	// In a process group of its own, ended whole: the sleep holds the
+	// lock too, and would outlive flock by a minute.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := startProc(t, cmd)
+	t.Cleanup(func() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) })
+}
+
 // TestStuckLockHolder: a process that holds the lock and never lets go
 // makes acquire exit 5 within the lock timeout plus half a second, naming
 // the lock file. The holder is flock(1), a separate process, as an
 // operator would use it.
 func TestStuckLockHolder(t *testing.T) {
-	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
-	}
+	needFlock(t)
 	db := filepath.Join(t.TempDir(), "leases.db")
 	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}
 	mustCLI(t, env, "acquire", "a")
-	holder := exec.Command("flock", db+".lock", "sleep", "60")
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { holder.Process.Kill(); holder.Wait() }()
+	holdLock(t, db+".lock")
 	// Wait until flock(1) really holds it.
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if r := cli(t, env, "--lock-timeout", "50ms", "list"); r.code == 5 {

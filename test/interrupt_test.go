@@ -2,11 +2,9 @@ package test
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,96 +13,14 @@ import (
 	"github.com/gofrs/flock"
 )
 
-// proc is a CLI process running in the background.
-type proc struct {
-	cmd      *exec.Cmd
-	out, err bytes.Buffer
-	done     chan struct{}
-	res      result
-	signaled time.Time // when signal sent the last signal
-	exited   time.Time
-}
-
-// startCLI starts aliaslease with args in the environment cli gives it;
-// the test kills it at the end if it still runs.
-func startCLI(t *testing.T, env []string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.err
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting aliaslease %v: %v", args, err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		p.exited = time.Now()
-		p.res = result{stdout: p.out.String(), stderr: p.err.String()}
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			p.res.code = ee.ExitCode() // -1 when a signal ended it
-		case err != nil:
-			p.res.code = -2
-			p.res.stderr += err.Error()
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *proc) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	p.signaled = time.Now()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("signal %v: %v", sig, err)
-	}
-}
-
-// running says whether the process has not exited yet.
-func (p *proc) running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// wait waits up to limit for the process to end, killing it after that,
-// and returns what it did and how long after the last signal it ended.
-func (p *proc) wait(t *testing.T, limit time.Duration) (result, time.Duration) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(limit):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("aliaslease %v still ran %v after the signal; killed it", p.cmd.Args[1:], limit)
-	}
-	return p.res, p.exited.Sub(p.signaled)
-}
-
-// leases returns the slug→alias map that "list --docker off --json"
-// prints: what the database holds, without asking Docker.
+// leases returns the slug→alias map that list prints with Docker off:
+// what the database holds, without asking Docker.
 func leases(t *testing.T, env []string) map[string]string {
 	t.Helper()
-	out := mustCLI(t, env, "--docker", "off", "list", "--json")
-	var rows []row
-	if err := json.Unmarshal([]byte(out), &rows); err != nil {
-		t.Fatalf("list --docker off --json: %v\n%s", err, out)
-	}
 	m := map[string]string{}
-	for _, r := range rows {
+	for alias, r := range listJSON(t, append(slices.Clip(env), "ALIASLEASE_DOCKER=off")) {
 		if r.Slug != nil {
-			m[*r.Slug] = r.Alias
+			m[*r.Slug] = alias
 		}
 	}
 	return m
@@ -130,7 +46,7 @@ func TestInterrupts(t *testing.T) {
 		// with a Docker timeout far beyond the test.
 		"docker": func(t *testing.T) setup {
 			db := filepath.Join(t.TempDir(), "leases.db")
-			env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=" + fakeDocker(t, "hang")}
+			env := []string{"ALIASLEASE_DB=" + db, "DOCKER_HOST=" + newFakeEngine(t, "hang").host}
 			mustCLI(t, env, "--docker", "off", "acquire", "old")
 			return setup{env: append(env, "ALIASLEASE_DOCKER=auto"), db: db, after: time.Second}
 		},
@@ -235,23 +151,10 @@ func TestInterruptList(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			p := &proc{cmd: exec.Command(bin, "list", "--format", `{{printf "%100000s" .Slug}}`), done: make(chan struct{})}
-			p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-			p.cmd.Stdout, p.cmd.Stderr = w, &p.err
-			if err := p.cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd := command(bin, env, "list", "--format", `{{printf "%100000s" .Slug}}`)
+			cmd.Stdout = w
+			p := startProc(t, cmd)
 			w.Close()
-			go func() {
-				err := p.cmd.Wait()
-				p.exited = time.Now()
-				p.res = result{stderr: p.err.String()}
-				if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-					p.res.code = ee.ExitCode()
-				}
-				close(p.done)
-			}()
-			t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
 			time.Sleep(500 * time.Millisecond)
 			if !p.running() {
 				t.Fatalf("list did not block on its output: %v", p.res)

@@ -4,14 +4,10 @@
 package test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 )
 
@@ -30,10 +26,9 @@ func TestMain(m *testing.M) {
 	crashBin = filepath.Join(dir, "aliaslease-crash")
 	// Built as the README installs it (without urfave/cli's man page
 	// generator), so that the suites test what users run.
-	for _, b := range [][]string{{"-tags", "urfave_cli_no_docs", "-o", bin}, {"-tags", "aliaslease_crash,urfave_cli_no_docs", "-o", crashBin}} {
-		args := append(append([]string{"build"}, b...), "../cmd/aliaslease")
-		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go %v: %v\n%s", args, err, out)
+	for out, tags := range map[string]string{bin: "urfave_cli_no_docs", crashBin: "aliaslease_crash,urfave_cli_no_docs"} {
+		if err := goBuild(out, "../cmd/aliaslease", nil, "-tags", tags); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
@@ -41,51 +36,6 @@ func TestMain(m *testing.M) {
 	cleanupDocker()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// result is one finished run of the CLI.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
-}
-
-// cli runs aliaslease with args, in an environment holding only env and
-// PATH/HOME, and returns what it did.
-func cli(t testing.TB, env []string, args ...string) result {
-	t.Helper()
-	return runBin(t, bin, env, args...)
-}
-
-func runBin(t testing.TB, bin string, env []string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("running aliaslease %v: %v", args, err)
-	}
-	return r
-}
-
-// mustCLI runs aliaslease and fails the test unless it exits 0.
-func mustCLI(t testing.TB, env []string, args ...string) string {
-	t.Helper()
-	r := cli(t, env, args...)
-	if r.code != 0 {
-		t.Fatalf("aliaslease %s: %v", strings.Join(args, " "), r)
-	}
-	return r.stdout
 }
 
 func readFile(t testing.TB, path string) []byte {

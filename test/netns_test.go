@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,16 +23,11 @@ func TestLoopbackDownInNetns(t *testing.T) {
 	}
 	db := filepath.Join(t.TempDir(), "leases.db")
 	run := func(script string) (string, int) {
-		cmd := exec.Command("unshare", "-n", "sh", "-c", script, "sh", bin, db)
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "ALIASLEASE_DOCKER=off"}
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("unshare: %v", err)
-		}
-		return string(out), code
+		cmd := command("unshare", []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "ALIASLEASE_DOCKER=off"}, "-n", "sh", "-c", script, "sh", bin, db)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		r := finish(t, cmd)
+		return out.String(), r.code
 	}
 	out, code := run(`"$1" --db "$2" acquire a`)
 	if code != 7 || !strings.Contains(out, "can be bound but not reached") || !strings.Contains(out, "ip link set lo up") {

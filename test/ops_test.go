@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,17 +17,18 @@ import (
 func TestRunForwardsSIGTERM(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "leases.db")
 	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}
-	cmd := exec.Command(bin, "run", "sig", "--", "sh", "-c", `trap 'echo got-term; exit 42' TERM; echo "ready $ALIASLEASE_ALIAS"; while :; do sleep 0.05; done`)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	out, err := cmd.StdoutPipe()
+	// A pipe of this process's own, not StdoutPipe: the runner waits for
+	// the process in the background, and Wait would close it under the
+	// reads.
+	out, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	defer out.Close()
+	cmd := command(bin, env, "run", "sig", "--", "sh", "-c", `trap 'echo got-term; exit 42' TERM; echo "ready $ALIASLEASE_ALIAS"; while :; do sleep 0.05; done`)
+	cmd.Stdout = w
+	p := startProc(t, cmd)
+	w.Close()
 	lines := bufio.NewScanner(out)
 	if !lines.Scan() || lines.Text() != "ready 127.0.0.16" {
 		t.Fatalf("first line %q, want the command's ready line", lines.Text())
@@ -43,16 +43,12 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 	for lines.Scan() {
 		rest = append(rest, lines.Text())
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
+	r, killed := p.waitFor(10 * time.Second)
+	if killed {
 		t.Fatal("run did not end after SIGTERM")
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 42 || strings.Join(rest, ",") != "got-term" {
-		t.Errorf("run after SIGTERM: exit %d (%v), output %q, stderr %q; want 42 and got-term", code, err, rest, stderr.String())
+	if r.code != 42 || strings.Join(rest, ",") != "got-term" {
+		t.Errorf("run after SIGTERM: %v, output %q; want exit 42 and got-term", r, rest)
 	}
 	if list := mustCLI(t, env, "list"); strings.Contains(list, "sig ") {
 		t.Errorf("the lease outlived run:\n%s", list)

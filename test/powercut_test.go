@@ -9,10 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliaslease/aliaslease/internal/fstree"
 	"github.com/aliaslease/aliaslease/internal/powercut"
 	"github.com/aliaslease/aliaslease/lease"
 )
@@ -47,7 +45,7 @@ type pcEnv struct {
 // ALIASLEASE_TEST_FUSE=1 says it must be).
 func newPCEnv(t *testing.T) *pcEnv {
 	t.Helper()
-	e := &pcEnv{t: t, lower: t.TempDir(), mnt: t.TempDir(), dockerHost: pcEngine(t)}
+	e := &pcEnv{t: t, lower: t.TempDir(), mnt: t.TempDir(), dockerHost: newFakeEngine(t, "").host}
 	if err := powercut.Available(); err != nil {
 		pcSkip(t, err)
 	}
@@ -99,40 +97,6 @@ func (e *pcEnv) args(db, op, slug string) []string {
 	}
 }
 
-// pcEngine serves a Docker Engine API with no containers on a unix
-// socket, so that gc runs (and, with --grace 0s, reclaims every lease)
-// without a real engine.
-func pcEngine(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "alspc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "docker.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Api-Version", "1.41")
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/_ping"):
-			w.Write([]byte("OK"))
-		case strings.HasSuffix(r.URL.Path, "/version"):
-			w.Write([]byte(`{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12"}`))
-		case strings.HasSuffix(r.URL.Path, "/containers/json"):
-			w.Write([]byte("[]"))
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "unix://" + sock
-}
-
 // pcOut is the JSON aliaslease prints for acquire, release, and each
 // line of gc.
 type pcOut struct {
@@ -149,23 +113,25 @@ type pcLease struct {
 	gen   uint64
 }
 
-// pcDisk opens the database on the lower directory as aliaslease would
-// (read-only), runs bbolt's check and the index bijection, compares the
-// audit log with the leases, and returns the leases; exists is false
-// when there is no database file.
+// pcDisk checks the database on the lower directory as "aliaslease
+// doctor" does (read-only: bbolt's check, the records, the index
+// bijection), compares the audit log with the leases, and returns the
+// leases; exists is false when there is no database file.
 func pcDisk(t *testing.T, db string) (leases map[string]pcLease, exists bool, err error) {
 	t.Helper()
 	if _, err := os.Lstat(db); errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
 	m := &lease.Manager{Path: db, Pool: lease.MustParsePool(lease.DefaultPool), LockTimeout: 5 * time.Second}
-	st, err := m.CheckDatabase(context.Background()) // bbolt's check, the records, the index
+	st, err := m.CheckDatabase(context.Background())
 	if err != nil {
 		return nil, true, fmt.Errorf("check: %w", err)
 	}
-	ls := st.Leases
+	if st.Events < 0 { // counted once the file is read
+		return nil, true, fmt.Errorf("open: the database at %s vanished", db)
+	}
 	leases = map[string]pcLease{}
-	for _, l := range ls {
+	for _, l := range st.Leases {
 		leases[l.Slug] = pcLease{l.Alias.String(), l.Generation}
 	}
 	// The audit log is written in the same transaction as the change it
@@ -321,7 +287,7 @@ func TestPowerCutSequences(t *testing.T) {
 				// A creation cleans up the leftovers of the one cut short,
 				// durably.
 				if left, _ := filepath.Glob(filepath.Join(e.lower, ".leases.db.creating-*")); !exists && len(left) > 0 {
-					t.Fatalf("cut at sync call %d of %s: the next acquire created the database; after a cut the disk still holds %v", n, st.name, pcTree(e.lower))
+					t.Fatalf("cut at sync call %d of %s: the next acquire created the database; after a cut the disk still holds %v", n, st.name, fstree.Snapshot(e.lower))
 				}
 			}
 		})
@@ -449,23 +415,10 @@ func TestPowerCutNewDirectories(t *testing.T) {
 	case !exists:
 		t.Fatalf("acquire printed %s, and after a power cut the database is gone: the directories it created "+
 			"(mkdir state, state/aliaslease) were never synced in their parents (the disk holds %v)",
-			out[0].Alias, pcTree(e.lower))
+			out[0].Alias, fstree.Snapshot(e.lower))
 	case got["a"] != (pcLease{out[0].Alias, out[0].Generation}):
 		t.Fatalf("acquire printed %v; after a power cut the disk holds %v", out[0], got)
 	}
-}
-
-// pcTree lists the files under dir, for messages.
-func pcTree(dir string) []string {
-	var out []string
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && p != dir {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, fmt.Sprintf("%s (%v, %d bytes)", rel, info.Mode(), info.Size()))
-		}
-		return nil
-	})
-	return out
 }
 
 // pcSlug is what the random cuts know of one slug's lease.
@@ -510,32 +463,24 @@ func (c *pcCuts) fail(format string, a ...any) {
 // printed a whole one, whether the power was off when it ended, and
 // whether it ran at all (not when the power was off already).
 func (c *pcCuts) start(args []string) (r result, out []pcOut, off, ran bool) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	c.mu.Lock()
 	if c.e.fs.Off() {
 		c.mu.Unlock()
 		return r, nil, true, false
 	}
-	if err := cmd.Start(); err != nil {
-		c.errs = append(c.errs, fmt.Sprintf("start: %v", err))
+	p, err := spawn(command(bin, nil, args...))
+	if err != nil {
+		c.errs = append(c.errs, err.Error())
 		c.mu.Unlock()
 		return r, nil, true, false
 	}
-	c.run[cmd.Process] = true
+	c.run[p.cmd.Process] = true
 	c.mu.Unlock()
-	err := cmd.Wait()
+	r = p.result()
 	off = c.e.fs.Off()
 	c.mu.Lock()
-	delete(c.run, cmd.Process)
+	delete(c.run, p.cmd.Process)
 	c.mu.Unlock()
-	r = result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	}
 	if r.code == 0 {
 		out = pcParse(r.stdout)
 	}

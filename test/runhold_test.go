@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -27,10 +26,7 @@ func listener(t *testing.T) string {
 	t.Helper()
 	listenerOnce.Do(func() {
 		listenerBin = filepath.Join(filepath.Dir(bin), "listener")
-		out, err := exec.Command("go", "build", "-o", listenerBin, "./testdata/listener/main.go").CombinedOutput()
-		if err != nil {
-			listenerErr = fmt.Errorf("building the listener: %v\n%s", err, out)
-		}
+		listenerErr = goBuild(listenerBin, "./testdata/listener/main.go", nil)
 	})
 	if listenerErr != nil {
 		t.Fatal(listenerErr)
@@ -61,7 +57,7 @@ func alive(pid int) bool {
 
 // wrapped is an "aliaslease run" whose command is the listener.
 type wrapped struct {
-	wrapper *exec.Cmd
+	wrapper *proc
 	addr    string // where the command listens
 	pid     int    // the command's PID
 }
@@ -70,24 +66,23 @@ type wrapped struct {
 // until the command listens and the lease records it as its holder.
 func runListener(t *testing.T, env []string, slug string, args ...string) wrapped {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"run", slug, "--", listener(t)}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	out, err := cmd.StdoutPipe()
+	// Files, not buffers or StdoutPipe: the command may outlive the
+	// wrapper and keep its ends open, and the wait for the wrapper must
+	// not wait for it, nor close what is still to be read.
+	out, stdout, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A file, not a buffer: the command may outlive the wrapper and keep
-	// its end open, and Wait must not wait for it.
+	t.Cleanup(func() { out.Close() })
 	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd := command(bin, env, append([]string{"run", slug, "--", listener(t)}, args...)...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	p := startProc(t, cmd)
+	stdout.Close()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	var w wrapped
 	if f := strings.Fields(line); len(f) == 3 && f[0] == "ready" {
@@ -98,7 +93,7 @@ func runListener(t *testing.T, env []string, slug string, args ...string) wrappe
 		b, _ := os.ReadFile(stderr.Name())
 		t.Fatalf("run %s: first line %q (%v), want ready HOST:PORT PID; stderr %q", slug, line, err, b)
 	}
-	w.wrapper = cmd
+	w.wrapper = p
 	t.Cleanup(func() {
 		if alive(w.pid) {
 			syscall.Kill(w.pid, syscall.SIGKILL)
@@ -126,10 +121,10 @@ func runListener(t *testing.T, env []string, slug string, args ...string) wrappe
 // kill SIGKILLs the wrapper and waits for it.
 func (w wrapped) kill(t *testing.T) {
 	t.Helper()
-	if err := w.wrapper.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := w.wrapper.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	w.wrapper.Wait()
+	w.wrapper.result()
 }
 
 // TestRunKilledWrapperOrphan: a command that outlives its SIGKILLed

@@ -220,7 +220,7 @@ func TestKillDuringCreation(t *testing.T) {
 // It needs a Docker engine (gc refuses to reclaim without one).
 func TestKillInsideGCReclaim(t *testing.T) {
 	needStrace(t)
-	dockerEnv := storageDocker(t)
+	dockerEnv := needDocker(t)
 	// A block of aliases no container is likely to publish on.
 	pool := fmt.Sprintf("127.254.%d.%d/29", rand.Intn(256), rand.Intn(32)*8)
 	setup := func(t *testing.T) crashCase {

@@ -3,7 +3,6 @@ package test
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aliaslease/aliaslease/internal/fstree"
 )
 
 // The findings of issue #12, one test each, through the built CLI.
@@ -35,7 +36,7 @@ func TestCraftedTwoSlugsOneAlias(t *testing.T) {
 		return aliases.Delete(alias4(17))
 	})
 	before := readFile(t, db)
-	engine := storageEngine(t)
+	engine := newFakeEngine(t, "").env()
 	for _, mode := range []string{"off", "on"} {
 		for _, slug := range []string{"a", "b"} {
 			r := cliBounded(t, 10*time.Second, append(append([]string{"ALIASLEASE_DB=" + db}, engine...), "ALIASLEASE_DOCKER="+mode), "acquire", slug)
@@ -59,7 +60,7 @@ func TestDamagedRecordUnderAcquire(t *testing.T) {
 	mustCLI(t, env, "acquire", "b")
 	storageBolt(t, db, func(tx *bolt.Tx) error { return tx.Bucket([]byte("leases")).Put([]byte("b"), []byte{9, 9}) })
 	before := readFile(t, db)
-	engine := storageEngine(t)
+	engine := newFakeEngine(t, "").env()
 	for _, mode := range []string{"off", "auto"} {
 		for _, args := range [][]string{{"acquire", "a"}, {"acquire", "c"}, {"list"}} {
 			r := cliBounded(t, 10*time.Second, append(append([]string{"ALIASLEASE_DB=" + db}, engine...), "ALIASLEASE_DOCKER="+mode), args...)
@@ -89,14 +90,14 @@ func TestHardLinkAtLockPath(t *testing.T) {
 	if err := os.Link(victim, db+".lock"); err != nil {
 		t.Fatal(err)
 	}
-	before := storageTree(t, base)
+	before := fstree.Snapshot(base)
 	for _, args := range [][]string{{"acquire", "b"}, {"acquire", "a"}, {"release", "a"}, {"list"}} {
 		r := cliBounded(t, 10*time.Second, env, args...)
 		if r.code == 0 || !strings.Contains(r.stderr, db+".lock") || !strings.Contains(r.stderr, "links") {
 			t.Errorf("%s with a hard link at the lock path: %v, want a refusal naming it", args[0], r)
 		}
 	}
-	storageSameTree(t, "after the refusals", before, storageTree(t, base))
+	storageSameTree(t, "after the refusals", before, fstree.Snapshot(base))
 }
 
 // TestRecoverOnFIFO: a FIFO at the database path never blocks recover:
@@ -105,15 +106,15 @@ func TestHardLinkAtLockPath(t *testing.T) {
 func TestRecoverOnFIFO(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "leases.db")
-	env := append([]string{"ALIASLEASE_DB=" + db}, storageEngine(t)...)
+	env := append([]string{"ALIASLEASE_DB=" + db}, newFakeEngine(t, "").env()...)
 	if err := syscall.Mkfifo(db, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"recover", "--from-docker"}, {"recover", "--from-docker", "--force"}} {
-		cmd, wait := storageRun(t, env, append([]string{"--lock-timeout", "2s"}, args...)...)
+		p := startCLI(t, env, append([]string{"--lock-timeout", "2s"}, args...)...)
 		time.Sleep(300 * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGTERM)
-		r, killed := wait(3 * time.Second)
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		r, killed := p.waitFor(3 * time.Second)
 		if killed || r.code == 0 {
 			t.Errorf("%s on a FIFO: %v (killed: %v), want it refused or ended by SIGTERM", strings.Join(args, " "), r, killed)
 		}
@@ -121,23 +122,17 @@ func TestRecoverOnFIFO(t *testing.T) {
 			t.Errorf("the FIFO at the path: %v, %v; want it left there", fi, err)
 		}
 	}
-	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
-	}
+	needFlock(t)
 	os.Remove(db)
-	holder := exec.Command("flock", db+".lock", "sleep", "60")
 	if err := os.WriteFile(db+".lock", nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { holder.Process.Kill(); holder.Wait() }()
+	holdLock(t, db+".lock")
 	time.Sleep(200 * time.Millisecond)
-	cmd, wait := storageRun(t, env, "--lock-timeout", "30s", "recover", "--from-docker")
+	p := startCLI(t, env, "--lock-timeout", "30s", "recover", "--from-docker")
 	time.Sleep(500 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if r, killed := wait(3 * time.Second); killed || r.code != 143 {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if r, killed := p.waitFor(3 * time.Second); killed || r.code != 143 {
 		t.Errorf("recover waiting for the lock, after SIGTERM: %v (killed: %v), want exit 143", r, killed)
 	}
 }
@@ -148,7 +143,7 @@ func TestRecoverOnFIFO(t *testing.T) {
 // where it is, no lock file appears beside it, and no hint suggests
 // --force for it.
 func TestRecoverForceRefusesNonDatabases(t *testing.T) {
-	engine := storageEngine(t)
+	engine := newFakeEngine(t, "").env()
 	kinds := []string{"device node", "text file", "fifo", "directory", "hard-linked database"}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
@@ -160,7 +155,7 @@ func TestRecoverForceRefusesNonDatabases(t *testing.T) {
 			if err := plant(t, kind, db, env); err != nil {
 				t.Fatal(err)
 			}
-			before := storageTree(t, base)
+			before := fstree.Snapshot(base)
 			for _, force := range []bool{false, true} {
 				args := []string{"--lock-timeout", "2s", "recover", "--from-docker"}
 				if force {
@@ -171,7 +166,7 @@ func TestRecoverForceRefusesNonDatabases(t *testing.T) {
 					t.Errorf("%s on a %s: %v, want a refusal without a --force hint", strings.Join(args[2:], " "), kind, r)
 				}
 			}
-			storageSameTree(t, "after the refusals", before, storageTree(t, base))
+			storageSameTree(t, "after the refusals", before, fstree.Snapshot(base))
 		})
 	}
 }
@@ -203,7 +198,7 @@ func plant(t *testing.T, kind, db string, env []string) error {
 // is an empty file and a damaged database, whose refusal without --force
 // says so; it moves it intact and rebuilds.
 func TestRecoverForceMovesDatabases(t *testing.T) {
-	engine := storageEngine(t)
+	engine := newFakeEngine(t, "").env()
 	for _, kind := range []string{"empty file", "damaged database"} {
 		t.Run(kind, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "leases.db")
@@ -235,7 +230,7 @@ func TestRecoverForceMovesDatabases(t *testing.T) {
 // no lock file, not where nothing is. acquire creates none beside a file
 // that is not a database.
 func TestReadOnlyCommandsCreateNothing(t *testing.T) {
-	engine := storageEngine(t)
+	engine := newFakeEngine(t, "").env()
 	commands := [][]string{{"list"}, {"log"}, {"release", "x"}, {"gc", "--dry-run"}, {"doctor"}, {"__complete", "release", ""}, {"list", "--json"}}
 	for _, kind := range []string{"text file", "database without lock file", "nothing"} {
 		t.Run(kind, func(t *testing.T) {
@@ -256,13 +251,13 @@ func TestReadOnlyCommandsCreateNothing(t *testing.T) {
 				db = filepath.Join(base, "sub", "leases.db")
 				env[0] = "ALIASLEASE_DB=" + db
 			}
-			before := storageTree(t, base)
+			before := fstree.Snapshot(base)
 			for _, args := range cmds {
 				r := cliBounded(t, 10*time.Second, env, args...)
 				if strings.Contains(r.stderr, "goroutine") {
 					t.Errorf("%s: %v", args[0], r)
 				}
-				storageSameTree(t, strings.Join(args, " ")+" on "+kind, before, storageTree(t, base))
+				storageSameTree(t, strings.Join(args, " ")+" on "+kind, before, fstree.Snapshot(base))
 			}
 		})
 	}
@@ -302,7 +297,7 @@ func TestSquattedDirectory(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			before := storageTree(t, base)
+			before := fstree.Snapshot(base)
 			db := filepath.Join(dir, "leases.db")
 			for _, args := range [][]string{{"acquire", "a"}, {"list"}, {"release", "a"}} {
 				r := cliBounded(t, 10*time.Second, []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}, args...)
@@ -310,7 +305,7 @@ func TestSquattedDirectory(t *testing.T) {
 					t.Errorf("%s in a %s directory: %v, want exit 8 naming it and the fix", args[0], tt.name, r)
 				}
 			}
-			storageSameTree(t, "after the refusals", before, storageTree(t, base))
+			storageSameTree(t, "after the refusals", before, fstree.Snapshot(base))
 		})
 	}
 }

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aliaslease/aliaslease/internal/fstree"
 )
 
 // racerUID is the unprivileged user the racer runs as (nobody).
@@ -31,7 +32,7 @@ func TestSymlinkRace(t *testing.T) {
 	}
 	rounds := envInt("ALIASLEASE_RACE_ROUNDS", 40)
 	a := newArena(t)
-	before, baseBefore := a.guarded(t), storageTree(t, a.base)
+	before, baseBefore := a.guarded(t), fstree.Snapshot(a.base)
 	names := []string{"leases.db", "leases.db.lock", "sub", "x"}
 	for k := range rounds {
 		names = append(names, fmt.Sprintf("sub-%d", k))
@@ -39,7 +40,7 @@ func TestSymlinkRace(t *testing.T) {
 	targets := []string{a.protected, filepath.Join(a.protected, "secret"), filepath.Join(a.protected, "empty"), filepath.Join(a.protected, "inner"), a.open}
 	racer := startRacer(t, a.bin, []string{a.shared, a.loose, a.own}, targets, names)
 
-	engine := storageEngine(t)
+	engine := newFakeEngine(t, "").env()
 	outcomes := map[string]int{}
 	run := func(db string, args ...string) result {
 		r := cliBounded(t, 20*time.Second, append([]string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}, engine...), args...)
@@ -111,16 +112,16 @@ func newArena(t *testing.T) arena {
 	must(os.WriteFile(filepath.Join(a.protected, "secret"), []byte("root only\n"), 0o644))
 	must(os.WriteFile(filepath.Join(a.protected, "empty"), nil, 0o600))
 	must(os.Mkdir(filepath.Join(a.protected, "inner"), 0o755))
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(a.bin, "racer"), "./testdata/racer").CombinedOutput(); err != nil {
-		t.Fatalf("building the racer: %v\n%s", err, out)
+	if err := goBuild(filepath.Join(a.bin, "racer"), "./testdata/racer", nil); err != nil {
+		t.Fatal(err)
 	}
 	return a
 }
 
 // guarded describes what the racer aims at.
 func (a arena) guarded(t *testing.T) map[string]string {
-	m := storageTree(t, a.protected)
-	for k, v := range storageTree(t, a.open) {
+	m := fstree.Snapshot(a.protected)
+	for k, v := range fstree.Snapshot(a.open) {
 		m[k] = v
 	}
 	return m
@@ -137,19 +138,17 @@ func kindOf(db, base string) string {
 func startRacer(t *testing.T, bin string, dirs, targets, names []string) (stop func() string) {
 	t.Helper()
 	exe := filepath.Join(bin, "racer")
-	cmd := exec.Command(exe, "-dirs", strings.Join(dirs, ":"), "-targets", strings.Join(targets, ":"), "-names", strings.Join(names, ":"))
+	cmd := command(exe, nil, "-dirs", strings.Join(dirs, ":"), "-targets", strings.Join(targets, ":"), "-names", strings.Join(names, ":"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: racerUID, Gid: racerUID}}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p := startProc(t, cmd)
 	stopped := false
 	stop = func() string {
 		if !stopped {
 			stopped = true
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			p.result()
 		}
 		return strings.TrimSpace(out.String())
 	}
@@ -166,7 +165,7 @@ func checkRootOwned(t *testing.T, base string, before map[string]string, shared 
 	dbDir := regexp.MustCompile(`^` + regexp.QuoteMeta(shared) + `/sub-\d+$`)
 	dbFile := regexp.MustCompile(`^` + regexp.QuoteMeta(shared) + `/sub-\d+/leases\.db(\.lock|\.aside-[0-9TZ.]+)?$`)
 	made := 0
-	for p, desc := range storageTree(t, base) {
+	for p, desc := range fstree.Snapshot(base) {
 		if _, ok := before[p]; ok || !strings.Contains(desc, " uid=0 ") {
 			continue
 		}
