@@ -23,5 +23,7 @@
 //
 // The lock file is locked with gofrs/flock (flock(2), per open file
 // description) on the file this package opened and vetted (Dir.Lock); it
-// is never deleted.
+// is never deleted. A waiter tries again when a holder releases, woken by
+// an inotify watch on the lock file where there is one (Linux), and
+// polls elsewhere.
 package safefile

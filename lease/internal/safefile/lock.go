@@ -18,14 +18,14 @@ import (
 // vetted), lk the flock on it, opened by gofrs/flock by path without
 // following a link and checked to be that same file.
 type Lock struct {
-	f  *os.File
-	lk *flock.Flock
+	f     *os.File
+	lk    *flock.Flock
+	watch *releaseWatch // the wait's, closing; nil when none
 }
 
 // LockOptions say how Dir.Lock takes a lock file.
 type LockOptions struct {
-	// Shared takes a shared lock on a file opened read-only, instead of
-	// an exclusive one on a file opened for writing.
+	// Shared takes a shared lock instead of an exclusive one.
 	Shared bool
 	// Create makes the lock file when it is missing (after Vet).
 	Create bool
@@ -53,13 +53,15 @@ const lockFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLO
 // hold then.
 func (d *Dir) Lock(ctx context.Context, name string, o LockOptions) (*Lock, error) {
 	for range 3 {
-		flag := unix.O_RDWR
-		if o.Shared {
-			// flock needs no write access: a reader of a database on a
-			// read-only file system can still take the shared lock.
-			flag = unix.O_RDONLY
+		// Open for writing, shared or not, where the file allows it: the
+		// close of such a file is what wakes waiters (see waitLock). flock
+		// needs no write access, so a reader of a database on a read-only
+		// file system, or of a lock file it may not write, opens it
+		// read-only and can still take the shared lock.
+		f, _, err := d.OpenAt(name, unix.O_RDWR, "lock file")
+		if o.Shared && (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS)) {
+			f, _, err = d.OpenAt(name, unix.O_RDONLY, "lock file")
 		}
-		f, _, err := d.OpenAt(name, flag, "lock file")
 		switch {
 		case err == nil:
 			h, err := waitLock(ctx, f, o.Timeout, o.Shared)
@@ -83,8 +85,8 @@ func (d *Dir) Lock(ctx context.Context, name string, o LockOptions) (*Lock, erro
 	return nil, fmt.Errorf("lock file %s keeps disappearing", filepath.Join(d.path, name))
 }
 
-// File is the lock file, open for reading (and for writing unless the
-// lock is shared), for a record of its holder.
+// File is the lock file, open for reading (and for writing, always for an
+// exclusive lock), for a record of its holder.
 func (h *Lock) File() *os.File { return h.f }
 
 // Unlock releases and closes the lock. A nil Lock is a no-op.
@@ -97,6 +99,7 @@ func (h *Lock) Unlock() error {
 	if cerr := h.f.Close(); err == nil {
 		err = cerr
 	}
+	h.watch.wait() // after the release, so that no one waits for it
 	return err
 }
 
@@ -132,51 +135,6 @@ func createLock(d *Dir, name string) error {
 		return &fs.PathError{Op: "chmod", Path: filepath.Join(d.path, name), Err: err}
 	}
 	return nil
-}
-
-// waitLock takes the lock on f, shared or exclusive, within timeout; the
-// wait ends early when ctx does. flock(2) needs no write access, so a
-// reader on a read-only file system can lock too.
-func waitLock(ctx context.Context, f *os.File, timeout time.Duration, shared bool) (*Lock, error) {
-	lk := flock.New(f.Name(), flock.SetFlag(lockFlags))
-	try := lk.TryLock
-	if shared {
-		try = lk.TryRLock
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	// Poll with a short, growing delay: a lock is usually held for about
-	// a millisecond, so a fixed coarse delay would dominate under load.
-	delay := 250 * time.Microsecond
-	for {
-		ok, err := try()
-		if err != nil {
-			lk.Close()
-			return nil, fmt.Errorf("lock file %s: %w", f.Name(), err)
-		}
-		if ok {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			lk.Close()
-			return nil, fmt.Errorf("waiting for lock file %s: %w", f.Name(), ctx.Err())
-		case <-deadline.C:
-			lk.Close()
-			return nil, fmt.Errorf("%w within %s: %s is held by another process", ErrLocked, timeout, f.Name())
-		case <-time.After(delay):
-		}
-		if delay < 2*time.Millisecond {
-			delay *= 2
-		}
-	}
-	h := &Lock{f: f, lk: lk}
-	if err := h.same(); err != nil {
-		h.lk.Unlock()
-		h.lk.Close()
-		return nil, err
-	}
-	return h, nil
 }
 
 // same checks that the file gofrs/flock locked by path is the file this
