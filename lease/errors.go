@@ -3,10 +3,13 @@ package lease
 import (
 	"errors"
 	"fmt"
+
+	"github.com/aliaslease/aliaslease/lease/internal/safefile"
 )
 
 // Sentinel errors. Functions of this package wrap them with context; test
-// for them with errors.Is.
+// for them with errors.Is. Those of the file layer are safefile's very
+// values, so that its errors match them.
 var (
 	// ErrInvalidSlug is returned when a slug is not 1-128 characters of
 	// A-Z a-z 0-9 . _ - starting with a letter or a digit.
@@ -22,13 +25,13 @@ var (
 	// ErrLocked is returned by every Manager method that opens the
 	// database when the lock file could not be locked within
 	// Manager.LockTimeout.
-	ErrLocked = errors.New("lock not obtained")
+	ErrLocked = safefile.ErrLocked
 
 	// ErrCorrupt is returned by every Manager method that opens or reads
 	// the database, when the database file is empty, truncated, not a
 	// bbolt file, not an aliaslease database, or internally inconsistent.
 	// The file is never modified once this is detected.
-	ErrCorrupt = errors.New("database unreadable")
+	ErrCorrupt = safefile.ErrCorrupt
 
 	// ErrNewerSchema is returned when opening a database that was written by
 	// a newer aliaslease whose schema this one does not know. It wraps
@@ -42,14 +45,14 @@ var (
 	// user or root, or writable by group or others, a database or lock
 	// file with more than one link, or a symbolic link another user
 	// owns. Nothing is created or changed.
-	ErrUnsafePath = errors.New("unsafe database path")
+	ErrUnsafePath = safefile.ErrUnsafePath
 
 	// ErrNotDatabase is returned by every Manager method that opens the
 	// database when the path holds
 	// something that is not a bbolt database at all: not a regular file,
 	// or one without a bbolt meta page. It wraps ErrCorrupt. Moving such a
 	// file aside would not help: the path is likely wrong.
-	ErrNotDatabase = fmt.Errorf("%w: not a database", ErrCorrupt)
+	ErrNotDatabase = safefile.ErrNotDatabase
 
 	// ErrNoDatabase is returned when a database that only acquire may
 	// create does not exist. The Manager treats it as an empty database

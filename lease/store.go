@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliaslease/aliaslease/lease/internal/safefile"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -75,7 +76,7 @@ func (o *storeOptions) withDefaults() storeOptions {
 type store struct {
 	ctx     context.Context // its end stops every later commit
 	path    string
-	lock    *heldLock // nil when the database has no lock file (see lockDB)
+	lock    *safefile.Lock // nil when the database has no lock file (see lockDB)
 	db      *bolt.DB
 	ro      bool
 	command string
@@ -90,7 +91,7 @@ type store struct {
 //
 // openStore never follows a symbolic link another user could have planted,
 // and reaches every file through its directory's descriptor; see
-// openDir and openAt. Only with opts.Create does it make anything: the
+// safefile's OpenDir and Dir.OpenAt. Only with opts.Create does it make anything: the
 // directories, the lock file, the database.
 func openStore(path string, opts *storeOptions) (*store, error) {
 	return openStoreCtx(context.Background(), path, opts)
@@ -106,14 +107,14 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 	if base == "." || base == "/" || strings.HasSuffix(path, "/") {
 		return nil, fmt.Errorf("database path %s names a directory, not a file", path)
 	}
-	d, err := openDir(filepath.Dir(path), o.Create)
+	d, err := safefile.OpenDir(filepath.Dir(path), o.Create)
 	if errors.Is(err, fs.ErrNotExist) && !o.Create {
 		return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer d.close()
+	defer d.Close()
 	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command}
 	vet := func() error { // a database found without a lock file
 		v := &store{path: path, ro: true}
@@ -128,7 +129,7 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 		return nil, err
 	}
 	if err := s.open(d, base, o); err != nil {
-		unlock(s.lock)
+		s.lock.Unlock()
 		return nil, err
 	}
 	return s, nil
@@ -136,8 +137,8 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 
 // open opens the database base in d under the lock: it checks the file
 // (or creates it, with o.Create), then hands bbolt that very file.
-func (s *store) open(d *dirHandle, base string, o storeOptions) error {
-	f, i, err := openAt(d, base, os.O_RDONLY, "database")
+func (s *store) open(d *safefile.Dir, base string, o storeOptions) error {
+	f, i, err := d.OpenAt(base, os.O_RDONLY, "database")
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && o.Create:
 		if i, err = create(d, base, nil); err != nil {
@@ -148,7 +149,7 @@ func (s *store) open(d *dirHandle, base string, o storeOptions) error {
 	case err != nil:
 		return err
 	default:
-		err = checkFile(f, s.path, i.size)
+		err = safefile.CheckFile(f, s.path, i.Size())
 		f.Close()
 		if err != nil {
 			return err
@@ -160,7 +161,7 @@ func (s *store) open(d *dirHandle, base string, o storeOptions) error {
 		PageSize: pageSize,
 		// Never let bbolt create (and so initialise) a file, follow a
 		// link, or open anything but the file just checked.
-		OpenFile: boltOpener(d, base, i),
+		OpenFile: d.Opener(base, i),
 	}
 	err = guard(func() error {
 		db, err := bolt.Open(s.path, 0o600, bo)
@@ -188,7 +189,7 @@ func (s *store) Close() error {
 		err = s.db.Close()
 		s.db = nil
 	}
-	if uerr := unlock(s.lock); err == nil {
+	if uerr := s.lock.Unlock(); err == nil {
 		err = uerr
 	}
 	s.lock = nil
@@ -292,10 +293,3 @@ func checkSchema(tx *bolt.Tx) error {
 	}
 	return nil
 }
-
-const (
-	boltMagic       = 0xED0CDAED
-	boltVersion     = 2
-	pageHeaderLen   = 16
-	metaChecksumOff = 56
-)

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliaslease/aliaslease/lease/internal/safefile"
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/sys/unix"
 )
 
 // RecoverResult is what Recover did.
@@ -46,11 +46,11 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 	o := opts.withDefaults()
 	o.Create, o.ReadOnly, o.Command = true, false, "recover"
 	var res RecoverResult
-	d, err := openDir(filepath.Dir(path), true)
+	d, err := safefile.OpenDir(filepath.Dir(path), true)
 	if err != nil {
 		return res, err
 	}
-	defer d.close()
+	defer d.Close()
 	base := filepath.Base(path)
 	// What is at the path is judged before a lock file is made beside it,
 	// and once more under the lock.
@@ -61,7 +61,7 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 	if err != nil {
 		return res, err
 	}
-	defer unlock(lk)
+	defer lk.Unlock()
 	found, err := assessExisting(d, base, o.LockTimeout, force)
 	if err != nil {
 		return res, err
@@ -102,16 +102,16 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 // is then ErrExists (readable) or ErrCorrupt (damaged), each with the
 // hint to use force; with force its identity is returned, to be moved.
 // Anything else is refused without that hint.
-func assessExisting(d *dirHandle, base string, timeout time.Duration, force bool) (*statInfo, error) {
-	path := filepath.Join(d.path, base)
-	f, i, err := openAt(d, base, os.O_RDONLY, "database")
+func assessExisting(d *safefile.Dir, base string, timeout time.Duration, force bool) (*safefile.Info, error) {
+	path := filepath.Join(d.Path(), base)
+	f, i, err := d.OpenAt(base, os.O_RDONLY, "database")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w; recover moves aside only a regular file that is a bbolt database or empty", err)
 	}
-	movable := i.size == 0 || looksLikeBolt(f)
+	movable := i.Size() == 0 || safefile.LooksLikeBolt(f)
 	f.Close()
 	switch {
 	case !movable:
@@ -128,33 +128,32 @@ func assessExisting(d *dirHandle, base string, timeout time.Duration, force bool
 // moveAside renames the file base of d, which must be the one found
 // (want), to base.aside-TIME in the same directory, and returns its new
 // path.
-func moveAside(d *dirHandle, base string, want statInfo, now time.Time) (string, error) {
+func moveAside(d *safefile.Dir, base string, want safefile.Info, now time.Time) (string, error) {
 	aside := fmt.Sprintf("%s.aside-%s", base, now.UTC().Format("20060102T150405.000000000Z"))
-	if err := unix.Renameat(d.fd, base, d.fd, aside); err != nil {
-		return "", fmt.Errorf("move %s aside: %w", filepath.Join(d.path, base), err)
+	if err := d.Rename(base, aside); err != nil {
+		return "", fmt.Errorf("move %s aside: %w", filepath.Join(d.Path(), base), err)
 	}
-	moved := filepath.Join(d.path, aside)
-	var st unix.Stat_t
-	if err := unix.Fstatat(d.fd, aside, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || !toInfo(&st).sameAs(want) {
-		return moved, fmt.Errorf("%s changed while it was moved aside to %s; check both", filepath.Join(d.path, base), moved)
+	moved := filepath.Join(d.Path(), aside)
+	if i, err := d.Lstat(aside); err != nil || !i.SameAs(want) {
+		return moved, fmt.Errorf("%s changed while it was moved aside to %s; check both", filepath.Join(d.Path(), base), moved)
 	}
-	return moved, syncDir(d)
+	return moved, d.Sync()
 }
 
 // checkExisting reports whether the file base in d (found as i) is a
 // readable database.
-func checkExisting(d *dirHandle, base, path string, i statInfo, timeout time.Duration) error {
-	f, _, err := openAt(d, base, os.O_RDONLY, "database")
+func checkExisting(d *safefile.Dir, base, path string, i safefile.Info, timeout time.Duration) error {
+	f, _, err := d.OpenAt(base, os.O_RDONLY, "database")
 	if err != nil {
 		return err
 	}
-	err = checkFile(f, path, i.size)
+	err = safefile.CheckFile(f, path, i.Size())
 	f.Close()
 	if err != nil {
 		return err
 	}
 	return guard(func() error {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout, OpenFile: boltOpener(d, base, i)})
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout, OpenFile: d.Opener(base, i)})
 		if err != nil {
 			return boltErr(path, err)
 		}

@@ -5,12 +5,10 @@ import (
 	"context"
 	"errors"
 	bolt "go.etcd.io/bbolt"
-	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -283,40 +281,6 @@ func TestReclaim(t *testing.T) {
 	}
 	if got := strings.Join(left, ","); got != "live,pending" {
 		t.Errorf("leases after Reclaim = %s, want live,pending", got)
-	}
-}
-
-func TestCreatePermissionsAndLeftovers(t *testing.T) {
-	// Modes must not depend on the umask, neither a permissive nor a
-	// restrictive one.
-	for _, umask := range []int{0o000, 0o277} {
-		dir := filepath.Join(t.TempDir(), "a", "b") // made before the umask changes: under 0 it would be 0777
-		old := syscall.Umask(umask)
-		path := filepath.Join(dir, "leases.db")
-		s, err := openStore(path, &storeOptions{Create: true})
-		syscall.Umask(old)
-		if err != nil {
-			t.Fatalf("Open(%q) under umask %#o = %v", path, umask, err)
-		}
-		s.Close()
-		for p, want := range map[string]fs.FileMode{filepath.Dir(dir): 0o700 | fs.ModeDir, dir: 0o700 | fs.ModeDir, path: 0o600, path + ".lock": 0o600} {
-			if fi, err := os.Stat(p); err != nil || fi.Mode() != want {
-				t.Errorf("umask %#o: mode of %s = %v, %v, want %v", umask, p, fi.Mode(), err, want)
-			}
-		}
-	}
-	// A leftover of an interrupted creation is ignored and removed.
-	dir := t.TempDir()
-	path := filepath.Join(dir, "leases.db")
-	leftover := filepath.Join(dir, ".leases.db.creating-123")
-	if err := os.WriteFile(leftover, []byte("half"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := openTest(t, path)
-	mustAcquire(t, s, acquireRequest{Slug: "a"})
-	s.Close()
-	if _, err := os.Stat(leftover); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("leftover %s still there after creation: %v", leftover, err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package lease
+package safefile
 
 import (
 	"errors"
@@ -11,13 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The store never trusts a path. Its directory is reached by walking the
-// path one component at a time from "/" with O_DIRECTORY|O_NOFOLLOW, and
-// every file of the database is then opened, created, renamed and
-// changed through that directory's descriptor, never by path. What is
-// found on the way is held to rules like ssh's StrictModes: see
-// checkAncestor, checkDir and checkFileOwner.
-
 // maxSymlinks bounds the symbolic links followed in one walk, as the
 // kernel's own limit does.
 const maxSymlinks = 40
@@ -25,22 +18,28 @@ const maxSymlinks = 40
 // dirFlags open a directory without following a symbolic link.
 const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 
-// dirHandle is the open database directory.
-type dirHandle struct {
+// Dir is an open database directory, reached by OpenDir. Every file in
+// it is opened, created, renamed and synced through its descriptor.
+type Dir struct {
 	fd   int
 	path string // as the user named it, for messages
 }
 
-func (d *dirHandle) close() {
+// Close closes the directory's descriptor. Closing twice, or a nil Dir,
+// is a no-op.
+func (d *Dir) Close() {
 	if d != nil && d.fd >= 0 {
 		unix.Close(d.fd)
 		d.fd = -1
 	}
 }
 
-// statInfo is the part of a stat result the checks use, the same on
-// every system whatever the widths of unix.Stat_t's fields there.
-type statInfo struct {
+// Path returns the directory's path as it was named to OpenDir.
+func (d *Dir) Path() string { return d.path }
+
+// Info is the part of a stat result the checks use, the same on every
+// system whatever the widths of unix.Stat_t's fields there.
+type Info struct {
 	dev, ino uint64
 	mode     uint32
 	nlink    uint64
@@ -48,21 +47,27 @@ type statInfo struct {
 	size     int64
 }
 
-func toInfo(st *unix.Stat_t) statInfo {
-	return statInfo{dev: uint64(st.Dev), ino: uint64(st.Ino), mode: uint32(st.Mode), nlink: uint64(st.Nlink), uid: st.Uid, size: st.Size}
+func toInfo(st *unix.Stat_t) Info {
+	return Info{dev: uint64(st.Dev), ino: uint64(st.Ino), mode: uint32(st.Mode), nlink: uint64(st.Nlink), uid: st.Uid, size: st.Size}
 }
 
-func fstat(fd int) (statInfo, error) {
+// Fstat is the Info of the open file fd.
+func Fstat(fd int) (Info, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return statInfo{}, err
+		return Info{}, err
 	}
 	return toInfo(&st), nil
 }
 
-func (i statInfo) typ() uint32            { return i.mode & unix.S_IFMT }
-func (i statInfo) perm() uint32           { return i.mode & 0o777 }
-func (i statInfo) sameAs(o statInfo) bool { return i.dev == o.dev && i.ino == o.ino }
+// Size is the file's size in bytes.
+func (i Info) Size() int64 { return i.size }
+
+// SameAs says whether i and o are the same file (device and inode).
+func (i Info) SameAs(o Info) bool { return i.dev == o.dev && i.ino == o.ino }
+
+func (i Info) typ() uint32  { return i.mode & unix.S_IFMT }
+func (i Info) perm() uint32 { return i.mode & 0o777 }
 
 // trustedOwner says whether uid may own a path of the database: this
 // process's effective user, or root.
@@ -77,7 +82,7 @@ func unsafePath(format string, a ...any) error {
 // database directory: owned by this user or root, and writable by no one
 // else unless it is sticky (as /tmp is), where others cannot rename or
 // remove what is not theirs.
-func checkAncestor(path string, i statInfo) error {
+func checkAncestor(path string, i Info) error {
 	switch {
 	case !trustedOwner(i.uid):
 		return unsafePath("%s is owned by uid %d, who could redirect the database; keep the database under directories owned by you or root", path, i.uid)
@@ -89,7 +94,7 @@ func checkAncestor(path string, i statInfo) error {
 
 // checkDir applies the ownership rules to the database directory: owned
 // by this user or root, writable by no one else, sticky or not.
-func checkDir(path string, i statInfo) error {
+func checkDir(path string, i Info) error {
 	switch {
 	case !trustedOwner(i.uid):
 		return unsafePath("database directory %s is owned by uid %d, not by you or root; use a directory of your own (--db)", path, i.uid)
@@ -102,7 +107,7 @@ func checkDir(path string, i statInfo) error {
 // checkFileOwner applies the ownership rules to the database or its lock
 // file: a regular file with one link, owned by this user or root,
 // writable by no one else. what names the file in messages.
-func checkFileOwner(what, path string, i statInfo) error {
+func checkFileOwner(what, path string, i Info) error {
 	switch {
 	case i.typ() != unix.S_IFREG:
 		return fmt.Errorf("%s %s is not a regular file but %s; remove it", what, path, kindOf(fs.FileMode(i.mode&unix.S_IFMT<<16)))
@@ -116,13 +121,13 @@ func checkFileOwner(what, path string, i statInfo) error {
 	return nil
 }
 
-// openDir opens the directory dir for the database: every component is
+// OpenDir opens the directory dir for the database: every component is
 // opened relative to the one before with O_NOFOLLOW and checked with
 // checkAncestor; a symbolic link is followed only when this user or root
 // owns it (so no one else planted it). With create, missing directories
 // are made with mkdirat, 0700, and opened again without following links.
 // The last directory must pass checkDir.
-func openDir(dir string, create bool) (*dirHandle, error) {
+func OpenDir(dir string, create bool) (*Dir, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -139,15 +144,15 @@ func openDir(dir string, create bool) (*dirHandle, error) {
 		unix.Close(w.fd)
 		return nil, err
 	}
-	return &dirHandle{fd: w.fd, path: dir}, nil
+	return &Dir{fd: w.fd, path: dir}, nil
 }
 
 // walker walks a path one directory at a time.
 type walker struct {
-	fd     int      // the directory reached so far
-	at     string   // its path as walked
-	info   statInfo // its stat
-	unsafe error    // why it may not be walked through, if it may not
+	fd     int    // the directory reached so far
+	at     string // its path as walked
+	info   Info   // its stat
+	unsafe error  // why it may not be walked through, if it may not
 	create bool
 	links  int
 }
@@ -165,7 +170,7 @@ func (w *walker) root() error {
 // is checked with checkAncestor when the walk goes on from it; the last
 // one gets checkDir instead.
 func (w *walker) moveTo(fd int, path string) error {
-	i, err := fstat(fd)
+	i, err := Fstat(fd)
 	if err != nil {
 		unix.Close(fd)
 		return err
@@ -250,7 +255,7 @@ func (w *walker) step(name string) (link string, err error) {
 // group or other bits: one that a racer swapped in is never loosened,
 // never tightened, and never another user's.
 func fixMode(fd int) error {
-	i, err := fstat(fd)
+	i, err := Fstat(fd)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,30 @@
+package safefile
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors, wrapped with context; test for them with errors.Is.
+// Package lease exports these very values under the same names.
+var (
+	// ErrUnsafePath is returned when a directory or file on the path could
+	// be steered by another user: owned by someone other than this user or
+	// root, or writable by group or others, a file with more than one
+	// link, or a symbolic link another user owns. Nothing is created or
+	// changed.
+	ErrUnsafePath = errors.New("unsafe database path")
+
+	// ErrLocked is returned when the lock file could not be locked within
+	// the timeout.
+	ErrLocked = errors.New("lock not obtained")
+
+	// ErrCorrupt is returned when a database file cannot be read as a
+	// bbolt database: empty, truncated, or with damaged meta pages.
+	ErrCorrupt = errors.New("database unreadable")
+
+	// ErrNotDatabase is returned when the database path holds something
+	// that is not a bbolt database at all: not a regular file, or one
+	// without a bbolt meta page. It wraps ErrCorrupt.
+	ErrNotDatabase = fmt.Errorf("%w: not a database", ErrCorrupt)
+)

@@ -1,0 +1,66 @@
+package safefile
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestReleaseWatch: the watch wakes on the close of a lock file opened
+// for writing, as a holder of this package closes it after unlocking, and
+// not on the close of one opened read-only, as every failed try of
+// gofrs/flock opens and closes it.
+func TestReleaseWatch(t *testing.T) {
+	d := lockDir(t)
+	f, _, err := d.OpenAt(lockName, os.O_RDONLY, "lock file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := watchRelease(f)
+	if w == nil {
+		t.Fatal("watchRelease = nil on Linux, want an inotify watch")
+	}
+	defer w.close()
+	for _, tt := range []struct {
+		flag int
+		wake bool
+	}{{os.O_RDONLY, false}, {os.O_RDWR, true}, {os.O_RDONLY, false}} {
+		g, _, err := d.OpenAt(lockName, tt.flag, "lock file")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Close()
+		select {
+		case <-w.released():
+			if !tt.wake {
+				t.Errorf("close of the lock file opened with flags %#x woke the waiter, want no wake-up", tt.flag)
+			}
+		case <-time.After(100 * time.Millisecond):
+			if tt.wake {
+				t.Errorf("close of the lock file opened with flags %#x: no wake-up, want one", tt.flag)
+			}
+		}
+	}
+}
+
+// TestSharedLockOpenForWriting: a shared lock's file is opened for
+// writing where the file allows it, so that its release wakes a writer
+// waiting (TestReleaseWatch), as an exclusive one's does.
+func TestSharedLockOpenForWriting(t *testing.T) {
+	d := lockDir(t)
+	for _, shared := range []bool{true, false} {
+		h, err := d.Lock(context.Background(), lockName, LockOptions{Shared: shared, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, err := unix.FcntlInt(h.File().Fd(), unix.F_GETFL, 0)
+		if err != nil || fl&unix.O_ACCMODE != unix.O_RDWR {
+			t.Errorf("Lock(%s, shared=%v): file flags %#x, %v, want it open for writing", lockName, shared, fl, err)
+		}
+		h.Unlock()
+	}
+}
