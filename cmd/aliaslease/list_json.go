@@ -31,6 +31,8 @@ func (j *jsonRows) add(r rowCells) error {
 		j.buf = binary.AppendUvarint(j.buf, r.generation)
 		j.buf = binary.AppendVarint(j.buf, r.acquiredAt.UnixNano())
 		j.buf = binary.AppendVarint(j.buf, r.renewedAt.UnixNano())
+		j.buf = binary.AppendVarint(j.buf, unixOrZero(r.heldAt))
+		j.buf = binary.AppendVarint(j.buf, unixOrZero(r.vacant))
 		j.buf = appendField(j.buf, r.state)
 		j.buf = appendField(j.buf, r.reason)
 		return nil
@@ -49,7 +51,16 @@ func (j *jsonRows) add(r rowCells) error {
 // alias, its times exact in Unix nanoseconds.
 func compactJSON(r *rowCells) bool {
 	exact := func(t time.Time) bool { return time.Unix(0, t.UnixNano()).Equal(t) }
-	return r.leased && len(r.holders) == 0 && r.alias.Is4() && exact(r.acquiredAt) && exact(r.renewedAt)
+	return r.leased && len(r.holders) == 0 && r.alias.Is4() && exact(r.acquiredAt) && exact(r.renewedAt) &&
+		(r.heldAt.IsZero() || exact(r.heldAt)) && (r.vacant.IsZero() || exact(r.vacant))
+}
+
+// unixOrZero is t in Unix nanoseconds, 0 for the zero time (never).
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // appendField appends a string with its length (uvarint).
@@ -70,7 +81,10 @@ func appendCompact(b, row []byte, key uint64) []byte {
 	gen, k := binary.Uvarint(row)
 	acq, m := binary.Varint(row[k:])
 	ren, n := binary.Varint(row[k+m:])
-	state, row := readField(row[k+m+n:])
+	row = row[k+m+n:]
+	held, k := binary.Varint(row)
+	vacant, m := binary.Varint(row[k:])
+	state, row := readField(row[k+m:])
 	reason, _ := readField(row)
 	b = appendJSONString(append(b, "{\n    \"slug\": "...), slug)
 	b = append(b, ",\n    \"alias\": \""...)
@@ -83,6 +97,12 @@ func appendCompact(b, row []byte, key uint64) []byte {
 	}
 	b = time.Unix(0, acq).UTC().AppendFormat(append(b, ",\n    \"acquired_at\": \""...), time.RFC3339Nano)
 	b = time.Unix(0, ren).UTC().AppendFormat(append(b, "\",\n    \"renewed_at\": \""...), time.RFC3339Nano)
+	if held != 0 {
+		b = time.Unix(0, held).UTC().AppendFormat(append(b, "\",\n    \"held_at\": \""...), time.RFC3339Nano)
+	}
+	if vacant != 0 {
+		b = time.Unix(0, vacant).UTC().AppendFormat(append(b, "\",\n    \"vacant_since\": \""...), time.RFC3339Nano)
+	}
 	b = append(b, "\",\n    \"holders\": []"...)
 	if reason != "" {
 		b = appendJSONString(append(b, ",\n    \"reason\": "...), reason)

@@ -26,6 +26,9 @@ type rowCells struct {
 	generation uint64         // 0 for a foreign alias
 	acquiredAt time.Time      // as stored; JSON writes it in UTC
 	renewedAt  time.Time      // as stored; JSON writes it in UTC
+	heldAt     time.Time      // SEEN: when last seen live; zero for never
+	vacant     time.Time      // VACANT: since when observations found it vacant; zero for not vacant
+	now        time.Time      // what SEEN and VACANT count from
 	holders    []lease.Holder // HOLDERS: their names in text, grouped by container in JSON
 }
 
@@ -33,13 +36,23 @@ type rowCells struct {
 func row(d lease.Decision, now time.Time) rowCells {
 	// A lease's Decision.Alias is its own alias (lease.Classify), so the
 	// one alias serves the table, the JSON and the order.
-	r := rowCells{slugText: "-", alias: d.Alias, state: string(d.State), reason: string(d.Reason), holders: d.Holders}
+	r := rowCells{slugText: "-", alias: d.Alias, state: string(d.State), reason: string(d.Reason), holders: d.Holders, now: now}
 	if d.Lease.Slug != "" {
 		r.leased, r.slug, r.slugText = true, d.Lease.Slug, escape(d.Lease.Slug)
 		r.age = now.Sub(d.Lease.RenewedAt)
 		r.generation, r.acquiredAt, r.renewedAt = d.Lease.Generation, d.Lease.AcquiredAt, d.Lease.RenewedAt
+		r.heldAt, r.vacant = d.Lease.HeldAt, d.Lease.Vacancy.Since
 	}
 	return r
+}
+
+// appendSince appends a SEEN or VACANT cell: how long ago t was, "-"
+// for never (or a foreign alias).
+func (r *rowCells) appendSince(b []byte, t time.Time) []byte {
+	if !r.leased || t.IsZero() {
+		return append(b, '-')
+	}
+	return appendAge(b, r.now.Sub(t))
 }
 
 // appendAge appends the AGE cell: how long ago a lease was renewed, "-"
@@ -57,8 +70,9 @@ func (r *rowCells) holderNames() string { return holderNames(r.holders) }
 
 // fields is the row as a --format template sees it.
 func (r *rowCells) fields() listRow {
-	return listRow{Slug: r.slugText, Alias: r.alias.String(), State: r.state, Age: string(r.appendAge(nil)), Holders: r.holderNames(),
-		Generation: r.generation, AcquiredAt: r.acquiredAt, RenewedAt: r.renewedAt, Reason: r.reason}
+	return listRow{Slug: r.slugText, Alias: r.alias.String(), State: r.state, Age: string(r.appendAge(nil)),
+		Seen: string(r.appendSince(nil, r.heldAt)), Vacant: string(r.appendSince(nil, r.vacant)), Holders: r.holderNames(),
+		Generation: r.generation, AcquiredAt: r.acquiredAt, RenewedAt: r.renewedAt, HeldAt: r.heldAt, VacantSince: r.vacant, Reason: r.reason}
 }
 
 // object is the row as list --json writes it (gc's lines leave the
@@ -68,6 +82,14 @@ func (r *rowCells) object(withHolders bool) object {
 	if r.leased {
 		slug, acq, ren := r.slug, r.acquiredAt.UTC(), r.renewedAt.UTC()
 		o.Slug, o.Generation, o.AcquiredAt, o.RenewedAt = &slug, r.generation, &acq, &ren
+		if !r.heldAt.IsZero() {
+			held := r.heldAt.UTC()
+			o.HeldAt = &held
+		}
+		if !r.vacant.IsZero() {
+			vacant := r.vacant.UTC()
+			o.VacantSince = &vacant
+		}
 	}
 	if withHolders {
 		hs := holderObjects(r.holders)
@@ -80,15 +102,19 @@ func (r *rowCells) object(withHolders bool) object {
 // exported fields are the fields a template can name (rowFields), in
 // this order, and "table" formats head their columns with them.
 type listRow struct {
-	Slug       string    `json:"slug"`
-	Alias      string    `json:"alias"`
-	State      string    `json:"state"`
-	Age        string    `json:"age"`
-	Holders    string    `json:"holders"`
-	Generation uint64    `json:"generation"`
-	AcquiredAt time.Time `json:"acquired_at"`
-	RenewedAt  time.Time `json:"renewed_at"`
-	Reason     string    `json:"reason"`
+	Slug        string    `json:"slug"`
+	Alias       string    `json:"alias"`
+	State       string    `json:"state"`
+	Age         string    `json:"age"`
+	Seen        string    `json:"seen"`
+	Vacant      string    `json:"vacant"`
+	Holders     string    `json:"holders"`
+	Generation  uint64    `json:"generation"`
+	AcquiredAt  time.Time `json:"acquired_at"`
+	RenewedAt   time.Time `json:"renewed_at"`
+	HeldAt      time.Time `json:"held_at"`
+	VacantSince time.Time `json:"vacant_since"`
+	Reason      string    `json:"reason"`
 }
 
 // rowFields are the fields a --format template can name: listRow's

@@ -58,6 +58,12 @@ func TestJSONRowsAsEncodingJSON(t *testing.T) {
 			d := lease.Decision{Alias: a, State: states[r.IntN(len(states))], Reason: reasons[r.IntN(len(reasons))]}
 			if r.IntN(10) > 0 {
 				d.Lease = lease.Lease{Slug: fmt.Sprintf("%s-%d", slugs[r.IntN(len(slugs))], i), Alias: a, Generation: uint64(r.IntN(3)), AcquiredAt: at.Add(-time.Hour), RenewedAt: at}
+				if r.IntN(3) == 0 {
+					d.Lease.HeldAt = at.Add(time.Duration(r.Int64N(int64(time.Hour))))
+				}
+				if r.IntN(3) == 0 {
+					d.Lease.Vacancy.Since = at.Add(time.Duration(r.Int64N(int64(time.Hour)))).Truncate(time.Duration(r.IntN(2)) * time.Second)
+				}
 			}
 			if d.Lease.Slug == "" || r.IntN(8) == 0 {
 				d.Holders = []lease.Holder{{Alias: a, ID: "c1", Name: "bundle<1>", Port: "18080->8080/tcp", State: "running"}}
@@ -167,7 +173,7 @@ func TestTableAsTemplate(t *testing.T) {
 	slugs := []string{"a", "bottle-1", "café", "\x1b[2J", "\xff", "日本語-slug", strings.Repeat("s", 90)}
 	names := []string{"web", "db<1>", "naïve", "\x07bell"}
 	states := []lease.State{lease.Live, lease.Pending, lease.Stale, lease.Conflict, lease.Unknown, lease.Foreign}
-	tmpl, table, err := listFormat(`table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Holders}}`)
+	tmpl, table, err := listFormat(`table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Seen}}\t{{.Vacant}}\t{{.Holders}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +185,12 @@ func TestTableAsTemplate(t *testing.T) {
 			if r.IntN(8) > 0 {
 				at := now.Add(-time.Duration(r.Int64N(int64(72 * time.Hour))))
 				d.Lease = lease.Lease{Slug: fmt.Sprintf("%s-%d", slugs[r.IntN(len(slugs))], i), Alias: a, AcquiredAt: at, RenewedAt: at}
+				switch r.IntN(3) {
+				case 1:
+					d.Lease.HeldAt = at.Add(time.Duration(r.Int64N(int64(time.Hour))))
+				case 2:
+					d.Lease.Vacancy.Since = at.Add(time.Duration(r.Int64N(int64(time.Hour))))
+				}
 			}
 			for range r.IntN(3) {
 				d.Holders = append(d.Holders, lease.Holder{Alias: a, ID: fmt.Sprint(r.IntN(2)), Name: names[r.IntN(len(names))]})

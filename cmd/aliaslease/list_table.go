@@ -7,21 +7,24 @@ import (
 	"unicode/utf8"
 )
 
-// tableRows is the default table: SLUG ALIAS STATE AGE HOLDERS, without a
+// tableRows is the default table: SLUG ALIAS STATE AGE SEEN VACANT HOLDERS, without a
 // template, its columns aligned at the end as text/tabwriter would align
 // them (padding 2), with none of its per-cell work. A list of 65,536
 // leases would spend most of its time executing a template, and much of
 // the rest collecting garbage. A row is kept as a small header (the
-// slug's length in bytes and in runes, as uvarints; the alias's, the
-// state's and the age's lengths, a byte each: they are ASCII) and the
+// slug's length in bytes and in runes, as uvarints; the lengths of the
+// other padded cells, a byte each: they are ASCII) and the
 // cells, holders last, with its newline.
 type tableRows struct {
 	sortedRows
-	width [4]int // the widest cell of each padded column, in runes
+	width [tablePadded]int // the widest cell of each padded column, in runes
 }
 
 // tableHeader heads the default table's columns.
-var tableHeader = [5]string{"SLUG", "ALIAS", "STATE", "AGE", "HOLDERS\n"}
+var tableHeader = [tablePadded + 1]string{"SLUG", "ALIAS", "STATE", "AGE", "SEEN", "VACANT", "HOLDERS\n"}
+
+// tablePadded is how many of its columns are padded: all but HOLDERS.
+const tablePadded = 6
 
 func (t *tableRows) add(r rowCells) error {
 	t.begin(r.alias)
@@ -29,7 +32,7 @@ func (t *tableRows) add(r rowCells) error {
 	t.buf = binary.AppendUvarint(t.buf, uint64(len(r.slugText)))
 	t.buf = binary.AppendUvarint(t.buf, uint64(runes))
 	lens := len(t.buf)
-	t.buf = append(t.buf, 0, 0, 0)
+	t.buf = append(t.buf, make([]byte, tablePadded-1)...)
 	t.buf = append(t.buf, r.slugText...)
 	t.width[0] = max(t.width[0], runes)
 	// cell records the length of the column-th cell, appended since start.
@@ -47,19 +50,25 @@ func (t *tableRows) add(r rowCells) error {
 	start = len(t.buf)
 	t.buf = r.appendAge(t.buf)
 	cell(3, start)
+	start = len(t.buf)
+	t.buf = r.appendSince(t.buf, r.heldAt)
+	cell(4, start)
+	start = len(t.buf)
+	t.buf = r.appendSince(t.buf, r.vacant)
+	cell(5, start)
 	t.buf = append(append(t.buf, r.holderNames()...), '\n')
 	return nil
 }
 
 func (t *tableRows) end(w io.Writer) error {
-	for i, h := range tableHeader[:4] {
+	for i, h := range tableHeader[:tablePadded] {
 		t.width[i] = max(t.width[i], len(h))
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	line := bw.AvailableBuffer()
 	for i, h := range tableHeader {
 		line = append(line, h...)
-		if i < 4 {
+		if i < tablePadded {
 			line = pad(line, t.width[i]-len(h)+2)
 		}
 	}
@@ -74,7 +83,7 @@ func (t *tableRows) end(w io.Writer) error {
 func (t *tableRows) appendLine(line, row []byte) []byte {
 	size, k := binary.Uvarint(row)
 	runes, m := binary.Uvarint(row[k:])
-	lens, row := row[k+m:k+m+3], row[k+m+3:]
+	lens, row := row[k+m:k+m+tablePadded-1], row[k+m+tablePadded-1:]
 	line = pad(append(line, row[:size]...), t.width[0]-int(runes)+2)
 	row = row[size:]
 	for i, n := range lens {

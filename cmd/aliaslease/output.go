@@ -22,8 +22,12 @@ type object struct {
 	Generation uint64     `json:"generation,omitempty"`
 	AcquiredAt *time.Time `json:"acquired_at,omitempty"`
 	RenewedAt  *time.Time `json:"renewed_at,omitempty"`
-	Holders    *[]holder  `json:"holders,omitempty"`
-	Reason     string     `json:"reason,omitempty"`
+	// HeldAt and VacantSince: when last seen live, since when found
+	// vacant; left out when never.
+	HeldAt      *time.Time `json:"held_at,omitempty"`
+	VacantSince *time.Time `json:"vacant_since,omitempty"`
+	Holders     *[]holder  `json:"holders,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
 }
 
 // holder is one container holding an alias, with every binding it
