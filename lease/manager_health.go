@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -121,4 +122,19 @@ func (m *Manager) Review(ctx context.Context, leases []Lease) (Review, error) {
 	}
 	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool)
 	return rv, err
+}
+
+// StaleFrom says when a lease without a holder can be stale at the
+// earliest, read now on both clocks with the Manager's grace, and how
+// many more observations must find it vacant first; for the health
+// report. A lease renewed after its vacancy began, or of another boot,
+// starts again.
+func (m *Manager) StaleFrom(l Lease) (time.Time, int) {
+	at := readClocks(m.now())
+	wait, more := vacancyFor(l.Vacancy, l.Generation, l.RenewedAt).staleAfter(at, m.Grace)
+	from := at.wall.Add(wait)
+	if renewal := l.RenewedAt.Add(m.Grace); renewal.After(from) {
+		from = renewal
+	}
+	return from, more
 }

@@ -93,6 +93,10 @@ func printReport(w io.Writer, r *doctor.Report) {
 	if p.Outside > 0 {
 		fmt.Fprintf(w, "note: %d lease(s) hold aliases outside the pool; they are kept and renewed until released\n", p.Outside)
 	}
+	printVacant(w, r.Vacant)
+	for _, pr := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s: %s\n  hint: %s\n", pr.Kind, escape(pr.Detail), escape(pr.Hint))
+	}
 	if r.Healthy() {
 		fmt.Fprintln(w, "no problems found")
 		return
@@ -100,6 +104,23 @@ func printReport(w io.Writer, r *doctor.Report) {
 	fmt.Fprintf(w, "%d problem(s):\n", len(r.Problems))
 	for _, pr := range r.Problems {
 		fmt.Fprintf(w, "- %s: %s\n  hint: %s\n", pr.Kind, escape(pr.Detail), escape(pr.Hint))
+	}
+}
+
+// printVacant says of each lease observations found vacant since when,
+// and when it can be stale at the earliest.
+func printVacant(w io.Writer, vs []doctor.Vacant) {
+	for _, v := range vs {
+		when := "now"
+		if d := time.Until(v.StaleFrom); d > 0 {
+			when = "in " + d.Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "vacant: %s on %s since %s (%d of 3 observations): stale %s at the earliest",
+			escape(v.Slug), v.Alias, v.Since.Format(time.RFC3339), v.Observations, when)
+		if v.MoreObservations > 0 {
+			fmt.Fprintf(w, ", after %d more gc run(s) find it vacant", v.MoreObservations)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

@@ -41,7 +41,12 @@ type Report struct {
 	Interface []Alias    `json:"interface"`
 	Problems  []Problem  `json:"problems"`
 	Wildcards []Wildcard `json:"wildcard_bindings"`
-	Checked   time.Time  `json:"checked_at"`
+	// Vacant are the leases observations found vacant, and when each can
+	// be stale.
+	Vacant []Vacant `json:"vacant"`
+	// Warnings are worth knowing but do not make the report unhealthy.
+	Warnings []Problem `json:"warnings"`
+	Checked  time.Time `json:"checked_at"`
 }
 
 // Database is the state of the lease database.
@@ -128,7 +133,7 @@ func (r *Report) problem(kind, hint, format string, a ...any) {
 // database is opened read-only under the shared lock, and only when it
 // exists.
 func Run(ctx context.Context, cfg Config) *Report {
-	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}}
+	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}, Vacant: []Vacant{}, Warnings: []Problem{}}
 	r.lock(cfg)
 	leases := r.database(ctx, cfg)
 	r.pool(cfg, r.docker(ctx, cfg, leases))
@@ -267,85 +272,6 @@ func (r *Report) docker(ctx context.Context, cfg Config, leases []lease.Lease) [
 			"container %s publishes %s on all addresses (%s)", w.Container, w.Port, w.HostIP)
 	}
 	return rv.Decisions
-}
-
-func (r *Report) pool(cfg Config, decisions []lease.Decision) {
-	p := &r.Pool
-	pool := cfg.Manager.Pool
-	p.Spec, p.Size = pool.String(), pool.Len()
-	p.Counted = r.Database.Leases != nil
-	used := map[netip.Addr]bool{}
-	for _, d := range decisions {
-		if pool.Contains(d.Alias) {
-			used[d.Alias] = true
-		}
-		if d.Lease.Slug != "" {
-			p.Leased++
-			if !pool.Contains(d.Alias) {
-				p.Outside++
-			}
-		}
-		switch d.State {
-		case lease.Live:
-			p.Live++
-		case lease.Pending:
-			p.Pending++
-		case lease.Stale:
-			p.Stale++
-		case lease.Unknown:
-			p.Unknown++
-		case lease.Conflict:
-			p.Conflict++
-			r.problem("conflict", fmt.Sprintf("stop or relabel the container; the lease of %s is kept and never reclaimed while it is held", d.Lease.Slug),
-				"%s is leased to %s, but %s", d.Alias, d.Lease.Slug, holderList(labelledForOthers(d.Holders, d.Lease.Slug)))
-		case lease.Foreign:
-			p.Foreign++
-			r.problem("foreign", foreignHint(d.Holders),
-				"%s is in the pool but not leased, and %s", d.Alias, holderList(d.Holders))
-		}
-	}
-	p.Free = p.Size - len(used)
-}
-
-// foreignHint says what to do about an unleased alias that containers
-// hold: adopt it for the slug they are labelled with, or label them.
-func foreignHint(hs []lease.Holder) string {
-	for _, h := range hs {
-		if h.Slug != "" && lease.ValidateSlug(h.Slug) != nil {
-			return "its container's aliaslease.slug label is not a valid slug: relabel the container (or move it); aliaslease never hands this alias out"
-		}
-		if h.Slug != "" {
-			return fmt.Sprintf("its containers are labelled %s: 'aliaslease acquire %s' adopts the alias; aliaslease never hands it to another slug", h.Slug, h.Slug)
-		}
-	}
-	return "label the bundle aliaslease.slug=SLUG and run 'aliaslease acquire SLUG' to adopt the alias, or move the container; aliaslease never hands this alias out"
-}
-
-// labelledForOthers keeps the holders labelled for a slug other than slug:
-// the ones that make a conflict.
-func labelledForOthers(hs []lease.Holder, slug string) []lease.Holder {
-	var out []lease.Holder
-	for _, h := range hs {
-		if h.Slug != "" && h.Slug != slug {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-func holderList(hs []lease.Holder) string {
-	s := ""
-	for i, h := range hs {
-		if i > 0 {
-			s += ", "
-		}
-		label := "unlabelled"
-		if h.Slug != "" {
-			label = "labelled " + h.Slug
-		}
-		s += fmt.Sprintf("%s (%s, %s) publishes on it", h.Name, label, h.State)
-	}
-	return s
 }
 
 // maxInterfaceChecks bounds the per-alias interface check on large pools.

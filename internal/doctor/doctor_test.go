@@ -53,10 +53,12 @@ func TestRun(t *testing.T) {
 		leases   []string // slugs acquired first, on .16, .17, ...
 		damage   bool     // overwrite the database with text
 		down     map[netip.Addr]bool
-		pool     string   // the pool doctor is run with, when not the default
-		holdLock bool     // an operator's flock holds the lock
-		readOnly bool     // the database and lock files are read-only (skipped as root)
-		problems []string // kinds, in order
+		pool     string        // the pool doctor is run with, when not the default
+		holdLock bool          // an operator's flock holds the lock
+		readOnly bool          // the database and lock files are read-only (skipped as root)
+		ago      time.Duration // the leases were acquired this long ago
+		gcFirst  bool          // one gc (an observation) runs before doctor
+		problems []string      // kinds, in order
 		check    func(t *testing.T, r *Report)
 	}{
 		{name: "no database yet, docker answers", mode: lease.InventoryOn,
@@ -127,6 +129,38 @@ func TestRun(t *testing.T) {
 			problems: []string{"database"}},
 		{name: "alias down", mode: lease.InventoryOff, down: map[netip.Addr]bool{a17: true},
 			problems: []string{"interface"}},
+		{name: "held lock: cannot tell what is foreign", mode: lease.InventoryOn, leases: []string{"a"}, holdLock: true,
+			engine:   fakeEngine{holders: []lease.Holder{{Alias: a16, Name: "a-web", Slug: "a", State: "running"}, {Alias: a17, Name: "other", State: "running"}}},
+			problems: []string{"database", "pool"},
+			check: func(t *testing.T, r *Report) {
+				if d := r.Problems[1].Detail; !strings.HasPrefix(d, "cannot tell: 2 pool aliases are held") || r.Pool.Foreign != 0 {
+					t.Errorf("Run() = %q, pool %+v; want cannot tell for both held aliases, none called foreign", d, r.Pool)
+				}
+			}},
+		{name: "damaged database: cannot tell what is foreign", mode: lease.InventoryOn, leases: []string{"a"}, damage: true,
+			engine:   fakeEngine{holders: []lease.Holder{{Alias: a17, Name: "other", State: "running"}}},
+			problems: []string{"database", "pool"}},
+		{name: "held only by stopped containers a grace after renewal", mode: lease.InventoryOn, leases: []string{"a"}, ago: time.Hour,
+			engine: fakeEngine{holders: []lease.Holder{{Alias: a16, Name: "a-web", Slug: "a", State: "exited"}}},
+			check: func(t *testing.T, r *Report) {
+				if len(r.Warnings) != 1 || r.Warnings[0].Kind != "exited" || !strings.Contains(r.Warnings[0].Detail, "a-web") || r.Pool.Live != 1 {
+					t.Errorf("Run() warnings = %+v, pool %+v; want a's bundle named, the lease still live", r.Warnings, r.Pool)
+				}
+			}},
+		{name: "stopped containers within a grace of renewal", mode: lease.InventoryOn, leases: []string{"a"},
+			engine: fakeEngine{holders: []lease.Holder{{Alias: a16, Name: "a-web", Slug: "a", State: "exited"}}},
+			check: func(t *testing.T, r *Report) {
+				if len(r.Warnings) != 0 {
+					t.Errorf("Run() warnings = %+v, want none", r.Warnings)
+				}
+			}},
+		{name: "a vacant lease says when it can be stale", mode: lease.InventoryOn, leases: []string{"a"}, ago: time.Hour, gcFirst: true,
+			check: func(t *testing.T, r *Report) {
+				if len(r.Vacant) != 1 || r.Vacant[0].Slug != "a" || r.Vacant[0].Observations != 1 || r.Vacant[0].MoreObservations != 2 ||
+					time.Until(r.Vacant[0].StaleFrom) < lease.DefaultGrace-time.Minute || time.Until(r.Vacant[0].StaleFrom) > lease.DefaultGrace {
+					t.Errorf("Run() vacant = %+v; want a, 1 observation, 2 more, stale from about a grace from now", r.Vacant)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,17 +171,24 @@ func TestRun(t *testing.T) {
 				Grace:       lease.DefaultGrace,
 				Mode:        lease.InventoryOff,
 			}
+			m.Now = func() time.Time { return time.Now().Add(-tt.ago) }
 			for _, slug := range tt.leases {
 				if _, err := m.Acquire(context.Background(), slug, 0); err != nil {
 					t.Fatalf("Acquire(%q) = %v", slug, err)
 				}
 			}
+			m.Now = nil
 			if tt.damage {
 				if err := os.WriteFile(m.Path, []byte("not a database\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
 			m.Mode, m.Inventory = tt.mode, tt.engine
+			if tt.gcFirst {
+				if _, err := m.GC(context.Background(), false); err != nil {
+					t.Fatalf("GC() = %v", err)
+				}
+			}
 			if tt.pool != "" {
 				m.Pool = lease.MustParsePool(tt.pool)
 			}
