@@ -307,3 +307,55 @@ func TestManagerListEach(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerRecoverMerges checks recover --force on a readable database:
+// every lease no labelled holder contradicts is kept as it was (a pending
+// lease, one of an unlabelled bundle), labelled holders without a lease
+// are adopted, each lease that had to go is named, and the old file is
+// kept aside (contract: recover).
+func TestManagerRecoverMerges(t *testing.T) {
+	inv := &fakeInventory{}
+	m, _ := testManager(t, inv, InventoryOff)
+	m.Pool = MustParsePool("127.0.0.16-127.0.0.23")
+	for _, slug := range []string{"pending", "unlabelled", "moved", "squatted"} { // .16 .17 .18 .19
+		if _, err := m.Acquire(context.Background(), slug, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := m.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.holders = []Holder{
+		{Alias: addr("127.0.0.17"), ID: "u", Name: "web", State: "running"},                     // no label: unlabelled's bundle
+		{Alias: addr("127.0.0.20"), ID: "m", Name: "moved-web", Slug: "moved", State: "exited"}, // moved's containers now on .20
+		{Alias: addr("127.0.0.19"), ID: "z", Name: "z-web", Slug: "z", State: "running"},        // z's containers on squatted's alias
+		{Alias: addr("127.0.0.21"), ID: "w", Name: "w-web", Slug: "w", State: "created"},        // w has no lease
+	}
+	m.Mode = InventoryOn
+	res, err := m.Recover(context.Background(), true)
+	if err != nil {
+		t.Fatalf("Recover(force) = %v", err)
+	}
+	var got []string
+	for _, l := range res.Leases {
+		got = append(got, l.Slug+"@"+l.Alias.String())
+	}
+	if want := "pending@127.0.0.16 unlabelled@127.0.0.17 z@127.0.0.19 moved@127.0.0.20 w@127.0.0.21"; strings.Join(got, " ") != want {
+		t.Errorf("Recover(force) leases = %s, want %s", strings.Join(got, " "), want)
+	}
+	if want := []string{
+		"dropped the lease of moved on 127.0.0.18: its labelled containers publish on 127.0.0.20",
+		"dropped the lease of squatted on 127.0.0.19: containers labelled z publish on it",
+	}; !slices.Equal(res.Dropped, want) {
+		t.Errorf("Recover(force) dropped = %q, want %q", res.Dropped, want)
+	}
+	for _, l := range res.Leases {
+		if l.Slug == "pending" && (l.Generation != before[0].Lease.Generation || !l.AcquiredAt.Equal(before[0].Lease.AcquiredAt)) {
+			t.Errorf("kept lease %+v, want it as it was: %+v", l, before[0].Lease)
+		}
+	}
+	if _, err := os.Stat(res.MovedTo); res.MovedTo == "" || err != nil {
+		t.Errorf("Recover(force) moved the old file to %q (%v), want it kept aside", res.MovedTo, err)
+	}
+}

@@ -40,6 +40,9 @@ const (
 	// ReasonLabelledContainer: a lease rebuilt by recover from a
 	// labelled container.
 	ReasonLabelledContainer Reason = "labelled-container"
+	// ReasonKept: a lease recover --force kept from the database it
+	// merged.
+	ReasonKept Reason = "kept"
 )
 
 // Decision is the verdict on one lease, or on one unleased but held alias.

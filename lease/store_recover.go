@@ -21,6 +21,7 @@ import (
 type RecoverResult struct {
 	Leases  []Lease  // rebuilt, sorted by alias
 	Skipped []string // why some labelled containers gave no lease
+	Dropped []string // the existing database's leases that had to go (a merge), and why
 	MovedTo string   // where the existing database was moved, if it was
 }
 
@@ -29,7 +30,9 @@ type RecoverResult struct {
 // gets a lease on the lowest of them; an alias that containers of two
 // slugs publish on is given to neither. It writes a new database only
 // where none exists: an existing one is ErrExists (readable) or ErrCorrupt
-// (damaged) unless force, which moves it aside, never deleting it. Only
+// (damaged) unless force, which moves it aside, never deleting it; a
+// readable one is merged then (see merge): its leases that no labelled
+// holder contradicts are kept as they were. Only
 // a regular file with one link that is a bbolt database (damaged or not)
 // or empty is ever moved: anything else at the path is refused
 // (ErrCorrupt, ErrUnsafePath), and no lock file is made beside it. The
@@ -66,19 +69,33 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 	if err != nil {
 		return res, err
 	}
+	var old []Lease // a readable database's leases, merged
 	if found != nil {
+		if old, err = readExisting(d, base, path, *found, o.LockTimeout); err != nil {
+			old = nil // damaged: rebuilt from the holders alone
+		}
 		if res.MovedTo, err = moveAside(d, base, *found, now); err != nil {
 			return res, err
 		}
 	}
-	leases, skipped := rebuild(holders, pool)
-	res.Skipped = skipped
+	rebuilt, skipped := rebuild(holders, pool)
+	kept, added, dropped := merge(old, rebuilt)
+	res.Skipped, res.Dropped = skipped, dropped
 	s := &store{path: path, command: "recover"}
 	_, err = create(d, base, func(tx *bolt.Tx) error {
 		gen := uint64(now.UnixMicro())
-		for i := range leases {
+		for _, l := range kept {
+			gen = max(gen, l.Generation)
+			if err := putLease(tx, l); err != nil {
+				return err
+			}
+			if err := s.logEvent(tx, now, EventRecover, l, ReasonKept); err != nil {
+				return err
+			}
+		}
+		for i := range added {
 			gen++
-			l := &leases[i]
+			l := &added[i]
 			l.Generation, l.AcquiredAt, l.RenewedAt = gen, now.UTC(), now.UTC()
 			if err := putLease(tx, *l); err != nil {
 				return err
@@ -92,7 +109,8 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 	if err != nil {
 		return res, err
 	}
-	res.Leases = leases
+	res.Leases = append(kept, added...)
+	slices.SortFunc(res.Leases, byAlias)
 	return res, nil
 }
 

@@ -38,6 +38,9 @@ func recoverCmd(c *cli.Context, args *recoverArgs) error {
 	for _, s := range res.Skipped {
 		say(c.App.ErrWriter, "note", "%s", s)
 	}
+	for _, s := range res.Dropped {
+		say(c.App.ErrWriter, "note", "%s", s)
+	}
 	if len(res.Leases) == 0 && len(res.Skipped) > 0 {
 		say(c.App.ErrWriter, "warning", "labelled containers were found but none gave a lease; is --pool (%s) the pool they were started with?", m.Pool)
 	}
