@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const fallbackWarning = "deciding from the leases alone"
+const fallbackWarning = "deciding from the leases and the host's listeners alone"
 
 // TestNoEngineThere: when nothing is there to ask (no socket file, or one
 // nobody listens on), acquire under auto decides from the leases alone

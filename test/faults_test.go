@@ -38,21 +38,22 @@ func TestDockerFaults(t *testing.T) {
 			before := readFile(t, db)
 			const timeout = time.Second
 			failing := [][]string{
-				{"--docker-timeout", "1s", "gc", "--grace", "0s"},
 				{"--docker-timeout", "1s", "--docker", "on", "gc", "--grace", "0s"},
-				{"--docker-timeout", "1s", "gc", "--grace", "0s", "--dry-run"},
 				{"--docker-timeout", "1s", "--docker", "on", "acquire", "--grace", "0s", "new"},
 				{"--docker-timeout", "1s", "--docker", "on", "list"},
 			}
-			if !tt.noneYet {
-				failing = append(failing, []string{"--docker-timeout", "1s", "acquire", "--grace", "0s", "new"})
+			if !tt.noneYet { // an engine that is there and fails: auto as on
+				failing = append(failing,
+					[]string{"--docker-timeout", "1s", "gc", "--grace", "0s"},
+					[]string{"--docker-timeout", "1s", "gc", "--grace", "0s", "--dry-run"},
+					[]string{"--docker-timeout", "1s", "acquire", "--grace", "0s", "new"})
 			}
 			for _, args := range failing {
 				began := time.Now()
 				r := cli(t, env, args...)
 				took := time.Since(began)
 				if r.code != 4 || r.stdout != "" || !strings.Contains(r.stderr, "aliaslease: error: container inventory unavailable") ||
-					strings.Contains(r.stderr, "deciding from the leases alone") {
+					strings.Contains(r.stderr, fallbackWarning) {
 					t.Errorf("aliaslease %s: %v, want exit 4 with nothing on stdout", strings.Join(args, " "), r)
 				}
 				if took > timeout+time.Second {
@@ -75,10 +76,21 @@ func TestDockerFaults(t *testing.T) {
 			if !tt.noneYet {
 				return
 			}
-			// auto with no engine there: a warning, a lease from the leases
+			// auto with no engine there: gc reclaims by the listeners and
+			// process holders alone, and says so (contract: gc); a dry run
+			// changes nothing.
+			before = readFile(t, db)
+			r := cli(t, env, "--docker-timeout", "1s", "gc", "--grace", "0s", "--dry-run")
+			if r.code != 0 || r.stdout != "old 127.0.0.16 no-holder\n" || !strings.Contains(r.stderr, "reclaimed by the host's listeners and process holders alone") {
+				t.Errorf("gc --dry-run under auto with no engine: %v, want old reclaimed with a note", r)
+			}
+			if !bytes.Equal(before, readFile(t, db)) {
+				t.Fatalf("gc --dry-run changed the database")
+			}
+			// acquire: a warning, a lease from the leases (and listeners)
 			// alone, nothing reclaimed.
-			r := cli(t, env, "--docker-timeout", "1s", "acquire", "--grace", "0s", "new")
-			if r.code != 0 || r.stdout != "127.0.0.17\n" || !strings.Contains(r.stderr, "deciding from the leases alone") {
+			r = cli(t, env, "--docker-timeout", "1s", "acquire", "--grace", "0s", "new")
+			if r.code != 0 || r.stdout != "127.0.0.17\n" || !strings.Contains(r.stderr, fallbackWarning) {
 				t.Errorf("acquire under auto: %v, want 127.0.0.17 and a warning", r)
 			}
 			if list := mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), "list"); !strings.Contains(list, "old ") {
@@ -88,8 +100,9 @@ func TestDockerFaults(t *testing.T) {
 	}
 }
 
-// TestDockerOffNeverAsks: with --docker off no command contacts Docker,
-// and gc refuses; with a missing database, gc and list create nothing.
+// TestDockerOffNeverAsks: with --docker off no command contacts Docker
+// (gc reclaims by the listeners and process holders alone); with a
+// missing database, gc and list create nothing.
 func TestDockerOffNeverAsks(t *testing.T) {
 	engine := newFakeEngine(t, "")
 	requests := &engine.requests
@@ -111,8 +124,8 @@ func TestDockerOffNeverAsks(t *testing.T) {
 	for _, args := range [][]string{{"acquire", "a"}, {"acquire", "a"}, {"acquire", "b"}, {"list"}, {"release", "a"}, {"log"}} {
 		mustCLI(t, append(env, "ALIASLEASE_DOCKER=off"), args...)
 	}
-	if r := cli(t, append(env, "ALIASLEASE_DOCKER=off"), "gc"); r.code != 2 {
-		t.Errorf("gc with Docker off: %v, want exit 2", r)
+	if r := cli(t, append(env, "ALIASLEASE_DOCKER=off"), "gc"); r.code != 0 || r.stdout != "" {
+		t.Errorf("gc with Docker off: %v, want exit 0, nothing reclaimed", r)
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("with --docker off, Docker was asked %d times", n)
