@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aliaslease/aliaslease/internal/doctor"
+	"github.com/aliaslease/aliaslease/internal/listeners"
 	"github.com/aliaslease/aliaslease/netif"
 	"github.com/urfave/cli/v2"
 )
@@ -27,6 +28,7 @@ func doctorCmd(c *cli.Context, args *doctorArgs) error {
 	if err != nil {
 		return err
 	}
+	m.Listeners = listeners.Source{Owners: true} // shown: name each socket's process
 	r := doctor.Run(c.Context, doctor.Config{
 		Manager:    m,
 		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},
