@@ -107,21 +107,6 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 	return stale, err
 }
 
-// Leased reports which of slugs hold a lease.
-func (s *store) Leased(slugs []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(slugs))
-	err := s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLeases)
-		for _, slug := range slugs {
-			if b.Get([]byte(slug)) != nil {
-				out[slug] = true
-			}
-		}
-		return nil
-	})
-	return out, err
-}
-
 // setHolderPID records pid as the process holding slug's lease of the given
 // generation (zero pid clears it). A lease of another generation is left
 // alone and ErrGenerationMismatch returned; a missing one is ErrNotFound.

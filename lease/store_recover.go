@@ -81,8 +81,20 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 	rebuilt, skipped := rebuild(holders, pool)
 	kept, added, dropped := merge(old, rebuilt)
 	res.Skipped, res.Dropped = skipped, dropped
+	if err := writeRecovered(d, base, path, kept, added, now); err != nil {
+		return res, err
+	}
+	res.Leases = append(kept, added...)
+	slices.SortFunc(res.Leases, byAlias)
+	return res, nil
+}
+
+// writeRecovered creates the database base in d with the leases kept as
+// they were and those added, whose generations start above any handed
+// out before (and above the current time in microseconds).
+func writeRecovered(d *safefile.Dir, base, path string, kept, added []Lease, now time.Time) error {
 	s := &store{path: path, command: "recover"}
-	_, err = create(d, base, func(tx *bolt.Tx) error {
+	_, err := create(d, base, func(tx *bolt.Tx) error {
 		gen := uint64(now.UnixMicro())
 		for _, l := range kept {
 			gen = max(gen, l.Generation)
@@ -106,12 +118,7 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 		}
 		return tx.Bucket(bucketMeta).Put(keyGeneration, seqKey(gen))
 	})
-	if err != nil {
-		return res, err
-	}
-	res.Leases = append(kept, added...)
-	slices.SortFunc(res.Leases, byAlias)
-	return res, nil
+	return err
 }
 
 // assessExisting judges what is at base in d for Recover. Nothing there:

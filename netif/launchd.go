@@ -15,7 +15,7 @@ import (
 // alias to lo0 at each boot with "/sbin/ifconfig lo0 alias IP/32 up", run
 // as root by launchd, so that launches never need a sudo prompt. The
 // script is one /bin/sh loop per range of the pool, so its size does not
-// grow with the pool (a /16 is one loop, not 65,536 commands); it is built
+// grow with the pool (a /16 is one loop, not one command per alias); it is built
 // from pool addresses only, which need no shell quoting; its arithmetic
 // is escaped for XML. It is portable code: the plist can be written on any system.
 func LaunchdPlist(pool lease.Pool) string {

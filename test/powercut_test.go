@@ -453,12 +453,6 @@ type pcCuts struct {
 	n       map[string]int // counts for the log
 }
 
-func (c *pcCuts) fail(format string, a ...any) {
-	c.mu.Lock()
-	c.errs = append(c.errs, fmt.Sprintf(format, a...))
-	c.mu.Unlock()
-}
-
 // start runs one command; it returns its result, its answer if it
 // printed a whole one, whether the power was off when it ended, and
 // whether it ran at all (not when the power was off already).

@@ -12,7 +12,7 @@ import (
 
 // renderBeside calls add with every decision that walk yields, in a
 // goroutine of its own, in batches: on two cores, reading the database
-// and rendering the rows overlap (at 65,536 leases each is about half of
+// and rendering the rows overlap (with a full pool each is about half of
 // list's time). A failure of the walk (a damaged database) is returned
 // before one of add, which ends the walk; so does the end of ctx.
 func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) error, add func(lease.Decision) error) error {

@@ -10,7 +10,7 @@ import (
 // listFormat parses --format: a template, and whether a "table" format
 // wants a header and aligned columns. No template and no table is JSON; no
 // template and a table is the default table ("" or "table", as docker ps
-// takes it), printed without a template, since a list of 65,536 leases
+// takes it), printed without a template, since a list of a full pool's leases
 // would spend most of its time executing one.
 func listFormat(format string) (tmpl *template.Template, table bool, err error) {
 	switch format {

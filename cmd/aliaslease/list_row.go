@@ -14,7 +14,7 @@ import (
 // out. The cells whose text costs an allocation (the alias, the age, the
 // holders) are kept as the values they are made from, and their text is
 // made by the methods below when a layout asks: the default table of
-// 65,536 rows allocates nothing per row.
+// a full pool (docs/design.md, *Many leases*) allocates nothing per row.
 type rowCells struct {
 	leased     bool           // a lease; else a foreign alias, which has no slug, age, generation or times
 	slug       string         // the slug as stored (JSON); slugText is the table's

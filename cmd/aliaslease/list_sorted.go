@@ -8,7 +8,7 @@ import (
 
 // sortedRows keeps rendered rows in memory and gives them back in alias
 // order. The library yields decisions in the order the database stores
-// them; at 65,536 leases, sorting one 8-byte key per rendered row costs a
+// them; with a full pool, sorting one 8-byte key per rendered row costs a
 // fraction of putting the decisions in order. Rows are appended to
 // chunks of a fixed size, never copied to grow one buffer, and nothing
 // in them is a pointer for the garbage collector to follow.
@@ -67,7 +67,7 @@ func keyAlias(key uint64) netip.Addr {
 // sortKeys sorts keys (alias<<32 | row number) by alias, and the rows of
 // one alias in the order added: a stable counting sort on each 16-bit
 // half of the alias (the row numbers come in increasing order), where a
-// comparison sort of 65,536 keys took a tenth of list's time.
+// comparison sort of a full pool's keys took a tenth of list's time.
 func sortKeys(keys []uint64) {
 	if slices.IsSorted(keys) {
 		return

@@ -9,7 +9,7 @@ import (
 
 // tableRows is the default table: SLUG ALIAS STATE AGE SEEN VACANT HOLDERS, without a
 // template, its columns aligned at the end as text/tabwriter would align
-// them (padding 2), with none of its per-cell work. A list of 65,536
+// them (padding 2), with none of its per-cell work. A list of a full pool's
 // leases would spend most of its time executing a template, and much of
 // the rest collecting garbage. A row is kept as a small header (the
 // slug's length in bytes and in runes, as uvarints; the lengths of the
