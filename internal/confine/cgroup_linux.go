@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -175,6 +176,42 @@ func (r Root) List() ([]Entry, error) {
 		out = append(out, Entry{Name: de.Name(), Populated: pop})
 	}
 	return out, nil
+}
+
+// Prune removes every empty group of the subtree (and the empty cgroups
+// below it) whose directory is at least minAge old, and returns their
+// names: what gc does after a wrapper's crash. A run's group is empty from
+// New until its command starts, so minAge must exceed that window; the
+// age is read from the directory's ctime (its creation, or later), so it
+// is never overstated, except by a wall-clock step forward, and a group
+// removed too early only makes that run fail to start its command
+// (clone3 refuses a removed cgroup): nothing runs unconfined.
+func (r Root) Prune(minAge time.Duration) ([]string, error) {
+	list, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range list {
+		var st unix.Stat_t
+		dir := filepath.Join(r.Dir, e.Name)
+		if e.Populated || unix.Lstat(dir, &st) != nil || time.Since(time.Unix(st.Ctim.Unix())) < minAge {
+			continue
+		}
+		g, err := r.Open(e.Name)
+		if err != nil {
+			continue // removed meanwhile, or not a group of ours
+		}
+		if err := g.Remove(); err != nil {
+			g.Close()
+			if errors.Is(err, unix.EBUSY) {
+				continue // populated since List
+			}
+			return removed, err
+		}
+		removed = append(removed, e.Name)
+	}
+	return removed, nil
 }
 
 // openGroup opens dir as a group: an O_PATH descriptor (what clone3

@@ -119,7 +119,7 @@ func TestRemoveRefusesPopulated(t *testing.T) {
 // Two groups of one slug and generation are two groups; List finds each
 // by name with whether it is populated.
 func TestListTwoRuns(t *testing.T) {
-	r := findRoot(t)
+	r := privateRoot(t)
 	busy, idle := newGroup(t, r), newGroup(t, r)
 	if busy.Name() == idle.Name() || busy.ID() == idle.ID() {
 		t.Fatalf("two groups: %q (id %d), %q (id %d); want distinct", busy.Name(), busy.ID(), idle.Name(), idle.ID())
@@ -250,5 +250,26 @@ func TestTerminate(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Prune removes empty groups old enough, and neither populated ones nor
+// ones younger than minAge.
+func TestPrune(t *testing.T) {
+	r := privateRoot(t)
+	busy, idle := newGroup(t, r), newGroup(t, r)
+	_, out := shell(t, busy, `sleep 300 & echo $!; wait`)
+	readPid(t, out)
+	if got, err := r.Prune(time.Hour); err != nil || len(got) != 0 {
+		t.Errorf("Prune(1h) = %q, %v; want nothing removed (%q is younger than an hour)", got, err, idle.Name())
+	}
+	if got, err := r.Prune(0); err != nil || !slices.Equal(got, []string{idle.Name()}) {
+		t.Errorf("Prune(0) = %q, %v; want [%q] (%q is populated)", got, err, idle.Name(), busy.Name())
+	}
+	if _, err := os.Stat(busy.Dir()); err != nil {
+		t.Errorf("populated group after Prune: %v", err)
+	}
+	if _, err := os.Stat(idle.Dir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty group after Prune: %v, want removed", err)
 	}
 }

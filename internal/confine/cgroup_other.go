@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // Find reports that this system has no cgroups (see the Linux version).
@@ -20,6 +21,9 @@ func (r Root) New(name string) (*Group, error) { return nil, errNone() }
 
 // Open fails: there are no cgroups here.
 func (r Root) Open(name string) (*Group, error) { return nil, errNone() }
+
+// Prune fails: there are no cgroups here.
+func (r Root) Prune(minAge time.Duration) ([]string, error) { return nil, errNone() }
 
 // List fails: there are no cgroups here.
 func (r Root) List() ([]Entry, error) { return nil, errNone() }

@@ -139,6 +139,20 @@ func findRoot(t *testing.T) Root {
 	return r
 }
 
+// privateRoot is a subtree of the real one that only this test uses, so
+// that List and Prune see nothing of other tests or other programs.
+func privateRoot(t *testing.T) Root {
+	t.Helper()
+	r := findRoot(t)
+	name, _ := RunName(testSlug, 0)
+	p := Root{Mount: r.Mount, Dir: filepath.Join(r.Dir, name), path: r.path + "/" + name, level: r.level + 1}
+	if err := os.Mkdir(p.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeTree(t, p.Dir) })
+	return p
+}
+
 // newGroup makes a group that is ended and removed when the test ends,
 // however it ends.
 func newGroup(t *testing.T, r Root) *Group {
