@@ -93,11 +93,22 @@ func TestTreeStaysInside(t *testing.T) {
 			if pop, err := g.Populated(); pop || err != nil || alive(pid) {
 				t.Errorf("after Kill: Populated() = %v, %v, grandchild alive %v; want false, nil, false", pop, err, alive(pid))
 			}
+			other, err := r.Open(g.Name()) // as gc would hold it
+			if err != nil {
+				t.Fatalf("Open(%q) = %v", g.Name(), err)
+			}
+			defer other.Close()
 			if err := g.Remove(); err != nil {
 				t.Fatalf("Remove() = %v", err)
 			}
 			if _, err := os.Stat(g.Dir()); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("after Remove: stat %s = %v, want not exist", g.Dir(), err)
+			}
+			if pop, err := other.Populated(); pop || err != nil {
+				t.Errorf("Populated() of a removed group = %v, %v; want false, nil (its holder is gone)", pop, err)
+			}
+			if err := other.Wait(context.Background()); err != nil {
+				t.Errorf("Wait() on a removed group = %v, want nil", err)
 			}
 		})
 	}
@@ -242,7 +253,7 @@ func TestTerminate(t *testing.T) {
 				defer cancel()
 				killed, err := Terminate(ctx, tree, syscall.SIGTERM, 300*time.Millisecond)
 				if err != nil || killed != tt.wantKilled {
-					t.Errorf("Terminate() = %v, %v; want %v, nil", killed, err, tt.wantKilled)
+					t.Fatalf("Terminate() = %v, %v; want %v, nil", killed, err, tt.wantKilled)
 				}
 				cmd.Wait()
 				if pop, err := tree.Populated(); pop || err != nil || alive(pid) {

@@ -31,6 +31,24 @@
 // one as "run" must: a signal to the whole tree, then SIGKILL to what is
 // left after a grace period (--kill-after).
 //
+// A run, in outline (errors elided):
+//
+//	root, err := confine.Find()           // ErrNoCgroup: fall back below
+//	name, _ := confine.RunName(slug, gen)
+//	g, _ := root.New(name)
+//	g.Attach(cmd)                         // keeps cmd's other SysProcAttr fields
+//	cmd.Start()                           // in g before its first instruction
+//	cmd.Wait()                            // CMD's status
+//	g.Wait(ctx)                           // what CMD left behind, or on a signal:
+//	confine.Terminate(ctx, g, sig, killAfter)
+//	g.Remove()
+//
+// and without a cgroup: confine.SetSubreaper(), then
+// pg, _ := confine.StartProcGroup(cmd), and the same with pg. The lease
+// records the group's name (or the process group's id); gc asks
+// root.List (or OpenProcGroup(pgid).Populated) and removes empty groups
+// with root.Prune.
+//
 // The package imports nothing of this module; the lease layer and the
 // CLI wire it in.
 package confine

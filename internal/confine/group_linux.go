@@ -49,7 +49,9 @@ func (g *Group) ID() uint64 { return g.id }
 
 // Level is the group's depth below the cgroup2 root ("/aliaslease/NAME"
 // is 2), the level at which nftables matches this group and every cgroup
-// below it.
+// below it. Like Path it counts from the root this process sees: inside a
+// cgroup namespace that is the namespace's root, not the kernel's, and the
+// level nftables needs would be larger (aliaslease runs in the host's).
 func (g *Group) Level() int { return g.level }
 
 // Attach makes cmd start inside the group: clone3 with CLONE_INTO_CGROUP

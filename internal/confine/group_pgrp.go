@@ -40,7 +40,9 @@ type ProcGroup struct {
 }
 
 // StartProcGroup starts cmd as the leader of a new process group (the
-// rest of cmd.SysProcAttr is kept) and returns that group.
+// rest of cmd.SysProcAttr is kept) and returns that group. On Linux the
+// wrapper calls SetSubreaper first, so that no orphan of the tree is lost
+// to init while the wrapper lives.
 func StartProcGroup(cmd *exec.Cmd) (*ProcGroup, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
