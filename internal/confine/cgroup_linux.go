@@ -128,7 +128,14 @@ func (r Root) New(name string) (*Group, error) {
 		return nil, err
 	}
 	dir := filepath.Join(r.Dir, name)
-	if err := unix.Mkdir(dir, 0o755); err != nil {
+	err := unix.Mkdir(dir, 0o755)
+	if errors.Is(err, unix.ENOENT) { // the subtree was removed since Find (it was empty): make it again
+		if err := makeSubtree(r.Dir); err != nil {
+			return nil, err
+		}
+		err = unix.Mkdir(dir, 0o755)
+	}
+	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("cgroup %s: %w", dir, fs.ErrExist)
 		}

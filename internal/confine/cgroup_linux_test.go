@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,12 @@ import (
 
 func TestFind(t *testing.T) {
 	r := findRoot(t)
+	if err := os.Remove(r.Dir); err == nil { // empty: nothing else uses it now
+		g := newGroup(t, r) // New makes the subtree again
+		if filepath.Dir(g.Dir()) != r.Dir {
+			t.Errorf("New() after the subtree was removed: %s, want it in %s", g.Dir(), r.Dir)
+		}
+	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(r.Dir, &st); err != nil {
 		t.Fatalf("Find() = %+v: %v", r, err)

@@ -30,7 +30,9 @@ import (
 //     there.
 //
 // A process group number can be reused once all of its members are gone;
-// ProcGroup only tells whether the group has members, not whose they are.
+// ProcGroup only tells whether the group has members, not whose they are,
+// and Signal or Kill on a group opened by number reaches whatever group
+// has that number now: only a wrapper's own ProcGroup is sure of its tree.
 //
 // A process group of its own is not the terminal's foreground group: an
 // interactive command needs SysProcAttr.Foreground (and Ctty) as well.

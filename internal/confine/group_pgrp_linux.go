@@ -42,11 +42,11 @@ func (p *ProcGroup) signal(sig syscall.Signal) error {
 		}
 		fresh := false
 		for _, s := range m {
-			if k := (key{s.pid, s.start}); !done[k] {
-				done[k], fresh = true, true
-			} else {
+			k := key{s.pid, s.start}
+			if done[k] {
 				continue
 			}
+			done[k], fresh = true, true
 			if err := signalStat(s, sig); err != nil {
 				return err
 			}
