@@ -10,7 +10,7 @@ type Root struct {
 	// (non-root) user rather than one made as root.
 	Delegated bool
 
-	level int    // depth of Dir below the cgroup2 root
+	level uint32 // depth of Dir below the cgroup2 root
 	path  string // Dir as /proc/PID/cgroup names it ("/aliaslease")
 }
 

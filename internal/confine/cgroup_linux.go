@@ -112,12 +112,12 @@ func makeSubtree(dir string) error {
 }
 
 // depth counts the components of an absolute slash path ("/" is 0).
-func depth(p string) int {
+func depth(p string) uint32 {
 	p = strings.Trim(filepath.Clean(p), "/")
 	if p == "" {
 		return 0
 	}
-	return strings.Count(p, "/") + 1
+	return uint32(strings.Count(p, "/") + 1)
 }
 
 // New makes a group of its own named name (see RunName). It fails with
@@ -224,7 +224,7 @@ func (r Root) Prune(minAge time.Duration) ([]string, error) {
 // openGroup opens dir as a group: an O_PATH descriptor (what clone3
 // takes as CLONE_INTO_CGROUP's fd, and the base of every later file
 // access, so a rename under us changes nothing) and its cgroup id.
-func openGroup(name, dir, path string, level int) (*Group, error) {
+func openGroup(name, dir, path string, level uint32) (*Group, error) {
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)

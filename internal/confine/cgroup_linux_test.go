@@ -182,7 +182,7 @@ func TestIDAndLevel(t *testing.T) {
 	if g.ID() != st.Ino || strings.TrimSpace(string(out)) != strconv.FormatUint(g.ID(), 10) {
 		t.Errorf("ID() = %d, want the inode: stat(2) %d, stat -c %%i %s", g.ID(), st.Ino, out)
 	}
-	if want := strings.Count(g.Path(), "/"); g.Level() != want || want < 2 {
+	if want := uint32(strings.Count(g.Path(), "/")); g.Level() != want || want < 2 {
 		t.Errorf("Level() = %d for %q, want %d", g.Level(), g.Path(), want)
 	}
 	for _, bad := range []string{"..", "a/b", "", "cgroup.kill"} {

@@ -50,7 +50,7 @@ func (g *Group) FD() int { return -1 }
 func (g *Group) ID() uint64 { return 0 }
 
 // Level is 0: there are no cgroups here.
-func (g *Group) Level() int { return 0 }
+func (g *Group) Level() uint32 { return 0 }
 
 // Attach fails: there are no cgroups here.
 func (g *Group) Attach(cmd *exec.Cmd) error { return errNone() }

@@ -123,9 +123,13 @@ func copyExe(dst string) error {
 // requireRoot skips a test that needs real cgroups and other users.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: makes cgroups and runs processes as user nobody (CI runs it as root)")
+	if os.Geteuid() == 0 {
+		return
 	}
+	if os.Getenv("ALIASLEASE_TEST_CONFINE") == "1" {
+		t.Fatal("cgroup tests need root (ALIASLEASE_TEST_CONFINE=1)")
+	}
+	t.Skip("needs root: makes cgroups and runs processes as user nobody (set ALIASLEASE_TEST_CONFINE=1 to make this a failure)")
 }
 
 // findRoot is Find for a test that needs it to work.

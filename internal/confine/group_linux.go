@@ -25,7 +25,7 @@ type Group struct {
 	path  string // as /proc/PID/cgroup names it
 	fd    int    // O_PATH|O_DIRECTORY
 	id    uint64
-	level int
+	level uint32
 }
 
 // Name is the group's directory name (a RunName for groups of "run").
@@ -52,7 +52,7 @@ func (g *Group) ID() uint64 { return g.id }
 // below it. Like Path it counts from the root this process sees: inside a
 // cgroup namespace that is the namespace's root, not the kernel's, and the
 // level nftables needs would be larger (aliaslease runs in the host's).
-func (g *Group) Level() int { return g.level }
+func (g *Group) Level() uint32 { return g.level }
 
 // Attach makes cmd start inside the group: clone3 with CLONE_INTO_CGROUP
 // puts the child there as it is created, before its first instruction,
