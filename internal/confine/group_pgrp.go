@@ -73,8 +73,8 @@ func (p *ProcGroup) Signal(sig syscall.Signal) error { return p.signal(sig) }
 func (p *ProcGroup) Kill() error { return p.signal(syscall.SIGKILL) }
 
 // pollEvery is how often Wait looks: nothing notifies the end of a
-// process group.
-const pollEvery = 20 * time.Millisecond
+// process group, and on Linux a wrapper's look reads all of /proc.
+const pollEvery = 100 * time.Millisecond
 
 // Wait returns once no member lives (nil) or ctx ends (ctx.Err()).
 func (p *ProcGroup) Wait(ctx context.Context) error {

@@ -1,6 +1,7 @@
 package confine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -20,6 +21,9 @@ func SetSubreaper() error {
 }
 
 func (p *ProcGroup) populated() (bool, error) {
+	if !p.wrapper && errors.Is(syscall.Kill(-p.pgid, 0), syscall.ESRCH) {
+		return false, nil // no process at all in the group: no need to read /proc
+	}
 	m, err := p.members()
 	return len(m) > 0, err
 }
@@ -59,16 +63,22 @@ func (p *ProcGroup) signal(sig syscall.Signal) error {
 }
 
 // signalStat signals the process s names through a pidfd, once its start
-// time shows the PID was not reused since it was read.
+// time shows the PID was not reused since it was read. Kernels before 5.3
+// have no pidfd: the signal then goes by PID, right after the check.
 func signalStat(s procStat, sig syscall.Signal) error {
 	pfd, err := unix.PidfdOpen(s.pid, 0)
-	if err != nil {
+	if err != nil && !errors.Is(err, unix.ENOSYS) {
 		return ignoreGone(err)
 	}
-	defer unix.Close(pfd)
-	now, err := readStat(s.pid)
-	if err != nil || now.start != s.start {
+	if err == nil {
+		defer unix.Close(pfd)
+	}
+	now, serr := readStat(s.pid)
+	if serr != nil || now.start != s.start {
 		return nil
+	}
+	if err != nil {
+		return ignoreGone(syscall.Kill(s.pid, sig))
 	}
 	return ignoreGone(unix.PidfdSendSignal(pfd, sig, nil, 0))
 }
