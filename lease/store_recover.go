@@ -22,6 +22,7 @@ type RecoverResult struct {
 	Leases  []Lease  // rebuilt, sorted by alias
 	Skipped []string // why some labelled containers gave no lease
 	Dropped []string // the existing database's leases that had to go (a merge), and why
+	Kept    int      // how many of Leases were kept from the existing database (a merge)
 	MovedTo string   // where the existing database was moved, if it was
 }
 
@@ -84,7 +85,7 @@ func recoverDBCtx(ctx context.Context, path string, opts *storeOptions, holders 
 	if err := writeRecovered(d, base, path, kept, added, now); err != nil {
 		return res, err
 	}
-	res.Leases = append(kept, added...)
+	res.Leases, res.Kept = append(kept, added...), len(kept)
 	slices.SortFunc(res.Leases, byAlias)
 	return res, nil
 }

@@ -41,7 +41,7 @@ func recoverCmd(c *cli.Context, args *recoverArgs) error {
 	for _, s := range res.Dropped {
 		say(c.App.ErrWriter, "note", "%s", s)
 	}
-	if len(res.Leases) == 0 && len(res.Skipped) > 0 {
+	if len(res.Leases) == res.Kept && len(res.Skipped) > 0 {
 		say(c.App.ErrWriter, "warning", "labelled containers were found but none gave a lease; is --pool (%s) the pool they were started with?", m.Pool)
 	}
 	if args.json {
