@@ -87,11 +87,6 @@ type Snapshot struct {
 	// containers only when it Listed them.
 	Containers Containers
 	at         instant // TakenAt with the boot-time clock, when the Manager took it
-	// complete: every holder source answered (the inventory, or nothing
-	// was there, or it is off; the listeners), so a reconcile with this
-	// snapshot is an observation: a lease without a holder in it was
-	// seen vacant.
-	complete bool
 }
 
 // Containers says what the container inventory contributed to a

@@ -106,7 +106,6 @@ func (m *Manager) take(ctx context.Context, fb fallback) (answer, error) {
 	if err := m.addListeners(ctx, snap); err != nil {
 		return a, err
 	}
-	snap.complete = snap.Containers != NotAsked || !m.usesInventory()
 	a.snap = snap
 	return a, nil
 }
