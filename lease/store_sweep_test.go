@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -144,5 +145,43 @@ func TestVacancyVoidedByOlderBinary(t *testing.T) {
 	}
 	if ds, err := s.Reclaim(snapAt(nil, 0), 10*time.Minute, false); err != nil || len(ds) != 0 {
 		t.Errorf("Reclaim = %+v, %v; want nothing: the vacancy began again with this observation", ds, err)
+	}
+}
+
+// TestVacancyWrittenOnlyWhenItChanges checks that gc writes a vacancy
+// only when it begins or its count moves (up to three): once counted to
+// three, further vacant observations before the grace is over leave the
+// file byte for byte as it was, and a holder seen ends the vacancy (one
+// write), after which nothing is written again.
+func TestVacancyWrittenOnlyWhenItChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.db")
+	s := openTest(t, path)
+	mustAcquire(t, s, acquireRequest{Slug: "a", Now: t0.Add(-time.Hour)})
+	const grace = time.Hour
+	held := []Holder{{Alias: addr("127.0.0.16"), Name: "c"}}
+	for i, tt := range []struct {
+		after     time.Duration
+		holders   []Holder
+		wantWrite bool
+		wantObs   int
+	}{
+		{0, nil, true, 1},
+		{time.Minute, nil, true, 2},
+		{2 * time.Minute, nil, true, 3},
+		{3 * time.Minute, nil, false, 3},
+		{4 * time.Minute, nil, false, 3},
+		{5 * time.Minute, held, true, 0},
+		{6 * time.Minute, held, false, 0},
+	} {
+		before := readFile(t, path)
+		if ds, err := s.Reclaim(snapAt(tt.holders, tt.after), grace, false); err != nil || len(ds) != 0 {
+			t.Fatalf("gc %d: Reclaim = %+v, %v; want nothing stale within the grace", i, ds, err)
+		}
+		if wrote := !bytes.Equal(before, readFile(t, path)); wrote != tt.wantWrite {
+			t.Errorf("gc %d (+%s): wrote the file = %v, want %v", i, tt.after, wrote, tt.wantWrite)
+		}
+		if l, _ := s.Get("a"); l.Vacancy.Observations != tt.wantObs {
+			t.Errorf("gc %d: %d vacant observations, want %d", i, l.Vacancy.Observations, tt.wantObs)
+		}
 	}
 }
