@@ -13,20 +13,6 @@ import (
 	"github.com/aliaslease/aliaslease/internal/fstree"
 )
 
-// tree describes every entry under dir (see fstree.Snapshot).
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	return fstree.Snapshot(dir)
-}
-
-// sameTree fails the test for every difference between two trees.
-func sameTree(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	for _, d := range fstree.Diff(before, after) {
-		t.Errorf("%s: %s", what, d)
-	}
-}
-
 // TestOpenRefusesUnsafePaths: openStore applies the file layer's
 // ownership rules (lease/internal/safefile, where they are tested in
 // full) to the directory, the database and the lock file: each is
@@ -46,7 +32,7 @@ func TestOpenRefusesUnsafePaths(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			base := t.TempDir()
 			path := setup(base)
-			before := tree(t, base)
+			before := fstree.Snapshot(base)
 			for _, o := range []storeOptions{{Create: true}, {ReadOnly: true}, {}} {
 				s, err := openStore(path, &o)
 				if err == nil {
@@ -56,7 +42,7 @@ func TestOpenRefusesUnsafePaths(t *testing.T) {
 					t.Errorf("Open(%q, %+v) = %v, want ErrUnsafePath", path, o, err)
 				}
 			}
-			sameTree(t, "after the refusals", before, tree(t, base))
+			fstree.Same(t, "after the refusals", base, before)
 		})
 	}
 }

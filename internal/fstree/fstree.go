@@ -59,3 +59,15 @@ func Diff(before, after map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Same fails t, naming what was done, for every difference between the
+// tree as it was (before, a Snapshot) and as it is under dir now.
+func Same(t interface {
+	Helper()
+	Errorf(format string, args ...any)
+}, what, dir string, before map[string]string) {
+	t.Helper()
+	for _, d := range Diff(before, Snapshot(dir)) {
+		t.Errorf("%s: %s", what, d)
+	}
+}

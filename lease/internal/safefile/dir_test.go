@@ -17,20 +17,6 @@ import (
 // otherUID is a user that is neither root nor the test's (nobody).
 const otherUID = 65534
 
-// tree describes every entry under dir (see fstree.Snapshot).
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	return fstree.Snapshot(dir)
-}
-
-// sameTree fails the test for every difference between two trees.
-func sameTree(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	for _, d := range fstree.Diff(before, after) {
-		t.Errorf("%s: %s", what, d)
-	}
-}
-
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -104,14 +90,14 @@ func TestOwnershipRules(t *testing.T) {
 			}
 			base := t.TempDir()
 			path := tt.setup(t, base)
-			before := tree(t, base)
+			before := fstree.Snapshot(base)
 			for _, create := range []bool{true, false} {
 				err := openLikeStore(path, create)
 				if !errors.Is(err, ErrUnsafePath) || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("openLikeStore(%q, create=%v) = %v, want ErrUnsafePath saying %q", path, create, err, tt.want)
 				}
 			}
-			sameTree(t, "after the refusals", before, tree(t, base))
+			fstree.Same(t, "after the refusals", base, before)
 		})
 	}
 }
@@ -221,14 +207,14 @@ func TestSymlinksNotFollowed(t *testing.T) {
 			link := filepath.Join(dir, name)
 			must(t, os.Symlink(filepath.Join(outside, "target"), link))
 			defer os.Remove(link)
-			before := tree(t, base)
+			before := fstree.Snapshot(base)
 			for _, create := range []bool{true, false} {
 				err := openLikeStore(path, create)
 				if err == nil || !strings.Contains(err.Error(), "not a regular file but a symbolic link") {
 					t.Errorf("openLikeStore(%q, create=%v) with %s a symlink = %v, want a refusal", path, create, name, err)
 				}
 			}
-			sameTree(t, "after the refusals", before, tree(t, base))
+			fstree.Same(t, "after the refusals", base, before)
 		})
 	}
 	// This user's own link on the way is followed.
