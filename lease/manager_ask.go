@@ -44,6 +44,14 @@ type Listeners interface {
 	Bound(ctx context.Context, within []netip.Prefix) ([]Holder, error)
 }
 
+// OwnerNamer is Listeners that can name the process of each listener
+// holder, in its Name, for the commands that show holders (list, doctor:
+// Manager.NameOwners); it may cost a walk of every process, so it is
+// asked only about the listeners kept as holders of their own.
+type OwnerNamer interface {
+	NameOwners(hs []Holder)
+}
+
 // ErrListeners is returned when the host's listeners were needed and
 // could not be read in full.
 var ErrListeners = errors.New("the host's listeners could not be read")
@@ -141,10 +149,14 @@ func (m *Manager) addListeners(ctx context.Context, snap *Snapshot) error {
 			published[bindingKey(h.Alias, h.Port)] = true
 		}
 	}
+	kept := len(snap.Holders)
 	for _, l := range ls {
 		if !published[bindingKey(l.Alias, l.Port)] {
 			snap.Holders = append(snap.Holders, l)
 		}
+	}
+	if n, ok := m.Listeners.(OwnerNamer); ok && m.NameOwners && len(snap.Holders) > kept {
+		n.NameOwners(snap.Holders[kept:])
 	}
 	return nil
 }
