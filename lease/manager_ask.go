@@ -155,8 +155,23 @@ func (m *Manager) addListeners(ctx context.Context, snap *Snapshot) error {
 			snap.Holders = append(snap.Holders, l)
 		}
 	}
-	if n, ok := m.Listeners.(OwnerNamer); ok && m.NameOwners && len(snap.Holders) > kept {
-		n.NameOwners(snap.Holders[kept:])
+	if n, ok := m.Listeners.(OwnerNamer); ok && m.NameOwners {
+		// Only those on pool aliases are shown (a lease outside the pool
+		// shows its listeners unnamed): the walk of every process is not
+		// paid for sockets no report names.
+		var at []int
+		var inPool []Holder
+		for i := kept; i < len(snap.Holders); i++ {
+			if m.Pool.Contains(snap.Holders[i].Alias) {
+				at, inPool = append(at, i), append(inPool, snap.Holders[i])
+			}
+		}
+		if len(inPool) > 0 {
+			n.NameOwners(inPool)
+			for j, i := range at {
+				snap.Holders[i].Name = inPool[j].Name
+			}
+		}
 	}
 	return nil
 }

@@ -43,15 +43,30 @@ type bigCmd struct {
 	writes      bool
 	args        []string
 	off         bool
+	bin         string // the binary measured; "" for the one under test
+}
+
+// bigDefs are the commands of the big part: bigCmds, and each again for
+// the -against binary when one is given, measured in the same iterations
+// so that the two are compared side by side.
+func bigDefs() []bigCmd {
+	defs := append([]bigCmd(nil), bigCmds...)
+	if *againstBin != "" {
+		for _, d := range bigCmds {
+			d.name, d.label, d.bin = "against-"+d.name, d.label+" (-against binary)", *againstBin
+			defs = append(defs, d)
+		}
+	}
+	return defs
 }
 
 var bigCmds = []bigCmd{
-	{"acquire-on", "`acquire` (new lease, Docker on)", true, []string{"acquire", "--grace", "24h", "newcomer"}, false},
-	{"acquire-off", "`acquire` (new lease, Docker off)", true, []string{"acquire", "newcomer"}, true},
-	{"list-on", "`list` (Docker on)", false, []string{"list"}, false},
-	{"list-off", "`list` (Docker off)", false, []string{"list"}, true},
-	{"gc", "`gc --grace 24h` (Docker on, nothing to reclaim or record)", true, []string{"gc", "--grace", "24h"}, false},
-	{"gc-first", "`gc --grace 24h`, the first observation (every lease's vacancy begins: written)", true, []string{"gc", "--grace", "24h"}, false},
+	{"acquire-on", "`acquire` (new lease, Docker on)", true, []string{"acquire", "--grace", "24h", "newcomer"}, false, ""},
+	{"acquire-off", "`acquire` (new lease, Docker off)", true, []string{"acquire", "newcomer"}, true, ""},
+	{"list-on", "`list` (Docker on)", false, []string{"list"}, false, ""},
+	{"list-off", "`list` (Docker off)", false, []string{"list"}, true, ""},
+	{"gc", "`gc --grace 24h` (Docker on, nothing to reclaim or record)", true, []string{"gc", "--grace", "24h"}, false, ""},
+	{"gc-first", "`gc --grace 24h`, the first observation (every lease's vacancy begins: written)", true, []string{"gc", "--grace", "24h"}, false, ""},
 }
 
 // observeBig makes each big database's observed copy: three gcs by the
@@ -109,11 +124,11 @@ func measureBig(k int) bigRun {
 	observeBig()
 	first := bigFirst
 	sizes := []int{*smallLeases, *bigLeases}
-	defs := bigCmds
+	defs := bigDefs()
 	// sourceOf is the database a command's samples start from: the
 	// observed copy, but for the first observation's gc.
 	sourceOf := func(d bigCmd, n int) string {
-		if d.name == "gc-first" {
+		if strings.HasSuffix(d.name, "gc-first") {
 			return bigMasters[n].master
 		}
 		return bigMasters[n].observed
@@ -129,7 +144,11 @@ func measureBig(k int) bigRun {
 		if d.off {
 			env = dockerOff(db)
 		}
-		return cmdSpec{env: append(env, "ALIASLEASE_POOL="+bigPool), argv: append([]string{bin}, d.args...)}, db
+		exe := bin
+		if d.bin != "" {
+			exe = d.bin
+		}
+		return cmdSpec{env: append(env, "ALIASLEASE_POOL="+bigPool), argv: append([]string{exe}, d.args...)}, db
 	}
 	for _, n := range sizes {
 		copyDB(bigMasters[n].observed, filepath.Join(tmpDir, "big", fmt.Sprintf("read-%d", n), "leases.db"))
@@ -144,14 +163,15 @@ func measureBig(k int) bigRun {
 			}
 			c.capture = true
 			s := run(c)
+			base := strings.TrimPrefix(d.name, "against-")
 			switch {
 			case s.code != 0:
 				fatalf("warm-up %s at %d leases: exit %d", d.name, n, s.code)
-			case strings.HasPrefix(d.name, "acquire") && strings.TrimSpace(s.out) != lastOf(first, n+1).String():
+			case strings.HasPrefix(base, "acquire") && strings.TrimSpace(s.out) != lastOf(first, n+1).String():
 				fatalf("warm-up %s at %d leases printed %q, want %s", d.name, n, s.out, lastOf(first, n+1))
-			case strings.HasPrefix(d.name, "gc") && s.out != "":
+			case strings.HasPrefix(base, "gc") && s.out != "":
 				fatalf("warm-up gc at %d leases reclaimed: %s", n, firstLine(s.out))
-			case strings.HasPrefix(d.name, "list") && strings.Count(s.out, "fill-") != n:
+			case strings.HasPrefix(base, "list") && strings.Count(s.out, "fill-") != n:
 				fatalf("warm-up %s at %d leases listed %d leases", d.name, n, strings.Count(s.out, "fill-"))
 			}
 		}
@@ -218,7 +238,7 @@ func bigPart(results []bigRun) *partOut {
 		p.printf("| command | %s leases | %s leases | ratio | difference (ms) | − floor at %s (ms) | peak RSS %s | peak RSS %s | failures |\n",
 			thousands(small), thousands(big), thousands(big), thousands(small), thousands(big))
 		p.printf("|---|---|---|---|---|---|---|---|---|\n")
-		for _, d := range bigCmds {
+		for _, d := range bigDefs() {
 			a, b := r.ss[bigKey{d.name, small}], r.ss[bigKey{d.name, big}]
 			p.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", d.label, ms(a.median()), ms(b.median()), ratio(b.median(), a.median()),
 				diff(b.median(), a.median()), diff(b.median(), r.floor.median()), rssCell(a.peakKB()), rssCell(b.peakKB()), a.failures()+b.failures())
