@@ -56,6 +56,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			acquireCommand(), releaseCommand(), listCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
+			metricsCommand(),
 			completeCommand(), genDocsCommand(),
 		},
 	}
