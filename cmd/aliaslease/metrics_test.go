@@ -186,10 +186,20 @@ func TestMetricsTextfile(t *testing.T) {
 	}
 	run("acquire", "--no-ifup", "metrics-a")
 	run("acquire", "--no-ifup", "metrics-b")
+	// A previous file, as the last run left it, is replaced whole (a new
+	// inode: renamed over, never rewritten in place), readable by others.
+	if err := os.WriteFile(prom, []byte("stale\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(prom)
 	run("metrics", "--textfile", prom)
 	data, err := os.ReadFile(prom)
 	if err != nil {
 		t.Fatal(err)
+	}
+	after, _ := os.Stat(prom)
+	if os.SameFile(before, after) || after.Mode().Perm() != 0o644 {
+		t.Errorf("textfile: same file %v, mode %v; want a new file renamed over the old, 0644", os.SameFile(before, after), after.Mode().Perm())
 	}
 	fams, err := parseExposition(string(data))
 	if err != nil {
