@@ -77,6 +77,10 @@ var (
 	// the leases alone.
 	ErrNoEngine = fmt.Errorf("%w: no engine there", ErrInventory)
 
+	// ErrListeners is returned when the host's listeners were needed and
+	// could not be read in full: what holds an alias is then not known.
+	ErrListeners = errors.New("the host's listeners could not be read")
+
 	// ErrEndpoint is returned by an Inventory whose endpoint cannot be
 	// used as written: not a URL, an unknown context, an unsupported
 	// kind such as ssh://. It is bad input, not a Docker failure.

@@ -52,10 +52,6 @@ type OwnerNamer interface {
 	NameOwners(hs []Holder)
 }
 
-// ErrListeners is returned when the host's listeners were needed and
-// could not be read in full.
-var ErrListeners = errors.New("the host's listeners could not be read")
-
 // usesInventory says whether the inventory is asked at all.
 func (m *Manager) usesInventory() bool { return m.Inventory != nil && m.Mode != InventoryOff }
 
