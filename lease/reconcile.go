@@ -130,10 +130,7 @@ func classifyEach(leases iter.Seq2[Lease, error], idx *holderIndex, at instant, 
 		if alsoHeldBy != nil {
 			d.Holders = append(d.Holders, alsoHeldBy(l)...)
 		}
-		d.State, d.Reason = judge(l, d.Holders, at, grace)
-		if !idx.known && (d.State == Pending || d.State == Stale) {
-			d.State, d.Reason = Unknown, ReasonNotAsked // no holder seen, but not every one was asked
-		}
+		d.State, d.Reason = judge(l, d.Holders, at, grace, idx.known)
 		if err := yield(&d); err != nil {
 			return err
 		}
@@ -225,17 +222,21 @@ func (x *holderIndex) holds(a netip.Addr) bool {
 // is long (enough observations, the first at least grace ago by the
 // boot-time clock) and its renewal at least grace old; with a zero grace
 // every lease without a holder is stale at once (unless renewed after at).
-func judge(l Lease, holders []Holder, at instant, grace time.Duration) (State, Reason) {
-	return verdict(l.Slug, l.RenewedAt, &l.Vacancy, holders, at, grace)
+// When the holders are not known in full (a report with the inventory off
+// or failing: !known), one without a holder seen is Unknown.
+func judge(l Lease, holders []Holder, at instant, grace time.Duration, known bool) (State, Reason) {
+	return verdict(l.Slug, l.RenewedAt, &l.Vacancy, holders, at, grace, known)
 }
 
 // verdict is judge for a lease known by its slug, renewal and vacancy.
-func verdict(slug string, renewed time.Time, v *Vacancy, holders []Holder, at instant, grace time.Duration) (State, Reason) {
+func verdict(slug string, renewed time.Time, v *Vacancy, holders []Holder, at instant, grace time.Duration, known bool) (State, Reason) {
 	switch {
 	case len(holders) > 0 && labelledForOther(holders, slug):
 		return Conflict, ReasonLabelMismatch
 	case len(holders) > 0:
 		return Live, ReasonHeld
+	case !known:
+		return Unknown, ReasonNotAsked
 	case at.wall.Sub(renewed) < grace:
 		return Pending, ReasonWithinGrace
 	case grace > 0 && !v.long(at, grace):

@@ -71,7 +71,7 @@ func (sw *sweeper) record(k, v []byte) error {
 			sw.changed = append(sw.changed, slugVacancy{string(k), now})
 		}
 	}
-	switch st, _ := verdict(string(k), p.renewed, &now, hs, sw.at, sw.grace); {
+	switch st, _ := verdict(string(k), p.renewed, &now, hs, sw.at, sw.grace, true); {
 	case st == Stale:
 		l, _ := decodeLease(string(k), v)
 		l.Vacancy = now
