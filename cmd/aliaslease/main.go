@@ -88,13 +88,17 @@ var exitCodes = []exitCode{
 		}},
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: wraps(lease.ErrInterface)},
 	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: wraps(lease.ErrUnsafePath)},
+	{code: exitUnhealthy, meaning: "doctor found a problem (the report ran; see its output)"},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
 }
 
-// exitFailure is the code of an unexpected failure, and of doctor's
-// problems.
+// exitFailure is the code of an unexpected failure.
 const exitFailure = 1
+
+// exitUnhealthy is doctor's code for a report that found a problem, so
+// that a monitoring check can tell it from doctor failing to run.
+const exitUnhealthy = 10
 
 // exitCodesHelp is the exit-code table as --help prints it.
 func exitCodesHelp() string {
