@@ -37,6 +37,9 @@ func list(c *cli.Context, args *listArgs) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
+	if args.json && args.format != "" {
+		return usagef("list: --json and --format cannot be used together (--format json is --json)")
+	}
 	tmpl, table, err := listFormat(args.format)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -107,6 +106,6 @@ func formatError(err error) error {
 
 // toJSON is the template function json, as in docker's --format.
 func toJSON(v any) (string, error) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v, "", "")
 	return string(b), err
 }

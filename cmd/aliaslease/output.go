@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,10 +80,27 @@ func releaseObject(slug string, l lease.Lease, why string) object {
 
 func ptr[T any](v T) *T { return &v }
 
+// writeJSON writes v as indented JSON and a newline. Like every JSON
+// aliaslease prints, it is for programs, not for an HTML page: <, > and
+// & are written as they are, as jq and docker write them.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// marshalJSON is json.MarshalIndent (json.Marshal with no indent)
+// without the escaping of <, > and &.
+func marshalJSON(v any, prefix, indent string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent(prefix, indent)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // holderNames names the containers holding an alias, once each, for a
