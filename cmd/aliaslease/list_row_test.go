@@ -172,6 +172,7 @@ func TestTableAsTemplate(t *testing.T) {
 	now := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
 	slugs := []string{"a", "bottle-1", "café", "\x1b[2J", "\xff", "日本語-slug", strings.Repeat("s", 90)}
 	names := []string{"web", "db<1>", "naïve", "\x07bell"}
+	hstates := []string{"running", "exited", "listening", "", "\x1b[1m"}
 	states := []lease.State{lease.Live, lease.Pending, lease.Stale, lease.Conflict, lease.Unknown, lease.Foreign}
 	tmpl, table, err := listFormat(`table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Seen}}\t{{.Vacant}}\t{{.Holders}}`)
 	if err != nil {
@@ -193,7 +194,7 @@ func TestTableAsTemplate(t *testing.T) {
 				}
 			}
 			for range r.IntN(3) {
-				d.Holders = append(d.Holders, lease.Holder{Alias: a, ID: fmt.Sprint(r.IntN(2)), Name: names[r.IntN(len(names))]})
+				d.Holders = append(d.Holders, lease.Holder{Alias: a, ID: fmt.Sprint(r.IntN(2)), Name: names[r.IntN(len(names))], State: hstates[r.IntN(len(hstates))]})
 			}
 			for _, rows := range []rows{plain, templated} {
 				if err := rows.add(row(d, now)); err != nil {

@@ -83,3 +83,33 @@ func TestJSONNotHTMLEscaped(t *testing.T) {
 		t.Errorf("appendJSONString(%q) = %s, want %q", "é<", got, `"é<"`)
 	}
 }
+
+// TestHoldersCellStates: the HOLDERS cell names each holder once with
+// its state, as the table and a template's {{.Holders}} both say it.
+func TestHoldersCellStates(t *testing.T) {
+	now := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
+	a := netip.MustParseAddr("127.0.0.16")
+	d := lease.Decision{Alias: a, State: lease.Live, Lease: lease.Lease{Slug: "b", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now},
+		Holders: []lease.Holder{
+			{Alias: a, ID: "c1", Name: "web", State: "exited", Port: "80->80/tcp"},
+			{Alias: a, ID: "c1", Name: "web", State: "exited", Port: "443->443/tcp"},
+			{Alias: a, ID: "socket:7", Name: "tcp 127.0.0.16:9000", State: "listening", Kind: lease.HolderListener},
+			{Alias: a, ID: "c2", Name: "db", State: "\x1b[1mrunning"},
+		}}
+	want := `web(exited),tcp 127.0.0.16:9000(listening),db(\x1b[1mrunning)`
+	r := row(d, now)
+	if got := r.fields().Holders; got != want {
+		t.Errorf("{{.Holders}} = %q, want %q", got, want)
+	}
+	rows := &tableRows{}
+	if err := rows.add(r); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := rows.end(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(b.String(), " "+want+"\n") {
+		t.Errorf("list table = %q, want its HOLDERS cell %q", b.String(), want)
+	}
+}

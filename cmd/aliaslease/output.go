@@ -31,9 +31,10 @@ type object struct {
 	Reason      string     `json:"reason,omitempty"`
 }
 
-// holder is one container holding an alias, with every binding it
-// publishes there.
+// holder is one container (or listener, or process tree) holding an
+// alias, with every binding it publishes there.
 type holder struct {
+	Kind  string   `json:"kind"` // container, listener or process
 	ID    string   `json:"id"`
 	Name  string   `json:"name"`
 	Slug  string   `json:"slug,omitempty"`
@@ -51,7 +52,7 @@ func holderObjects(hs []lease.Holder) []holder {
 		if !seen {
 			i = len(out)
 			at[h.ID] = i
-			out = append(out, holder{ID: h.ID, Name: h.Name, Slug: h.Slug, State: h.State, Ports: []string{}})
+			out = append(out, holder{Kind: holderKind(h.Kind), ID: h.ID, Name: h.Name, Slug: h.Slug, State: h.State, Ports: []string{}})
 		}
 		if h.Port != "" {
 			out[i].Ports = append(out[i].Ports, h.Port)
@@ -103,8 +104,17 @@ func marshalJSON(v any, prefix, indent string) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// holderNames names the containers holding an alias, once each, for a
-// table.
+// holderKind names a holder's kind as JSON does: a container's kind is
+// the zero value in lease.
+func holderKind(k lease.HolderKind) string {
+	if k == lease.HolderContainer {
+		return "container"
+	}
+	return string(k)
+}
+
+// holderNames names the holders of an alias, once each, with their
+// state, for a table: "web(running),db(exited)", "-" for none.
 func holderNames(hs []lease.Holder) string {
 	if len(hs) == 0 {
 		return "-"
@@ -113,6 +123,9 @@ func holderNames(hs []lease.Holder) string {
 	names := make([]string, len(gs))
 	for i, h := range gs {
 		names[i] = escape(h.Name)
+		if h.State != "" {
+			names[i] += "(" + escape(h.State) + ")"
+		}
 	}
 	return strings.Join(names, ",")
 }
