@@ -13,8 +13,11 @@ import (
 )
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{longFlags(err.Error())} }
-	app := &cli.App{
+	var app *cli.App
+	onUsage := func(c *cli.Context, err error, _ bool) error {
+		return flagError(app, c.Command, longFlags(err.Error()))
+	}
+	app = &cli.App{
 		Name:  "aliaslease",
 		Usage: "lease each sandbox its own loopback alias",
 		Description: "aliaslease keeps slug→alias leases in a locked bbolt file and reconciles them\n" +

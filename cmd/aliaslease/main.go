@@ -63,6 +63,10 @@ var exitCodes = []exitCode{
 			if errors.Is(err, lease.ErrEndpoint) {
 				return "fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT (unix:///path or tcp://host:port)"
 			}
+			var ue usageError
+			if errors.As(err, &ue) {
+				return ue.hint
+			}
 			return ""
 		}},
 	{code: 3, meaning: "pool exhausted", match: wraps(lease.ErrExhausted),
@@ -143,12 +147,13 @@ func report(stderr io.Writer, err error, sig syscall.Signal) int {
 	return code
 }
 
-// usageError is bad input on the command line: exit 2.
-type usageError struct{ msg string }
+// usageError is bad input on the command line: exit 2, with a hint
+// when one helps.
+type usageError struct{ msg, hint string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{msg: fmt.Sprintf(format, a...)} }
 
 // exitStatus ends the process with a code and no message: run passes on
 // its command's status this way.

@@ -249,6 +249,11 @@ func (r *Report) docker(ctx context.Context, cfg Config, leases []lease.Lease) [
 	switch {
 	case m.Mode == lease.InventoryOff:
 		return rv.Decisions
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		r.Docker.Error = err.Error()
+		r.problem("docker", "Docker did not answer within --docker-timeout (default 5s): retry, or raise it (aliaslease --docker-timeout 30s doctor); gc cannot reclaim without an answer",
+			"%v", err)
+		return rv.Decisions
 	case err != nil && eng.Version == "":
 		r.Docker.Error = err.Error()
 		r.problem("docker", "is the engine running? check --docker-host, DOCKER_HOST, DOCKER_CONTEXT; gc cannot reclaim without it",

@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -113,6 +114,13 @@ func TestRun(t *testing.T) {
 			}},
 		{name: "docker fails", mode: lease.InventoryAuto, engine: fakeEngine{err: errors.New("HTTP 500")},
 			problems: []string{"docker"}},
+		{name: "docker times out", mode: lease.InventoryOn, engine: fakeEngine{err: fmt.Errorf("%w: listing containers: %w", lease.ErrInventory, context.DeadlineExceeded)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.Contains(h, "--docker-timeout") {
+					t.Errorf("Run() docker hint = %q, want --docker-timeout named", h)
+				}
+			}},
 		{name: "docker off", mode: lease.InventoryOff, leases: []string{"a"},
 			check: func(t *testing.T, r *Report) {
 				if r.Docker.Mode != "off" || r.Pool.Unknown != 1 {
