@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"text/template"
 	"time"
@@ -57,7 +58,7 @@ func list(c *cli.Context, args *listArgs) error {
 		return err
 	}
 	now := time.Now()
-	rows, err := rowWriter(tmpl, table, args.json)
+	rows, err := rowWriter(c.Context, tmpl, table, args.json)
 	if err != nil {
 		return err
 	}
@@ -93,12 +94,12 @@ type rows interface {
 
 // rowWriter returns the rows for the format: JSON (--json or "json"),
 // the default table, or a template (its header rendered first).
-func rowWriter(tmpl *template.Template, table, asJSON bool) (rows, error) {
+func rowWriter(ctx context.Context, tmpl *template.Template, table, asJSON bool) (rows, error) {
 	switch {
 	case asJSON || tmpl == nil && !table:
 		return &jsonRows{}, nil
 	case tmpl == nil:
 		return &tableRows{}, nil
 	}
-	return newTemplateRows(tmpl, table)
+	return newTemplateRows(ctx, tmpl, table)
 }

@@ -24,7 +24,7 @@ func TestEmptyTemplateWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := rowWriter(tmpl, table, false)
+		r, err := rowWriter(context.Background(), tmpl, table, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestFormatFields(t *testing.T) {
 // renderTemplate lays r out with tmpl as list does.
 func renderTemplate(t *testing.T, tmpl *template.Template, table bool, r rowCells) string {
 	t.Helper()
-	rows, err := rowWriter(tmpl, table, false)
+	rows, err := rowWriter(context.Background(), tmpl, table, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestTableAsTemplate(t *testing.T) {
 
 func mustRows(t *testing.T, tmpl *template.Template, table bool) rows {
 	t.Helper()
-	rows, err := rowWriter(tmpl, table, false)
+	rows, err := rowWriter(context.Background(), tmpl, table, false)
 	if err != nil {
 		t.Fatal(err)
 	}
