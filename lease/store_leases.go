@@ -186,6 +186,9 @@ func putLease(tx *bolt.Tx, l Lease) error {
 	if err := lowerSeenFloor(tx, l); err != nil {
 		return err
 	}
+	if err := adjustIndexSum(tx, l, true); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Put(aliasKey(l.Alias), []byte(l.Slug))
 }
 
@@ -199,6 +202,9 @@ func deleteLease(tx *bolt.Tx, l Lease) error {
 		return err
 	}
 	if err := putVacancy(tx, l.Slug, Vacancy{}); err != nil {
+		return err
+	}
+	if err := adjustIndexSum(tx, l, false); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketAliases).Delete(aliasKey(l.Alias))
