@@ -255,10 +255,17 @@ func checkFree(tx *bolt.Tx, l Lease) error {
 
 // recordValid says whether a lease record has a known version and its
 // length (version 2 at least: a newer binary of the schema may add
-// fields after it): exactly what decodeLease requires.
+// fields after it), and an alias that can be leased at all (in
+// 127.0.0.0/8, not 127.0.0.0, 127.0.0.1 or 127.255.255.255, which no
+// pool holds): exactly what decodeLease requires.
 func recordValid(b []byte) bool {
-	return len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
-		len(b) >= leaseRecordV2Len && b[0] == leaseRecordV2
+	return (len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
+		len(b) >= leaseRecordV2Len && b[0] == leaseRecordV2) && leasable(binary.BigEndian.Uint32(b[1:]))
+}
+
+// leasable says whether a stored alias is one a pool can hold.
+func leasable(a uint32) bool {
+	return a>>24 == 127 && a != 0x7f000000 && a != 0x7f000001 && a != 0x7fffffff
 }
 
 // Check verifies the database: bbolt's consistency check of every page,
