@@ -57,7 +57,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return usagef("no command given; see aliaslease --help")
 		},
 		Commands: []*cli.Command{
-			acquireCommand(), releaseCommand(), listCommand(), gcCommand(), poolCommand(),
+			acquireCommand(), releaseCommand(), listCommand(), inspectCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
 			completeCommand(), genDocsCommand(),
 		},

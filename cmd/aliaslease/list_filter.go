@@ -34,7 +34,7 @@ func parseFilters(specs []string) (*listFilter, error) {
 	f := &listFilter{}
 	for _, spec := range specs {
 		key, value, ok := strings.Cut(spec, "=")
-		if !ok {
+		if !ok || value == "" {
 			return nil, usagef("list: --filter %q: want KEY=VALUE, KEY one of %s", spec, strings.Join(filterKeys, ", "))
 		}
 		switch key {

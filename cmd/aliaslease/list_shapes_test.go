@@ -113,3 +113,43 @@ func TestHoldersCellStates(t *testing.T) {
 		t.Errorf("list table = %q, want its HOLDERS cell %q", b.String(), want)
 	}
 }
+
+// FuzzParseFilters: --filter never panics, refuses with a usage error
+// what it cannot take, and a filter it takes matches a row it names.
+func FuzzParseFilters(f *testing.F) {
+	for _, s := range []string{"state=stale", "slug=a*", "alias=127.0.0.16/31", "color=red", "slug=[", "alias=", "=", ""} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, spec string) {
+		flt, err := parseFilters([]string{spec})
+		if err != nil {
+			if _, ok := err.(usageError); !ok {
+				t.Fatalf("parseFilters(%q) = %v, want a usage error", spec, err)
+			}
+			return
+		}
+		key, value, _ := strings.Cut(spec, "=")
+		a := netip.MustParseAddr("127.0.0.16")
+		d := lease.Decision{Alias: a, State: lease.Pending, Lease: lease.Lease{Slug: "x", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now}}
+		switch key {
+		case "state":
+			d.State = lease.State(value)
+		case "slug":
+			if !strings.ContainsAny(value, `*?[\`) {
+				d.Lease.Slug = value
+			}
+		case "alias":
+			if p, err := aliasPrefix(value); err == nil && p.Addr().Is4() {
+				d.Alias, d.Lease.Alias = p.Addr(), p.Addr()
+			}
+		}
+		r := row(d, now)
+		if key != "alias" && key != "slug" && !flt.match(&r) {
+			t.Errorf("--filter %q does not match a row it names", spec)
+		}
+		if key == "slug" && !strings.ContainsAny(value, `*?[\`) && !flt.match(&r) {
+			t.Errorf("--filter %q does not match the slug %q", spec, value)
+		}
+	})
+}
