@@ -77,6 +77,9 @@ func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) err
 // error once ctx ends: a row can take long (a template), and a signal
 // must not wait for it.
 func handOver(ctx context.Context, full chan<- []lease.Decision, b []lease.Decision) error {
+	if err := ctx.Err(); err != nil { // select would pick a free channel as often
+		return err
+	}
 	select {
 	case full <- b:
 		return nil
