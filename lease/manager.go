@@ -62,6 +62,7 @@ type Manager struct {
 	Inventory   Inventory // nil is the same as InventoryOff
 	Mode        InventoryMode
 	Listeners   Listeners        // nil sees no listener
+	NameOwners  bool             // name each listener's process (see OwnerNamer): for reports
 	Verbose     bool             // warn also what cron need not hear (gc reclaiming without Docker)
 	Interface   Interface        // nil leaves the interface alone
 	Warn        func(error)      // receives warnings; nil drops them

@@ -44,6 +44,14 @@ type Listeners interface {
 	Bound(ctx context.Context, within []netip.Prefix) ([]Holder, error)
 }
 
+// OwnerNamer is Listeners that can name the process of each listener
+// holder, in its Name, for the commands that show holders (list, doctor:
+// Manager.NameOwners); it may cost a walk of every process, so it is
+// asked only about the listeners kept as holders of their own.
+type OwnerNamer interface {
+	NameOwners(hs []Holder)
+}
+
 // ErrListeners is returned when the host's listeners were needed and
 // could not be read in full.
 var ErrListeners = errors.New("the host's listeners could not be read")
@@ -141,9 +149,28 @@ func (m *Manager) addListeners(ctx context.Context, snap *Snapshot) error {
 			published[bindingKey(h.Alias, h.Port)] = true
 		}
 	}
+	kept := len(snap.Holders)
 	for _, l := range ls {
 		if !published[bindingKey(l.Alias, l.Port)] {
 			snap.Holders = append(snap.Holders, l)
+		}
+	}
+	if n, ok := m.Listeners.(OwnerNamer); ok && m.NameOwners {
+		// Only those on pool aliases are shown (a lease outside the pool
+		// shows its listeners unnamed): the walk of every process is not
+		// paid for sockets no report names.
+		var at []int
+		var inPool []Holder
+		for i := kept; i < len(snap.Holders); i++ {
+			if m.Pool.Contains(snap.Holders[i].Alias) {
+				at, inPool = append(at, i), append(inPool, snap.Holders[i])
+			}
+		}
+		if len(inPool) > 0 {
+			n.NameOwners(inPool)
+			for j, i := range at {
+				snap.Holders[i].Name = inPool[j].Name
+			}
 		}
 	}
 	return nil

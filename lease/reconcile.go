@@ -226,11 +226,11 @@ func (x *holderIndex) holds(a netip.Addr) bool {
 // boot-time clock) and its renewal at least grace old; with a zero grace
 // every lease without a holder is stale at once (unless renewed after at).
 func judge(l Lease, holders []Holder, at instant, grace time.Duration) (State, Reason) {
-	return verdict(l.Slug, l.RenewedAt, l.Vacancy, holders, at, grace)
+	return verdict(l.Slug, l.RenewedAt, &l.Vacancy, holders, at, grace)
 }
 
 // verdict is judge for a lease known by its slug, renewal and vacancy.
-func verdict(slug string, renewed time.Time, v Vacancy, holders []Holder, at instant, grace time.Duration) (State, Reason) {
+func verdict(slug string, renewed time.Time, v *Vacancy, holders []Holder, at instant, grace time.Duration) (State, Reason) {
 	switch {
 	case len(holders) > 0 && labelledForOther(holders, slug):
 		return Conflict, ReasonLabelMismatch

@@ -22,11 +22,11 @@ import (
 // It returns how many such writes were due (made, or, in a read-only
 // transaction, that a writing sweep would make).
 func sweep(tx *bolt.Tx, idx *holderIndex, at instant, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
-	sw := &sweeper{idx: idx, at: at, grace: grace, stale: stale, vac: joinVacancy(tx), floor: noLeaseFloor}
+	sw := &sweeper{idx: idx, at: at, grace: grace, stale: stale, vac: joinVacancy(tx), floor: noLeaseFloor, writes: tx.Writable()}
 	if err := eachRecord(tx, sw.record); err != nil {
 		return 0, err
 	}
-	due := len(sw.heldAt) + len(sw.changed)
+	due := len(sw.heldAt) + sw.vacancies
 	if !tx.Writable() {
 		return due, nil
 	}
@@ -42,9 +42,11 @@ type sweeper struct {
 	vac   *vacancyJoin
 	floor int64 // the lowest seen time, for the seen floor
 
-	heldAt  []Lease       // live leases whose held_at is due
-	changed []slugVacancy // vacancies to write; a zero one is removed
-	extra   []Holder      // the holders of one lease beyond the index's, reused
+	writes    bool          // a writing sweep keeps what it will write; a reading one only counts it
+	heldAt    []Lease       // live leases whose held_at is due
+	vacancies int           // vacancies that changed
+	changed   []slugVacancy // those to write (a writing sweep); a zero one is removed
+	extra     []Holder      // the holders of one lease beyond the index's, reused
 }
 
 type slugVacancy struct {
@@ -63,10 +65,13 @@ func (sw *sweeper) record(k, v []byte) error {
 	if len(hs) == 0 {
 		now = was.observed(p.gen, p.renewed, sw.at)
 	}
-	if !sameVacancy(now, was) || raw != nil && now.Observations == 0 {
-		sw.changed = append(sw.changed, slugVacancy{string(k), now})
+	if !sameVacancy(&now, &was) || raw != nil && now.Observations == 0 {
+		sw.vacancies++
+		if sw.writes {
+			sw.changed = append(sw.changed, slugVacancy{string(k), now})
+		}
 	}
-	switch st, _ := verdict(string(k), p.renewed, now, hs, sw.at, sw.grace); {
+	switch st, _ := verdict(string(k), p.renewed, &now, hs, sw.at, sw.grace); {
 	case st == Stale:
 		l, _ := decodeLease(string(k), v)
 		l.Vacancy = now
@@ -113,7 +118,7 @@ func (sw *sweeper) write(tx *bolt.Tx, now time.Time) error {
 }
 
 // sameVacancy says whether two vacancies would be recorded alike.
-func sameVacancy(a, b Vacancy) bool {
+func sameVacancy(a, b *Vacancy) bool {
 	return a.Observations == b.Observations && a.Since.Equal(b.Since) && a.gen == b.gen &&
 		a.renewed == b.renewed && a.boot == b.boot && a.id == b.id
 }

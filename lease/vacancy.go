@@ -52,7 +52,7 @@ func (v Vacancy) observed(gen uint64, renewed time.Time, at instant) Vacancy {
 // long says whether the vacancy makes its lease stale at at, given the
 // grace: enough observations, the first at least grace ago by the
 // boot-time clock.
-func (v Vacancy) long(at instant, grace time.Duration) bool {
+func (v *Vacancy) long(at instant, grace time.Duration) bool {
 	d, sameBoot := at.since(v.boot, v.id)
 	return v.Observations >= vacantObservations && sameBoot && d >= grace
 }

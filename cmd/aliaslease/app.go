@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"regexp"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -59,6 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			acquireCommand(), releaseCommand(), listCommand(), inspectCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
+			metricsCommand(),
 			completeCommand(), genDocsCommand(),
 		},
 	}
@@ -97,12 +97,12 @@ func setUsage(cmds []*cli.Command, fn cli.OnUsageErrorFunc) {
 	}
 }
 
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
+// versionNumber is the release this binary is, as --version prints it
+// ("aliaslease version 0.3.0") and the Python package checks it. A
+// release build may set it: go build -ldflags "-X main.versionNumber=0.3.1".
+var versionNumber = "0.3.0"
+
+func version() string { return versionNumber }
 
 // shortFlag finds a flag name the Go flag package wrote with one dash. It
 // is compiled only for a usage error, not in every process's start-up.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aliaslease/aliaslease/internal/doctor"
-	"github.com/aliaslease/aliaslease/internal/listeners"
 	"github.com/aliaslease/aliaslease/netif"
 	"github.com/urfave/cli/v2"
 )
@@ -28,7 +27,7 @@ func doctorCmd(c *cli.Context, args *doctorArgs) error {
 	if err != nil {
 		return err
 	}
-	m.Listeners = listeners.Source{Owners: true} // shown: name each socket's process
+	m.NameOwners = true // shown: name each listener's process
 	r := doctor.Run(c.Context, doctor.Config{
 		Manager:    m,
 		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},

@@ -49,7 +49,7 @@ func gcCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gc",
 		Usage:     "reclaim stale leases (for cron); silent when there is nothing to do",
-		UsageText: "aliaslease gc [--dry-run] [--json] [--grace DURATION] [--verbose]\n\nEXAMPLE:\n   */10 * * * * aliaslease gc",
+		UsageText: "aliaslease gc [--dry-run] [--json] [--grace DURATION] [--verbose]\n\nEXAMPLE:\n   */10 * * * * /usr/local/bin/aliaslease gc   # cron: name the binary by its path",
 		Flags: []cli.Flag{
 			jsonFlag(&args.json), graceFlag(&args.grace),
 			&cli.BoolFlag{Name: "dry-run", Destination: &args.dryRun, Usage: "print what would be reclaimed; change nothing"},

@@ -3,13 +3,13 @@ package main
 import (
 	"time"
 
-	"github.com/aliaslease/aliaslease/internal/listeners"
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/urfave/cli/v2"
 )
 
 // inspectArgs are inspect's flags.
 type inspectArgs struct {
+	json   bool          // --json: accepted as every printing command takes it; inspect prints JSON
 	events int           // --events
 	grace  time.Duration // --grace
 }
@@ -48,7 +48,7 @@ func inspect(c *cli.Context, args *inspectArgs) error {
 	if err != nil {
 		return err
 	}
-	m.Listeners = listeners.Source{Owners: true} // shown: name each socket's process
+	m.NameOwners = true // shown: name each listener's process
 	ins, err := m.Inspect(c.Context, c.Args().Slice(), max(args.events, 1))
 	if err != nil {
 		return err
@@ -98,8 +98,8 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "show everything known of each SLUG's lease, as JSON (exit 1 if one has none)",
 		ArgsUsage: "SLUG...",
-		UsageText: "aliaslease inspect [--events N] [--grace DURATION] SLUG...\n\nEXAMPLE:\n   aliaslease inspect bottle-7 | jq '.[0].holders'",
-		Flags: []cli.Flag{graceFlag(&args.grace),
+		UsageText: "aliaslease inspect [--json] [--events N] [--grace DURATION] SLUG...\n\nEXAMPLE:\n   aliaslease inspect bottle-7 | jq '.[0].holders'",
+		Flags: []cli.Flag{graceFlag(&args.grace), &cli.BoolFlag{Name: "json", Destination: &args.json, Usage: "print JSON (what inspect always prints)"},
 			&cli.IntFlag{Name: "events", Value: 10, Destination: &args.events, Usage: "include the newest `N` audit events of each lease (0: none)"}},
 		Action: func(c *cli.Context) error { return inspect(c, &args) },
 	}

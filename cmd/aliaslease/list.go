@@ -6,7 +6,6 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/aliaslease/aliaslease/internal/listeners"
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/urfave/cli/v2"
 )
@@ -69,7 +68,7 @@ func list(c *cli.Context, args *listArgs) error {
 	if err != nil {
 		return err
 	}
-	m.Listeners = listeners.Source{Owners: true} // shown: name each socket's process
+	m.NameOwners = true // shown: name each listener's process
 	// Rows are rendered into memory while the database is read under the
 	// shared lock, and written out after it is released: a slow reader
 	// (a pager) must never hold up launches.

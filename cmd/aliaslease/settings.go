@@ -127,7 +127,7 @@ func judgingManager(c *cli.Context, grace time.Duration, ifup bool) (*lease.Mana
 		return nil, usagef("--grace must not be negative")
 	}
 	m.Grace = grace
-	m.Listeners = listeners.Source{}
+	m.Listeners = &listeners.Source{}
 	if same, known, _ := listeners.HostNetns(); known && !same {
 		m.Warn(errors.New("not in the host's network namespace: the host's listeners are not seen from here, so an alias something on the host is bound on may look free"))
 	}

@@ -4,29 +4,31 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/aliaslease/aliaslease/lease"
 )
 
-// Source is the host's listeners as lease.Listeners: each socket bound
-// on an alias is a holder of it.
+// Source is the host's listeners as lease.Listeners (each socket bound
+// on an alias is a holder of it) and lease.OwnerNamer. Use it by pointer:
+// it keeps the sockets of its last Bound for NameOwners.
 type Source struct {
-	// Owners names each socket's process in its holder's name, for the
-	// commands that show holders (list, doctor): it reads every process's
-	// descriptors, so acquire and gc leave it unset.
-	Owners bool
+	mu   sync.Mutex
+	last map[uint64]Socket // by Inode
 }
 
 // Bound implements lease.Listeners.
-func (src Source) Bound(ctx context.Context, within []netip.Prefix) ([]lease.Holder, error) {
+func (src *Source) Bound(ctx context.Context, within []netip.Prefix) ([]lease.Holder, error) {
 	socks, err := Bound(ctx, within)
 	if err != nil {
 		return nil, fmt.Errorf("reading the host's listeners: %w", err)
 	}
-	owners := map[uint64]Process{}
-	if src.Owners {
-		owners, _ = Owners(socks) // an owner it cannot read is left unnamed
+	src.mu.Lock()
+	src.last = make(map[uint64]Socket, len(socks))
+	for _, s := range socks {
+		src.last[s.Inode] = s
 	}
+	src.mu.Unlock()
 	hs := make([]lease.Holder, len(socks))
 	for i, s := range socks {
 		state := "listening"
@@ -37,7 +39,7 @@ func (src Source) Bound(ctx context.Context, within []netip.Prefix) ([]lease.Hol
 			Kind:  lease.HolderListener,
 			Alias: s.Addr.Addr(),
 			ID:    fmt.Sprintf("socket:%d", s.Inode),
-			Name:  name(s, owners),
+			Name:  s.String(),
 			State: state,
 			Port:  fmt.Sprintf("%d/%s", s.Addr.Port(), s.Proto),
 		}
@@ -45,15 +47,33 @@ func (src Source) Bound(ctx context.Context, within []netip.Prefix) ([]lease.Hol
 	return hs, nil
 }
 
-// name is a listener holder's name: "tcp 127.0.0.16:8080", with its
-// process where known: "tcp 127.0.0.16:8080 (pid 42 python3)".
-func name(s Socket, owners map[uint64]Process) string {
-	p, ok := owners[s.Inode]
-	switch {
-	case !ok:
-		return s.String()
-	case p.Command == "":
-		return fmt.Sprintf("%s (pid %d)", s, p.PID)
+// NameOwners implements lease.OwnerNamer: it walks every process's
+// descriptors once; an owner it cannot read is left unnamed.
+func (src *Source) NameOwners(hs []lease.Holder) {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	inodes := make([]uint64, len(hs))
+	var socks []Socket
+	for i, h := range hs {
+		if _, err := fmt.Sscanf(h.ID, "socket:%d", &inodes[i]); err == nil && h.Kind == lease.HolderListener {
+			if s, ok := src.last[inodes[i]]; ok {
+				socks = append(socks, s)
+			}
+		}
 	}
-	return fmt.Sprintf("%s (pid %d %s)", s, p.PID, p.Command)
+	owners, _ := Owners(socks)
+	for i, h := range hs {
+		if p, ok := owners[inodes[i]]; ok && h.Kind == lease.HolderListener {
+			hs[i].Name = ownedName(h.Name, p)
+		}
+	}
+}
+
+// ownedName is a listener holder's name with its process:
+// "tcp 127.0.0.16:8080 (pid 42 python3)".
+func ownedName(name string, p Process) string {
+	if p.Command == "" {
+		return fmt.Sprintf("%s (pid %d)", name, p.PID)
+	}
+	return fmt.Sprintf("%s (pid %d %s)", name, p.PID, p.Command)
 }

@@ -11,10 +11,14 @@ import (
 
 const bigPool = "127.1.0.0/16"
 
-// bigDB is a database of the big part: its master copy, filled once.
+// bigDB is a database of the big part: its master copy, filled once, and
+// that copy once three gcs have observed it (every lease vacant three
+// times over: what a database of vacant leases is after three cron runs,
+// which write nothing more until something changes).
 type bigDB struct {
-	master string
-	took   time.Duration // the Acquire calls that filled it
+	master   string
+	observed string
+	took     time.Duration // the Recover call that filled it
 }
 
 // bigMasters are the big part's databases by lease count, filled by the
@@ -39,14 +43,48 @@ type bigCmd struct {
 	writes      bool
 	args        []string
 	off         bool
+	bin         string // the binary measured; "" for the one under test
+}
+
+// bigDefs are the commands of the big part: bigCmds, and each again for
+// the -against binary when one is given, measured in the same iterations
+// so that the two are compared side by side.
+func bigDefs() []bigCmd {
+	defs := append([]bigCmd(nil), bigCmds...)
+	if *againstBin != "" {
+		for _, d := range bigCmds {
+			d.name, d.label, d.bin = "against-"+d.name, d.label+" (-against binary)", *againstBin
+			defs = append(defs, d)
+		}
+	}
+	return defs
 }
 
 var bigCmds = []bigCmd{
-	{"acquire-on", "`acquire` (new lease, Docker on)", true, []string{"acquire", "--grace", "24h", "newcomer"}, false},
-	{"acquire-off", "`acquire` (new lease, Docker off)", true, []string{"acquire", "newcomer"}, true},
-	{"list-on", "`list` (Docker on)", false, []string{"list"}, false},
-	{"list-off", "`list` (Docker off)", false, []string{"list"}, true},
-	{"gc", "`gc --grace 24h` (Docker on, nothing to reclaim)", true, []string{"gc", "--grace", "24h"}, false},
+	{"acquire-on", "`acquire` (new lease, Docker on)", true, []string{"acquire", "--grace", "24h", "newcomer"}, false, ""},
+	{"acquire-off", "`acquire` (new lease, Docker off)", true, []string{"acquire", "newcomer"}, true, ""},
+	{"list-on", "`list` (Docker on)", false, []string{"list"}, false, ""},
+	{"list-off", "`list` (Docker off)", false, []string{"list"}, true, ""},
+	{"gc", "`gc --grace 24h` (Docker on, nothing to reclaim or record)", true, []string{"gc", "--grace", "24h"}, false, ""},
+	{"gc-first", "`gc --grace 24h`, the first observation (every lease's vacancy begins: written)", true, []string{"gc", "--grace", "24h"}, false, ""},
+}
+
+// observeBig makes each big database's observed copy: three gcs by the
+// measured binary, as cron's first three runs would make them.
+func observeBig() {
+	for n, m := range bigMasters {
+		if m.observed != "" {
+			continue
+		}
+		m.observed = filepath.Join(tmpDir, "big", fmt.Sprintf("observed-%d", n), "leases.db")
+		copyDB(m.master, m.observed)
+		for range 3 {
+			if s := run(cmdSpec{env: append(dockerOn(m.observed), "ALIASLEASE_POOL="+bigPool), argv: []string{bin, "gc", "--grace", "24h"}, capture: true}); s.code != 0 || s.out != "" {
+				fatalf("observing %d leases: gc exit %d, printed %q", n, s.code, firstLine(s.out))
+			}
+		}
+		bigMasters[n] = m
+	}
 }
 
 // fillBig fills the big part's databases, once.
@@ -63,7 +101,7 @@ func fillBig() {
 		db := filepath.Join(tmpDir, "big", fmt.Sprintf("master-%d", n), "leases.db")
 		logf("  filling %d leases", n)
 		took := fill(db, bigFirst, n, bigSlug, now)
-		bigMasters[n] = bigDB{db, took}
+		bigMasters[n] = bigDB{master: db, took: took}
 		logf("  filled %d leases in %.2f s", n, took.Seconds())
 	}
 }
@@ -83,9 +121,18 @@ func bigSlug(j int) string { return fmt.Sprintf("fill-%04x-%05d", (j*40503)&0xff
 // the same file.
 func measureBig(k int) bigRun {
 	fillBig()
+	observeBig()
 	first := bigFirst
 	sizes := []int{*smallLeases, *bigLeases}
-	defs := bigCmds
+	defs := bigDefs()
+	// sourceOf is the database a command's samples start from: the
+	// observed copy, but for the first observation's gc.
+	sourceOf := func(d bigCmd, n int) string {
+		if strings.HasSuffix(d.name, "gc-first") {
+			return bigMasters[n].master
+		}
+		return bigMasters[n].observed
+	}
 	specOf := func(d bigCmd, n int) (cmdSpec, string) {
 		var db string
 		if d.writes {
@@ -97,10 +144,14 @@ func measureBig(k int) bigRun {
 		if d.off {
 			env = dockerOff(db)
 		}
-		return cmdSpec{env: append(env, "ALIASLEASE_POOL="+bigPool), argv: append([]string{bin}, d.args...)}, db
+		exe := bin
+		if d.bin != "" {
+			exe = d.bin
+		}
+		return cmdSpec{env: append(env, "ALIASLEASE_POOL="+bigPool), argv: append([]string{exe}, d.args...)}, db
 	}
 	for _, n := range sizes {
-		copyDB(bigMasters[n].master, filepath.Join(tmpDir, "big", fmt.Sprintf("read-%d", n), "leases.db"))
+		copyDB(bigMasters[n].observed, filepath.Join(tmpDir, "big", fmt.Sprintf("read-%d", n), "leases.db"))
 	}
 	// Warm-up and checks: the new lease is the lowest free alias, list
 	// shows every lease, gc reclaims nothing.
@@ -108,18 +159,19 @@ func measureBig(k int) bigRun {
 		for _, d := range defs {
 			c, db := specOf(d, n)
 			if d.writes {
-				copyDB(bigMasters[n].master, db)
+				copyDB(sourceOf(d, n), db)
 			}
 			c.capture = true
 			s := run(c)
+			base := strings.TrimPrefix(d.name, "against-")
 			switch {
 			case s.code != 0:
 				fatalf("warm-up %s at %d leases: exit %d", d.name, n, s.code)
-			case strings.HasPrefix(d.name, "acquire") && strings.TrimSpace(s.out) != lastOf(first, n+1).String():
+			case strings.HasPrefix(base, "acquire") && strings.TrimSpace(s.out) != lastOf(first, n+1).String():
 				fatalf("warm-up %s at %d leases printed %q, want %s", d.name, n, s.out, lastOf(first, n+1))
-			case d.name == "gc" && s.out != "":
+			case strings.HasPrefix(base, "gc") && s.out != "":
 				fatalf("warm-up gc at %d leases reclaimed: %s", n, firstLine(s.out))
-			case strings.HasPrefix(d.name, "list") && strings.Count(s.out, "fill-") != n:
+			case strings.HasPrefix(base, "list") && strings.Count(s.out, "fill-") != n:
 				fatalf("warm-up %s at %d leases listed %d leases", d.name, n, strings.Count(s.out, "fill-"))
 			}
 		}
@@ -148,7 +200,7 @@ func measureBig(k int) bigRun {
 			d := defOf[key.name]
 			c, db := specOf(d, key.n)
 			if d.writes {
-				copyDB(bigMasters[key.n].master, db)
+				copyDB(sourceOf(d, key.n), db)
 			}
 			ss[key].add(run(c))
 		}
@@ -171,11 +223,13 @@ func bigPart(results []bigRun) *partOut {
 		return fmt.Sprintf("%.1f MiB", float64(fi.Size())/(1<<20))
 	}
 	p := newPart("big", fmt.Sprintf("%s leases against %s", thousands(big), thousands(small)))
-	p.printf("Databases of %s and %s leases in the pool %s (`--pool`), made through the library (one Store,\n"+
-		"one Acquire per lease, each its own transaction: %.1f s for %s; see test/bench/README.md), files\n"+
-		"%s and %s. K bundle containers run, publishing on 127.0.1.(i+1), outside that pool. acquire and gc\n"+
-		"get a fresh copy of the database before every sample (untimed, synced); the new lease is the lowest\n"+
-		"free alias (%s at %s leases). Medians in ms over %d runs, with the floor program in the same iterations.\n",
+	p.printf("Databases of %s and %s leases in the pool %s (`--pool`), made through the library (Manager.Recover\n"+
+		"from listed holders, one transaction: %.1f s for %s; see test/bench/README.md), files %s and %s,\n"+
+		"then observed by three gcs (every lease vacant: nothing is written after the third). K bundle containers\n"+
+		"run, publishing on 127.0.1.(i+1), outside that pool. acquire and gc get a fresh copy of the database\n"+
+		"before every sample (untimed, synced): of the observed one, but for gc-first, which starts from the\n"+
+		"unobserved one and writes every lease's vacancy. The new lease is the lowest free alias (%s at %s leases).\n"+
+		"Medians in ms over %d runs, with the floor program in the same iterations.\n",
 		thousands(big), thousands(small), bigPool, bigMasters[big].took.Seconds(), thousands(big), fsize(big), fsize(small),
 		lastOf(bigFirst, big+1), thousands(big), *runs)
 	for _, r := range results {
@@ -184,7 +238,7 @@ func bigPart(results []bigRun) *partOut {
 		p.printf("| command | %s leases | %s leases | ratio | difference (ms) | − floor at %s (ms) | peak RSS %s | peak RSS %s | failures |\n",
 			thousands(small), thousands(big), thousands(big), thousands(small), thousands(big))
 		p.printf("|---|---|---|---|---|---|---|---|---|\n")
-		for _, d := range bigCmds {
+		for _, d := range bigDefs() {
 			a, b := r.ss[bigKey{d.name, small}], r.ss[bigKey{d.name, big}]
 			p.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", d.label, ms(a.median()), ms(b.median()), ratio(b.median(), a.median()),
 				diff(b.median(), a.median()), diff(b.median(), r.floor.median()), rssCell(a.peakKB()), rssCell(b.peakKB()), a.failures()+b.failures())

@@ -10,9 +10,16 @@ launchers used to import. Moving a launcher is a one-line change::
 
 (the old import path depends on where your launcher kept that module; the
 names ``allocate`` and ``ensure_pool`` and their arguments are the same).
+Install it with ``pip install ./clients/python`` (standard library only,
+no download: its build backend is in the tree).
 
 What changes for the caller:
 
+* ``allocate(slug)`` takes only slugs of 1-128 characters of
+  ``A-Z a-z 0-9 . _ -`` starting with a letter or a digit; the old module
+  accepted any string. Another slug raises :class:`UsageError` (exit 2)
+  and nothing is leased: map names such as ``"my bottle"`` or ``"bot/7"``
+  to a slug before the call (:func:`valid_slug` tells).
 * ``allocate(slug)`` still returns the alias as a string, but it now records
   a persistent lease: the same slug gets the same alias back until
   ``release(slug)`` is called or ``aliaslease gc`` reclaims it. On Linux it
@@ -35,6 +42,9 @@ installed ``aliaslease`` binary, with ``--json`` where the command has it:
   ``aliaslease`` on ``PATH``. When none is found, :class:`BinaryNotFound`
   is raised (a subclass of both :class:`AliasleaseError` and
   ``FileNotFoundError``).
+* the binary's version is checked on the first call that runs it
+  (``aliaslease --version``): a binary outside :data:`BINARY_VERSIONS`
+  raises :class:`VersionMismatch`, which names both versions.
 * global options are keyword arguments of every function, or module-wide
   defaults set with :func:`configure`; a keyword argument wins over
   :func:`configure`, which wins over the tool's own environment variables
@@ -70,9 +80,22 @@ code  exception                   meaning
 5     :class:`LockTimeout`        lock not obtained within ``lock_timeout``
 6     :class:`DatabaseUnreadable` database unreadable (left untouched)
 7     :class:`InterfaceError`     alias could not be brought up
+8     :class:`UnsafePath`         refused an unsafe path or file
+9     :class:`IsolationError`     isolation not set up, or not isolated [*]_
+10    :class:`HealthProblem`      the health report found a problem [*]_
+125   :class:`RunFailed`          ``run``: failed before CMD started [*]_
+126   :class:`CommandNotExecutable` ``run``: CMD cannot be executed
+127   :class:`CommandNotFound`    ``run``: CMD not found
 130   :class:`Interrupted`        SIGINT (``signal`` = ``"SIGINT"``)
 143   :class:`Interrupted`        SIGTERM (``signal`` = ``"SIGTERM"``)
 ====  ==========================  ==========================================
+
+.. [*] For binaries that have them: the 0.3 binary has no ``verify``,
+   ``inspect`` or ``run --confine`` (so no exit 9), its ``doctor`` exits 1
+   on a problem, and its ``run`` exits with CMD's status. :func:`verify`
+   and :func:`inspect` wrap the commands for binaries that have them; with
+   a binary that has not, they raise :class:`UsageError` (its "unknown
+   command").
 
 Any other exit code raises :class:`AliasleaseError` itself. A binary killed
 by a signal reports ``128 + signal number`` (the shell's convention), so a
@@ -100,7 +123,13 @@ import signal as _signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Type, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
+
+__version__ = "0.3.0"
+
+#: The aliaslease binaries this package knows: from the first version
+#: (inclusive) up to the second (exclusive).
+BINARY_VERSIONS: Tuple[Tuple[int, int, int], Tuple[int, int, int]] = ((0, 3, 0), (0, 4, 0))
 
 __all__ = [
     "Lease",
@@ -109,6 +138,10 @@ __all__ = [
     "ensure_pool",
     "allocate",
     "configure",
+    "verify",
+    "inspect",
+    "check_binary",
+    "valid_slug",
     "AliasleaseError",
     "UnexpectedError",
     "UsageError",
@@ -117,8 +150,15 @@ __all__ = [
     "LockTimeout",
     "DatabaseUnreadable",
     "InterfaceError",
+    "UnsafePath",
+    "IsolationError",
+    "HealthProblem",
+    "RunFailed",
+    "CommandNotExecutable",
+    "CommandNotFound",
     "Interrupted",
     "BinaryNotFound",
+    "VersionMismatch",
     "OutputError",
 ]
 
@@ -206,6 +246,49 @@ class InterfaceError(AliasleaseError):
     exit_code = 7
 
 
+class UnsafePath(AliasleaseError):
+    """Exit 8: refused an unsafe path or file (another user's, writable by
+    others, linked, not a regular file); nothing was touched."""
+
+    exit_code = 8
+
+
+class IsolationError(AliasleaseError):
+    """Exit 9: isolation could not be set up (``run --confine``), or
+    ``verify`` found the bottle not isolated. For binaries that have
+    them. ``verdict`` is verify's JSON verdict when it printed one, else
+    ``None``."""
+
+    exit_code = 9
+    verdict: Optional[Dict[str, Any]] = None
+
+
+class HealthProblem(AliasleaseError):
+    """Exit 10: the health report ran and found a problem (see its
+    output). For binaries that exit 10 for it (0.3's doctor exits 1)."""
+
+    exit_code = 10
+
+
+class RunFailed(AliasleaseError):
+    """Exit 125: ``run`` failed before its command could start (the
+    message says why). For binaries whose ``run`` reports it so."""
+
+    exit_code = 125
+
+
+class CommandNotExecutable(AliasleaseError):
+    """Exit 126: ``run``'s command could not be executed."""
+
+    exit_code = 126
+
+
+class CommandNotFound(AliasleaseError):
+    """Exit 127: ``run``'s command was not found."""
+
+    exit_code = 127
+
+
 class Interrupted(AliasleaseError):
     """Exit 130 (SIGINT) or 143 (SIGTERM): the command was interrupted;
     nothing changed after the signal. ``signal`` names it."""
@@ -224,6 +307,19 @@ class BinaryNotFound(AliasleaseError, FileNotFoundError):
     exit_code = None
 
 
+class VersionMismatch(AliasleaseError):
+    """The binary's version (``aliaslease --version``) is not one this
+    package knows (:data:`BINARY_VERSIONS`). ``binary_version`` is what
+    it printed, ``package_version`` this package's version."""
+
+    exit_code = None
+
+    def __init__(self, message: str, binary_version: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.binary_version = binary_version
+        self.package_version = __version__
+
+
 class OutputError(AliasleaseError):
     """The tool succeeded (``exit_code`` 0) but printed something that is
     not what its contract promises (e.g. JSON that does not parse)."""
@@ -239,6 +335,12 @@ _EXCEPTIONS: Dict[int, Type[AliasleaseError]] = {
     5: LockTimeout,
     6: DatabaseUnreadable,
     7: InterfaceError,
+    8: UnsafePath,
+    9: IsolationError,
+    10: HealthProblem,
+    125: RunFailed,
+    126: CommandNotExecutable,
+    127: CommandNotFound,
     130: Interrupted,
     143: Interrupted,
 }
@@ -406,7 +508,7 @@ def _find_binary(explicit: Optional[str]) -> str:
 def _global_argv(opts: Dict[str, Any]) -> List[str]:
     merged = dict(_defaults)
     merged.update({k: v for k, v in opts.items() if v is not None})
-    argv = [_find_binary(merged.get("binary"))]
+    argv = [check_binary(merged.get("binary"))]
     for key, flag in _GLOBAL_FLAGS.items():
         value = merged.get(key)
         if value is None:
@@ -415,6 +517,64 @@ def _global_argv(opts: Dict[str, Any]) -> List[str]:
             value = duration(value)
         argv += [flag, os.fspath(value) if key == "db" else str(value)]
     return argv
+
+
+# ---------------------------------------------------------------------------
+# The binary's version
+
+_VERSION_LINE = re.compile(r"^aliaslease version v?(\d+)\.(\d+)\.(\d+)(?:[-+.]\S*)?$")
+_checked: Dict[Tuple[str, int, int], str] = {}
+_checked_lock = threading.Lock()
+
+
+def _fmt(v: Tuple[int, int, int]) -> str:
+    return "%d.%d.%d" % v
+
+
+def check_binary(binary: Optional[str] = None) -> str:
+    """Find the aliaslease binary (``binary``, else ``ALIASLEASE_BIN``,
+    else ``PATH``), check that this package knows its version, and return
+    its path. ``aliaslease --version`` runs once per binary file (by path,
+    inode and modification time) and process. Raises
+    :class:`BinaryNotFound`, or :class:`VersionMismatch` naming both
+    versions."""
+    path = _find_binary(binary)
+    try:
+        st = os.stat(path)
+        key = (path, st.st_ino, st.st_mtime_ns)
+    except OSError:
+        key = (path, 0, 0)
+    with _checked_lock:
+        if key in _checked:
+            return path
+    argv = [path, "--version"]
+    out = _run(argv).strip()
+    m = _VERSION_LINE.match(out)
+    lo, hi = BINARY_VERSIONS
+    known = "%s up to (not including) %s" % (_fmt(lo), _fmt(hi))
+    if not m:
+        raise VersionMismatch(
+            "aliaslease binary %r printed no version this package can read (%r); "
+            "the aliaslease Python package %s knows binaries %s" % (path, out, __version__, known),
+            binary_version=out, stdout=out, argv=argv)
+    v = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if not lo <= v < hi:
+        raise VersionMismatch(
+            "aliaslease binary %r is version %s; the aliaslease Python package %s knows "
+            "binaries %s: install a matching binary or package" % (path, _fmt(v), __version__, known),
+            binary_version=_fmt(v), stdout=out, argv=argv)
+    with _checked_lock:
+        _checked[key] = _fmt(v)
+    return path
+
+
+def _checked_version(path: str) -> str:
+    """The version check_binary found for path ("" when not checked)."""
+    with _checked_lock:
+        for key, v in _checked.items():
+            if key[0] == path:
+                return v
+    return ""
 
 
 # ---------------------------------------------------------------------------
@@ -602,6 +762,74 @@ def allocate(slug: str, **opts: Any) -> str:
     until :func:`release`. Raises :class:`PoolExhausted` when the pool is
     exhausted (the old module called ``die()``)."""
     return acquire(slug, **opts).alias
+
+
+def verify(
+    slug: str, prefix: Optional[Sequence[str]] = None, *, via: Optional[str] = None, **opts: Any
+) -> Dict[str, Any]:
+    """Check what the bottle ``slug`` can reach (``aliaslease verify --json
+    SLUG [-- PREFIX...]``), for binaries that have ``verify`` (0.3 has
+    not: :class:`UsageError`). Returns the verdict (the JSON object) when
+    the bottle is isolated; raises :class:`IsolationError`, whose
+    ``verdict`` is the object, when it is leaky or cut off. ``prefix``:
+    the command that runs aliaslease's probe inside the bottle, e.g.
+    ``["docker", "exec", "c1", "/usr/local/bin/aliaslease"]``; ``via``:
+    the address at which the bottle reaches the host's loopback."""
+    _check_options(opts)
+    argv = _global_argv(opts) + ["verify", "--json"]
+    if via is not None:
+        argv += ["--via", str(via)]
+    argv.append(_slug(slug))  # as the contract writes it: verify SLUG [-- PREFIX...]
+    if prefix:
+        argv += ["--"] + [os.fspath(a) for a in prefix]
+    try:
+        stdout = _run(argv)
+    except IsolationError as e:
+        try:
+            e.verdict = _json_object(e.stdout, argv)
+        except OutputError:
+            e.verdict = None
+        raise
+    obj = _json_object(stdout, argv)
+    if obj is None:
+        raise OutputError("aliaslease verify printed nothing", stdout=stdout, argv=argv)
+    return obj
+
+
+def inspect(slug: str, **opts: Any) -> Dict[str, Any]:
+    """Everything the tool knows of ``slug``'s lease (``aliaslease inspect
+    --json SLUG``), as the JSON object it prints, for binaries that have
+    ``inspect`` (0.3 has not: :class:`UsageError`)."""
+    _check_options(opts)
+    argv = _global_argv(opts) + ["inspect", "--json", "--", _slug(slug)]
+    stdout = _run(argv)
+    text = stdout.strip()
+    if text.startswith("["):
+        # As docker inspect, the binary prints an array, one object per
+        # SLUG named: here one.
+        try:
+            arr = json.loads(text)
+        except ValueError as e:
+            raise OutputError("aliaslease printed output that is not JSON: %s" % e, stdout=stdout, argv=argv)
+        if not isinstance(arr, list) or len(arr) != 1:
+            raise OutputError("aliaslease inspect printed %s objects for one slug" % (len(arr) if isinstance(arr, list) else "no"), stdout=stdout, argv=argv)
+        stdout = json.dumps(arr[0])
+    obj = _json_object(stdout, argv)
+    if obj is None:
+        raise OutputError("aliaslease inspect printed nothing", stdout=stdout, argv=argv)
+    return obj
+
+
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def valid_slug(slug: str) -> bool:
+    """Whether the tool takes ``slug``: 1-128 characters of
+    ``A-Z a-z 0-9 . _ -``, starting with a letter or a digit. The old
+    ``loopback_alias.allocate`` took any string; the binary refuses
+    another with exit 2 (:class:`UsageError`), and so do the functions
+    here, which pass the slug on unchanged."""
+    return isinstance(slug, str) and _SLUG.fullmatch(slug) is not None
 
 
 def _slug(slug: str) -> str:

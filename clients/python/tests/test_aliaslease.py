@@ -1,8 +1,12 @@
 """Tests of the Python client against the real aliaslease binary.
 
-Run from the repository root:
+Run from the repository root, against the installed package (CI installs
+it into a fresh venv: see .ci/run):
 
-    python3 -m unittest discover -s clients/python -v
+    python3 -m unittest discover -s clients/python/tests -v
+
+When the package is not installed, the tests import it from the source
+tree (clients/python); ALIASLEASE_EXPECT_INSTALLED=1 makes that a failure.
 
 The binary is ``ALIASLEASE_BIN`` when set; otherwise it is built once with
 ``go build -o <tmp>/aliaslease ./cmd/aliaslease`` (the tests are skipped
@@ -26,23 +30,34 @@ import unittest
 
 # The tests set what they need; settings of the environment they run in
 # (ALIASLEASE_POOL, ALIASLEASE_DB, ...) must not leak into them.
-for _name in [k for k in os.environ if k.startswith("ALIASLEASE_") and k != "ALIASLEASE_BIN"]:
+_KEEP = ("ALIASLEASE_BIN", "ALIASLEASE_EXPECT_INSTALLED")  # the tests' own settings
+for _name in [k for k in os.environ if k.startswith("ALIASLEASE_") and k not in _KEEP]:
     del os.environ[_name]
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-
-import aliaslease  # noqa: E402
+SRC = os.path.dirname(HERE)  # clients/python
+ROOT = os.path.dirname(os.path.dirname(SRC))
+try:
+    import aliaslease
+except ImportError:  # not installed: the source tree's
+    sys.path.insert(0, SRC)
+    import aliaslease
 from aliaslease import (  # noqa: E402
     AliasleaseError,
     BinaryNotFound,
     DatabaseUnreadable,
     DockerUnavailable,
+    CommandNotExecutable,
+    CommandNotFound,
+    HealthProblem,
     InterfaceError,
     Interrupted,
+    IsolationError,
     LockTimeout,
+    RunFailed,
+    UnsafePath,
+    VersionMismatch,
     OutputError,
     PoolExhausted,
     UnexpectedError,
@@ -96,12 +111,14 @@ class Base(unittest.TestCase):
         self.db = os.path.join(self.dir, "state", "leases.db")
         self.opts = {"binary": BIN, "db": self.db, "docker": "off"}
 
-    def fake_binary(self, script):
-        """An executable that stands in for aliaslease: runs `script`
-        (Python) and records its argv."""
+    def fake_binary(self, script, version="aliaslease version 0.3.0"):
+        """An executable that stands in for aliaslease: prints `version`
+        for --version, else runs `script` (Python)."""
         path = os.path.join(self.dir, "fake-aliaslease")
         with open(path, "w") as f:
-            f.write("#!%s\nimport sys, os, signal, json\n%s\n" % (sys.executable, script))
+            f.write("#!%s\nimport sys, os, signal, json\n"
+                    "if sys.argv[1:] == ['--version']:\n    print(%r)\n    sys.exit(0)\n%s\n"
+                    % (sys.executable, version, script))
         os.chmod(path, stat.S_IRWXU)
         return path
 
@@ -310,10 +327,14 @@ class Errors(Base):
         cases = {
             1: UnexpectedError, 2: UsageError, 3: PoolExhausted, 4: DockerUnavailable,
             5: LockTimeout, 6: DatabaseUnreadable, 7: InterfaceError,
+            8: UnsafePath, 9: IsolationError, 10: HealthProblem, 125: RunFailed,
+            126: CommandNotExecutable, 127: CommandNotFound,
             130: Interrupted, 143: Interrupted, 42: AliasleaseError,
         }
         classes = [UnexpectedError, UsageError, PoolExhausted, DockerUnavailable,
-                   LockTimeout, DatabaseUnreadable, InterfaceError, Interrupted]
+                   LockTimeout, DatabaseUnreadable, InterfaceError, UnsafePath,
+                   IsolationError, HealthProblem, RunFailed, CommandNotExecutable,
+                   CommandNotFound, Interrupted]
         self.assertEqual(len(set(classes)), len(classes))
         for code, cls in cases.items():
             with self.subTest(code=code):
