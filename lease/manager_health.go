@@ -65,6 +65,13 @@ func (m *Manager) CheckDatabase(ctx context.Context) (DatabaseStatus, error) {
 		if st.Leases, err = s.Leases(); err != nil {
 			return err
 		}
+		for _, l := range st.Leases {
+			// Only a valid slug is ever stored: any other key was
+			// written by something else (a crafted or repaired file).
+			if err := ValidateSlug(l.Slug); err != nil {
+				return fmt.Errorf("%w: a lease is stored under a key that is not a slug (%w)", ErrCorrupt, err)
+			}
+		}
 		evs, err := s.Events(0, "")
 		st.Events = len(evs)
 		return err

@@ -104,7 +104,7 @@ func openStore(path string, opts *storeOptions) (*store, error) {
 func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store, error) {
 	o := opts.withDefaults()
 	base := filepath.Base(path)
-	if base == "." || base == "/" || strings.HasSuffix(path, "/") {
+	if base == "." || base == ".." || base == "/" || strings.HasSuffix(path, "/") {
 		return nil, fmt.Errorf("database path %s names a directory, not a file", path)
 	}
 	d, err := safefile.OpenDir(filepath.Dir(path), o.Create)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"time"
 
@@ -186,6 +187,9 @@ func putLease(tx *bolt.Tx, l Lease) error {
 	if err := lowerSeenFloor(tx, l); err != nil {
 		return err
 	}
+	if err := adjustIndexSum(tx, l, true); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Put(aliasKey(l.Alias), []byte(l.Slug))
 }
 
@@ -201,9 +205,17 @@ func deleteLease(tx *bolt.Tx, l Lease) error {
 	if err := putVacancy(tx, l.Slug, Vacancy{}); err != nil {
 		return err
 	}
+	if err := adjustIndexSum(tx, l, false); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Delete(aliasKey(l.Alias))
 }
 
+// nextGeneration counts the database's generations on by one. A counter
+// at 2^64-1 refuses the next lease (ErrCorrupt: no real database gets
+// there, one lease a nanosecond would take 584 years): wrapping to 0
+// would hand out a generation below every earlier one, which a late
+// release --generation could then match.
 func nextGeneration(tx *bolt.Tx) (uint64, error) {
 	meta := tx.Bucket(bucketMeta)
 	var g uint64
@@ -212,6 +224,9 @@ func nextGeneration(tx *bolt.Tx) (uint64, error) {
 			return 0, fmt.Errorf("%w: generation counter", ErrCorrupt)
 		}
 		g = binary.BigEndian.Uint64(v)
+	}
+	if g == math.MaxUint64 {
+		return 0, fmt.Errorf("%w: the generation counter is at its maximum (%d): a new lease cannot get a generation above every earlier one", ErrCorrupt, g)
 	}
 	g++
 	return g, meta.Put(keyGeneration, binary.BigEndian.AppendUint64(nil, g))

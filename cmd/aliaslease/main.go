@@ -63,6 +63,10 @@ var exitCodes = []exitCode{
 			if errors.Is(err, lease.ErrEndpoint) {
 				return "fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT (unix:///path or tcp://host:port)"
 			}
+			var ue usageError
+			if errors.As(err, &ue) {
+				return ue.hint
+			}
 			return ""
 		}},
 	{code: 3, meaning: "pool exhausted", match: wraps(lease.ErrExhausted),
@@ -88,13 +92,17 @@ var exitCodes = []exitCode{
 		}},
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: wraps(lease.ErrInterface)},
 	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: wraps(lease.ErrUnsafePath)},
+	{code: exitUnhealthy, meaning: "doctor found a problem (the report ran; see its output)"},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
 }
 
-// exitFailure is the code of an unexpected failure, and of doctor's
-// problems.
+// exitFailure is the code of an unexpected failure.
 const exitFailure = 1
+
+// exitUnhealthy is doctor's code for a report that found a problem, so
+// that a monitoring check can tell it from doctor failing to run.
+const exitUnhealthy = 10
 
 // exitCodesHelp is the exit-code table as --help prints it.
 func exitCodesHelp() string {
@@ -139,12 +147,13 @@ func report(stderr io.Writer, err error, sig syscall.Signal) int {
 	return code
 }
 
-// usageError is bad input on the command line: exit 2.
-type usageError struct{ msg string }
+// usageError is bad input on the command line: exit 2, with a hint
+// when one helps.
+type usageError struct{ msg, hint string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{msg: fmt.Sprintf(format, a...)} }
 
 // exitStatus ends the process with a code and no message: run passes on
 // its command's status this way.
