@@ -49,8 +49,9 @@
 // root.List (or OpenProcGroup(pgid).Populated) and removes empty groups
 // with root.Prune.
 //
-// The package imports nothing of this module; the lease layer and the
-// CLI wire it in.
+// Of this module the package imports only lease, whose Trees it
+// implements (Trees: a lease's recorded process holders, as gc, list and
+// release ask about them); the CLI wires it in.
 package confine
 
 import "errors"
