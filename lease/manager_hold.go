@@ -59,10 +59,12 @@ func (m *Manager) ReleaseForce(ctx context.Context, slug string, generation uint
 	if err != nil || !found {
 		return m.Release(ctx, slug, generation) // the same answer, said once
 	}
+	ended := false
 	for _, h := range l.Processes {
 		if !treeAlive(m.Trees, h) {
 			continue
 		}
+		ended = true
 		if m.Trees == nil {
 			return l, fmt.Errorf("%s: %w: %s, and this build cannot end it", slug, ErrHeld, h)
 		}
@@ -70,5 +72,9 @@ func (m *Manager) ReleaseForce(ctx context.Context, slug string, generation uint
 			return l, fmt.Errorf("ending %s of %s: %w", h, slug, err)
 		}
 	}
-	return m.Release(ctx, slug, generation)
+	rl, err := m.Release(ctx, slug, generation)
+	if ended && errors.Is(err, ErrNotFound) {
+		return l, nil // the ended run released it itself, as it made it
+	}
+	return rl, err
 }
