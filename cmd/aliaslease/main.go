@@ -53,7 +53,7 @@ func fixedHint(s string) func(error) string { return func(error) string { return
 var exitCodes = []exitCode{
 	{code: 0, meaning: "done"},
 	{code: 1, meaning: "unexpected failure"},
-	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint; recover over a readable database",
+	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint; recover over a readable database; release of a lease a run's tree holds",
 		match: func(err error) bool {
 			var ue usageError
 			return errors.As(err, &ue) || errors.Is(err, lease.ErrInvalidSlug) || errors.Is(err, lease.ErrInvalidPool) ||

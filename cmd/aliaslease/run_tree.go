@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/aliaslease/aliaslease/internal/confine"
+	"github.com/aliaslease/aliaslease/internal/doctor"
 	"github.com/aliaslease/aliaslease/lease"
 	"golang.org/x/term"
 )
@@ -142,4 +144,17 @@ func (rt *runTree) finish(m *lease.Manager, stderr io.Writer) {
 	if _, err := m.EndRun(context.Background(), slug, rt.holder.Generation, rt.holder.RunID); err != nil {
 		say(stderr, "warning", "ending %s's run: %v", slug, err)
 	}
+}
+
+// treesHere says, for the health report, how run holds a tree here.
+func treesHere() *doctor.Trees {
+	root, err := confine.Find()
+	if err == nil {
+		return &doctor.Trees{Kind: "cgroup", Detail: root.Dir}
+	}
+	escapes := "a descendant that calls setsid (or setpgid) after the wrapper was SIGKILLed is no longer seen, and the lease can be reclaimed under it"
+	if runtime.GOOS != "linux" {
+		escapes = "a descendant that calls setsid (or setpgid) is not seen (no child subreaper here), and the lease can be reclaimed under it"
+	}
+	return &doctor.Trees{Kind: "process group", Detail: err.Error(), Escapes: escapes}
 }
