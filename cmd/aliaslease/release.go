@@ -30,6 +30,9 @@ func release(c *cli.Context, args *releaseArgs) error {
 			return usagef("--generation must be a positive whole number, not %q", args.generation)
 		}
 	}
+	if args.killAfter < 0 {
+		return usagef("--kill-after must not be negative")
+	}
 	m, err := manager(c)
 	if err != nil {
 		return err
