@@ -1,6 +1,7 @@
 package test
 
 import (
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,3 +72,33 @@ func TestRunProcGroupLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestRunInteractiveProcGroup: a process group of its own is made the
+// terminal's foreground group, so an interactive command reads the
+// terminal (in the background it would stop at its first read), and run
+// takes the terminal back after it. The terminal is script(1)'s.
+func TestRunInteractiveProcGroup(t *testing.T) {
+	needTrees(t)
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to give run a terminal")
+	}
+	e := newRunEnv(t, true)
+	slug := e.slug("tty")
+	line := shellQuote(e.bin) + " run --no-ifup " + slug + ` -- sh -c 'read x; echo "got $x"; exit 4'; echo "run $?"; ` +
+		shellQuote(e.bin) + " list --json"
+	cmd := command(scriptBin, e.env, "-qec", line, "/dev/null")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.cred}
+	cmd.Stdin = strings.NewReader("hello\n")
+	p := startProc(t, cmd)
+	r, _ := p.wait(t, 10*time.Second)
+	if !strings.Contains(r.stdout, "got hello") || !strings.Contains(r.stdout, "run 4") || r.code != 0 {
+		t.Errorf("an interactive command under run on a terminal: %v; want it to read the line, run to exit 4, the terminal back", r)
+	}
+	if !strings.Contains(r.stdout, "[]") {
+		t.Errorf("list after the interactive run: %q, want no lease", r.stdout)
+	}
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -22,9 +22,10 @@ import (
 // runTree is the process tree of run's command, and the holder it is
 // recorded as.
 type runTree struct {
-	tree   confine.Tree
-	group  *confine.Group // nil for a process group
-	holder lease.ProcessHolder
+	tree       confine.Tree
+	group      *confine.Group // nil for a process group
+	holder     lease.ProcessHolder
+	foreground bool // a process group made the terminal's foreground group
 }
 
 // startError is a command that could not be started (126, 127), as
@@ -75,13 +76,17 @@ func startProcGroup(cmd *exec.Cmd, h lease.ProcessHolder) (*runTree, error) {
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
+	fg := foreground(cmd)
 	pg, err := confine.StartProcGroup(cmd)
 	if err != nil {
+		if fg {
+			restoreForeground()
+		}
 		return nil, startError{err}
 	}
 	h.Kind, h.RunID, h.Cgroup, h.PGID = lease.TreeProcGroup, hex.EncodeToString(id[:]), "", pg.PGID()
 	h.Start, _ = confine.StartTime(h.PGID)
-	return &runTree{tree: pg, holder: h}, nil
+	return &runTree{tree: pg, holder: h, foreground: fg}, nil
 }
 
 // wait forwards the signals on sigs to the whole tree until the command
@@ -99,7 +104,7 @@ func (rt *runTree) wait(cmd *exec.Cmd, sigs <-chan os.Signal, killAfter time.Dur
 			select {
 			case s := <-sigs:
 				sig, _ := s.(syscall.Signal)
-				if sig == syscall.SIGINT && tty && rt.group != nil {
+				if sig == syscall.SIGINT && tty && (rt.group != nil || rt.foreground) {
 					continue // the terminal sent it to the command's foreground group itself
 				}
 				rt.tree.Signal(sig)
@@ -115,6 +120,9 @@ func (rt *runTree) wait(cmd *exec.Cmd, sigs <-chan os.Signal, killAfter time.Dur
 		}
 	})
 	status := commandStatus(cmd, cmd.Wait())
+	if rt.foreground {
+		restoreForeground()
+	}
 	if pop, err := rt.tree.Populated(); err != nil || pop {
 		// Bounded: a process stuck in the kernel may never go, and then
 		// the tree stays recorded as the lease's holder (see finish).
