@@ -127,7 +127,7 @@ func (m *Manager) Review(ctx context.Context, leases []Lease) (Review, error) {
 		a, err = m.take(ctx, mustAnswer)
 		rv.Snapshot = a.snap
 	}
-	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool)
+	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool, m.Trees)
 	return rv, err
 }
 

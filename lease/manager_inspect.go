@@ -52,7 +52,7 @@ func (m *Manager) Inspect(ctx context.Context, slugs []string, events int) ([]In
 	idx.known = a.snap.Containers != NotAsked
 	_, err = m.openIfExists(ctx, true, func(s *store) error {
 		err := s.each(func(leases iter.Seq2[Lease, error]) error {
-			return classifyEach(leases, idx, a.snap.instant(), m.Grace, processHolder, func(d *Decision) error {
+			return classifyEach(leases, idx, a.snap.instant(), m.Grace, processHolders(m.Trees), func(d *Decision) error {
 				if i, ok := want[d.Lease.Slug]; ok && d.Lease.Slug != "" {
 					out[i].Found, out[i].Decision = true, *d
 				}

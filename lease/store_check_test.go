@@ -116,7 +116,9 @@ func writesOf(pool Pool) map[string]func(s *store) error {
 		"renew b":   func(s *store) error { _, err := s.Acquire(acquireRequest{Slug: "b", Pool: pool, Now: t0}); return err },
 		"new c":     func(s *store) error { _, err := s.Acquire(acquireRequest{Slug: "c", Pool: pool, Now: t0}); return err },
 		"release a": func(s *store) error { _, err := s.Release("a", 0); return err },
-		"hold a":    func(s *store) error { return s.setHolderPID("a", 0, 1) },
+		"hold a": func(s *store) error {
+			return s.addHolder(ProcessHolder{Slug: "a", RunID: "r", Kind: TreeCgroup, Cgroup: "x"}, true, false)
+		},
 		"new c with a snapshot": func(s *store) error {
 			_, err := s.Acquire(acquireRequest{Slug: "c", Pool: pool, Now: t0, Snapshot: &Snapshot{TakenAt: t0}})
 			return err

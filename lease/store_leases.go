@@ -60,6 +60,9 @@ func (s *store) release(slug string, generation uint64, reason Reason) (Lease, e
 		if l, err = leaseOf(tx, slug, generation); err != nil {
 			return err
 		}
+		if err := s.refuseHeld(l); err != nil {
+			return err
+		}
 		if err := deleteLease(tx, l); err != nil {
 			return err
 		}
@@ -82,7 +85,7 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 	idx := indexHolders(snap.Holders)
 	collect := func(tx *bolt.Tx) (int, error) {
 		stale = stale[:0]
-		return sweep(tx, idx, snap.instant(), snap.TakenAt, grace, func(l Lease) {
+		return sweep(tx, idx, s.trees, snap.instant(), snap.TakenAt, grace, func(l Lease) {
 			stale = append(stale, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder})
 		})
 	}
@@ -108,34 +111,18 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 	return stale, err
 }
 
-// setHolderPID records pid as the process holding slug's lease of the given
-// generation (zero pid clears it). A lease of another generation is left
-// alone and ErrGenerationMismatch returned; a missing one is ErrNotFound.
-func (s *store) setHolderPID(slug string, generation uint64, pid int) error {
-	return s.update(func(tx *bolt.Tx) error {
-		l, err := leaseOf(tx, slug, generation)
-		if err == nil {
-			err = checkIndexed(tx, l)
-		}
-		if err != nil {
-			return err
-		}
-		l.PID = pid
-		return tx.Bucket(bucketLeases).Put([]byte(slug), encodeLease(l))
-	})
-}
-
 // readLeases decodes every lease, sorted by alias.
 func readLeases(tx *bolt.Tx) ([]Lease, error) {
 	b := tx.Bucket(bucketLeases)
 	var ls []Lease // no capacity hint: Bucket.Stats would walk every page once more
-	vac := joinVacancy(tx)
+	vac, hj := joinVacancy(tx), joinHolders(tx)
 	err := b.ForEach(func(k, v []byte) error {
 		l, err := decodeLease(string(k), v)
 		if err != nil {
 			return err
 		}
 		l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
+		l.Processes = hj.processes(k, l.Generation)
 		ls = append(ls, l)
 		return nil
 	})
@@ -156,6 +143,7 @@ func getLease(tx *bolt.Tx, slug string) (l Lease, found bool, err error) {
 		return l, false, err
 	}
 	l.Vacancy = vacancyFor(vacancyOf(tx, slug), l.Generation, l.RenewedAt)
+	l.Processes, _ = holdersOf(tx, slug, l.Generation)
 	return l, true, nil
 }
 
@@ -205,6 +193,16 @@ func deleteLease(tx *bolt.Tx, l Lease) error {
 	if err := putVacancy(tx, l.Slug, Vacancy{}); err != nil {
 		return err
 	}
+	hs, void := holdersOf(tx, l.Slug, l.Generation)
+	for _, h := range hs {
+		void = append(void, holderKey(h.Slug, h.RunID))
+	}
+	if err := deleteHolders(tx, void); err != nil {
+		return err
+	}
+	if err := markRunMade(tx, l.Slug, 0, false); err != nil {
+		return err
+	}
 	if err := adjustIndexSum(tx, l, false); err != nil {
 		return err
 	}
@@ -248,10 +246,11 @@ func (s *store) each(fn func(iter.Seq2[Lease, error]) error) error {
 func storedLeases(tx *bolt.Tx) iter.Seq2[Lease, error] {
 	return func(yield func(Lease, error) bool) {
 		stopped := false
-		vac := joinVacancy(tx)
+		vac, hj := joinVacancy(tx), joinHolders(tx)
 		err := eachRecord(tx, func(k, v []byte) error {
 			l, _ := decodeLease(string(k), v) // valid: eachRecord checked it
 			l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
+			l.Processes = hj.processes(k, l.Generation)
 			if !yield(l, nil) {
 				stopped = true
 				return errStopWalk

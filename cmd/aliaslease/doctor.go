@@ -32,6 +32,7 @@ func doctorCmd(c *cli.Context, args *doctorArgs) error {
 		Manager:    m,
 		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},
 		StuckAfter: 30 * time.Second,
+		Trees:      treesHere(),
 	})
 	if args.json {
 		if err := writeJSON(c.App.Writer, r); err != nil {

@@ -53,11 +53,11 @@ func fixedHint(s string) func(error) string { return func(error) string { return
 var exitCodes = []exitCode{
 	{code: 0, meaning: "done"},
 	{code: 1, meaning: "unexpected failure"},
-	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint; recover over a readable database",
+	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint; recover over a readable database; release of a lease a run's tree holds",
 		match: func(err error) bool {
 			var ue usageError
 			return errors.As(err, &ue) || errors.Is(err, lease.ErrInvalidSlug) || errors.Is(err, lease.ErrInvalidPool) ||
-				errors.Is(err, lease.ErrEndpoint) || errors.Is(err, lease.ErrExists)
+				errors.Is(err, lease.ErrEndpoint) || errors.Is(err, lease.ErrExists) || errors.Is(err, lease.ErrHeld)
 		},
 		hint: func(err error) string {
 			if errors.Is(err, lease.ErrEndpoint) {
@@ -93,6 +93,7 @@ var exitCodes = []exitCode{
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: wraps(lease.ErrInterface)},
 	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: wraps(lease.ErrUnsafePath)},
 	{code: exitUnhealthy, meaning: "doctor found a problem (the report ran; see its output)"},
+	{code: exitRunFailure, meaning: "run only: aliaslease failed before COMMAND started (the message says why); 126: COMMAND not executable; 127: not found"},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
 }
@@ -103,6 +104,10 @@ const exitFailure = 1
 // exitUnhealthy is doctor's code for a report that found a problem, so
 // that a monitoring check can tell it from doctor failing to run.
 const exitUnhealthy = 10
+
+// exitRunFailure is run's code for its own failures before its command
+// started, as docker run has it.
+const exitRunFailure = 125
 
 // exitCodesHelp is the exit-code table as --help prints it.
 func exitCodesHelp() string {
@@ -139,6 +144,9 @@ func report(stderr io.Writer, err error, sig syscall.Signal) int {
 			}
 			break
 		}
+	}
+	if rf := (runFailure{}); errors.As(err, &rf) && code != 2 {
+		code = exitRunFailure // codes 3-8 and 1 alike: run failed before its command started
 	}
 	fmt.Fprintf(stderr, "aliaslease: error: %s\n", escape(err.Error()))
 	if why != "" {

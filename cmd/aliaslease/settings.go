@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliaslease/aliaslease/internal/confine"
 	"github.com/aliaslease/aliaslease/internal/dockerinv"
 	"github.com/aliaslease/aliaslease/internal/listeners"
 	"github.com/aliaslease/aliaslease/lease"
@@ -96,6 +97,7 @@ func manager(c *cli.Context) (*lease.Manager, error) {
 		Pool:        st.pool,
 		LockTimeout: st.lockTimeout,
 		Command:     c.Command.FullName(),
+		Trees:       &confine.Trees{},
 		Warn: func(err error) {
 			say(c.App.ErrWriter, "warning", "%v", err)
 		},

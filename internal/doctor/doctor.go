@@ -29,6 +29,8 @@ type Config struct {
 	// StuckAfter is how long a held lock may have been held before it is
 	// reported as a problem.
 	StuckAfter time.Duration
+	// Trees is how run holds process trees here; nil leaves it out.
+	Trees *Trees
 }
 
 // Report is the health report. Its JSON form is what doctor --json prints.
@@ -45,7 +47,9 @@ type Report struct {
 	Vacant []Vacant `json:"vacant"`
 	// Warnings are worth knowing but do not make the report unhealthy.
 	Warnings []Problem `json:"warnings"`
-	Checked  time.Time `json:"checked_at"`
+	// Trees is how run holds its command's process tree here.
+	Trees   *Trees    `json:"process_trees,omitempty"`
+	Checked time.Time `json:"checked_at"`
 }
 
 // Database is the state of the lease database.
@@ -137,6 +141,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 	leases := r.database(ctx, cfg)
 	r.pool(cfg, r.docker(ctx, cfg, leases))
 	r.iface(ctx, cfg)
+	r.trees(cfg)
 	return r
 }
 
