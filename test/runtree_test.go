@@ -180,6 +180,29 @@ func TestReleaseDuringRun(t *testing.T) {
 	noGroups(t, slug)
 }
 
+// TestReleaseManyFirstFailure: release SLUG... releases each in turn and
+// goes on past a failure (a lease a run's tree holds: exit 2, kept), and
+// its exit status is the first failure's (#27).
+func TestReleaseManyFirstFailure(t *testing.T) {
+	needTrees(t)
+	e := newRunEnv(t, false)
+	held, free := e.slug("held"), e.slug("free")
+	e.start(t, nil, held, background, 1, 1)
+	if r := e.cli(t, "acquire", "--no-ifup", free); r.code != 0 || r.stdout != e.pool.at(1)+"\n" {
+		t.Fatalf("acquire(%q): %v, want %s", free, r, e.pool.at(1))
+	}
+	r := e.cli(t, "release", held, free)
+	if r.code != 2 || r.stdout != e.pool.at(1)+"\n" || !strings.Contains(r.stderr, "held by a running process tree") {
+		t.Errorf("release %s %s: %v, want exit 2 for the held one and %s freed", held, free, r, e.pool.at(1))
+	}
+	if rw := e.row(t, held); rw == nil || rw.trees() != 1 {
+		t.Errorf("list after the refused release: %+v, want %s held", rw, held)
+	}
+	if rw := e.row(t, free); rw != nil {
+		t.Errorf("list after the release: %+v, want no lease of %s", *rw, free)
+	}
+}
+
 // TestRunKillAfter (g): a trap that takes 2 s after SIGTERM finishes
 // under --kill-after 5s, and is killed under --kill-after 1s.
 func TestRunKillAfter(t *testing.T) {

@@ -73,7 +73,7 @@ func leaseObject(l lease.Lease) object {
 func releaseObject(slug string, l lease.Lease, why string) object {
 	if why == "" {
 		o := leaseObject(l)
-		o.Released = ptr(true)
+		o.Released, o.State = ptr(true), "released"
 		return o
 	}
 	return object{Slug: &slug, Released: ptr(false), Reason: why, Generation: l.Generation}
