@@ -152,21 +152,44 @@ func createAside(d *Dir, prefix string) (string, Info, error) {
 	}
 }
 
+// Leftovers returns the names of the leftovers of an interrupted creation
+// of base in d, and removes them unless dryRun: only names Create itself
+// gives its files ("."+base+".creating-"), never followed.
+func (d *Dir) Leftovers(base string, dryRun bool) []string {
+	prefix := "." + base + ".creating-"
+	names := d.names(prefix)
+	if !dryRun {
+		for _, n := range names {
+			unix.Unlinkat(d.fd, n, 0)
+		}
+	}
+	return names
+}
+
+// names returns the names in d that start with prefix.
+func (d *Dir) names(prefix string) []string {
+	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	all, _ := f.Readdirnames(-1)
+	f.Close()
+	var out []string
+	for _, n := range all {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // removeLeftovers removes files of d whose names start with prefix:
 // the leftovers of an interrupted creation. unlinkat removes a name, and
 // never follows one.
 func removeLeftovers(d *Dir, prefix string) {
-	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	f := os.NewFile(uintptr(fd), d.path)
-	names, _ := f.Readdirnames(-1)
-	f.Close()
-	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			unix.Unlinkat(d.fd, n, 0)
-		}
+	for _, n := range d.names(prefix) {
+		unix.Unlinkat(d.fd, n, 0)
 	}
 }
 
