@@ -63,9 +63,9 @@ func release(c *cli.Context, args *releaseArgs) error {
 		}
 		objects = append(objects, o)
 	}
-	if args.json {
+	if args.json && len(objects) > 0 { // a failed release prints nothing on stdout
 		var v any = objects
-		if len(slugs) == 1 && len(objects) == 1 {
+		if len(slugs) == 1 {
 			v = objects[0] // one slug, one object, as before
 		}
 		if err := writeJSON(c.App.Writer, v); err != nil {
