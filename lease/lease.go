@@ -21,6 +21,8 @@ type Lease struct {
 	// Vacancy is what observations found of the lease without a holder
 	// since it was last renewed or seen live.
 	Vacancy Vacancy
+	// Isolation is the last verdict verify recorded for this generation.
+	Isolation Isolation
 	// PID is the process that holds the lease while it runs (the command
 	// of "aliaslease run"), or zero. A live process is a holder, so the
 	// lease is never reclaimed under it.

@@ -128,13 +128,14 @@ func (s *store) setHolderPID(slug string, generation uint64, pid int) error {
 func readLeases(tx *bolt.Tx) ([]Lease, error) {
 	b := tx.Bucket(bucketLeases)
 	var ls []Lease // no capacity hint: Bucket.Stats would walk every page once more
-	vac := joinVacancy(tx)
+	vac, iso := joinVacancy(tx), joinIsolation(tx)
 	err := b.ForEach(func(k, v []byte) error {
 		l, err := decodeLease(string(k), v)
 		if err != nil {
 			return err
 		}
 		l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
+		l.Isolation = isolationFor(decodeIsolation(iso.of(k)), l.Generation)
 		ls = append(ls, l)
 		return nil
 	})
@@ -155,6 +156,7 @@ func getLease(tx *bolt.Tx, slug string) (l Lease, found bool, err error) {
 		return l, false, err
 	}
 	l.Vacancy = vacancyFor(vacancyOf(tx, slug), l.Generation, l.RenewedAt)
+	l.Isolation = isolationFor(isolationOf(tx, slug), l.Generation)
 	return l, true, nil
 }
 
@@ -201,6 +203,9 @@ func deleteLease(tx *bolt.Tx, l Lease) error {
 	if err := putVacancy(tx, l.Slug, Vacancy{}); err != nil {
 		return err
 	}
+	if err := putIsolation(tx, l.Slug, Isolation{}); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Delete(aliasKey(l.Alias))
 }
 
@@ -233,10 +238,11 @@ func (s *store) each(fn func(iter.Seq2[Lease, error]) error) error {
 func storedLeases(tx *bolt.Tx) iter.Seq2[Lease, error] {
 	return func(yield func(Lease, error) bool) {
 		stopped := false
-		vac := joinVacancy(tx)
+		vac, iso := joinVacancy(tx), joinIsolation(tx)
 		err := eachRecord(tx, func(k, v []byte) error {
 			l, _ := decodeLease(string(k), v) // valid: eachRecord checked it
 			l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
+			l.Isolation = isolationFor(decodeIsolation(iso.of(k)), l.Generation)
 			if !yield(l, nil) {
 				stopped = true
 				return errStopWalk
