@@ -56,6 +56,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			acquireCommand(), releaseCommand(), listCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
 			metricsCommand(),
+			verifyCommand(),
+			probeCommand(),
 			completeCommand(), genDocsCommand(),
 		},
 	}

@@ -30,14 +30,16 @@ type rowCells struct {
 	vacant     time.Time      // VACANT: since when observations found it vacant; zero for not vacant
 	now        time.Time      // what SEEN and VACANT count from
 	holders    []lease.Holder // HOLDERS: their names in text, grouped by container in JSON
+	isolation  string         // ISOLATION (isolationOf); "-" for a foreign alias
 }
 
 // row decides what list says of d at now.
 func row(d lease.Decision, now time.Time) rowCells {
 	// A lease's Decision.Alias is its own alias (lease.Classify), so the
 	// one alias serves the table, the JSON and the order.
-	r := rowCells{slugText: "-", alias: d.Alias, state: string(d.State), reason: string(d.Reason), holders: d.Holders, now: now}
+	r := rowCells{slugText: "-", alias: d.Alias, state: string(d.State), reason: string(d.Reason), holders: d.Holders, now: now, isolation: "-"}
 	if d.Lease.Slug != "" {
+		r.isolation = isolationOf(d.Lease)
 		r.leased, r.slug, r.slugText = true, d.Lease.Slug, escape(d.Lease.Slug)
 		r.age = now.Sub(d.Lease.RenewedAt)
 		r.generation, r.acquiredAt, r.renewedAt = d.Lease.Generation, d.Lease.AcquiredAt, d.Lease.RenewedAt
@@ -72,7 +74,7 @@ func (r *rowCells) holderNames() string { return holderNames(r.holders) }
 func (r *rowCells) fields() listRow {
 	return listRow{Slug: r.slugText, Alias: r.alias.String(), State: r.state, Age: string(r.appendAge(nil)),
 		Seen: string(r.appendSince(nil, r.heldAt)), Vacant: string(r.appendSince(nil, r.vacant)), Holders: r.holderNames(),
-		Generation: r.generation, AcquiredAt: r.acquiredAt, RenewedAt: r.renewedAt, HeldAt: r.heldAt, VacantSince: r.vacant, Reason: r.reason}
+		Isolation: r.isolation, Generation: r.generation, AcquiredAt: r.acquiredAt, RenewedAt: r.renewedAt, HeldAt: r.heldAt, VacantSince: r.vacant, Reason: r.reason}
 }
 
 // object is the row as list --json writes it (gc's lines leave the
@@ -90,6 +92,7 @@ func (r *rowCells) object(withHolders bool) object {
 			vacant := r.vacant.UTC()
 			o.VacantSince = &vacant
 		}
+		o.Isolation = r.isolation
 	}
 	if withHolders {
 		hs := holderObjects(r.holders)
@@ -109,6 +112,7 @@ type listRow struct {
 	Seen        string    `json:"seen"`
 	Vacant      string    `json:"vacant"`
 	Holders     string    `json:"holders"`
+	Isolation   string    `json:"isolation"`
 	Generation  uint64    `json:"generation"`
 	AcquiredAt  time.Time `json:"acquired_at"`
 	RenewedAt   time.Time `json:"renewed_at"`

@@ -88,6 +88,7 @@ var exitCodes = []exitCode{
 		}},
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: wraps(lease.ErrInterface)},
 	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: wraps(lease.ErrUnsafePath)},
+	{code: 9, meaning: "isolation could not be set up (--confine), or verify found the bottle not isolated", match: wraps(errNotIsolated)},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
 }
