@@ -116,3 +116,16 @@ func putIsolation(tx *bolt.Tx, slug string, v Isolation) error {
 	}
 	return b.Put([]byte(slug), encodeIsolation(v))
 }
+
+// Status is what list and the health report say of the isolation:
+// "verified" (verify found it isolated), "leaky", "cut-off", or
+// "unverified" when verify never ran for this generation.
+func (v Isolation) Status() string {
+	switch v.Verdict {
+	case VerdictIsolated:
+		return "verified"
+	case VerdictLeaky, VerdictCutOff:
+		return v.Verdict
+	}
+	return "unverified"
+}

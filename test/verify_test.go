@@ -132,6 +132,17 @@ func TestVerifyUnconfinedIsLeaky(t *testing.T) {
 	if got := listIsolation(t, env, "a"); got != "leaky" {
 		t.Errorf("list after verify: %q, want leaky", got)
 	}
+	var doc struct {
+		Isolation struct {
+			Leases []struct{ Slug, Isolation string } `json:"leases"`
+		} `json:"isolation"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, env, "doctor", "--json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if ls := doc.Isolation.Leases; len(ls) != 2 || ls[0].Slug != "a" || ls[0].Isolation != "leaky" || ls[1].Isolation != "unverified" {
+		t.Errorf("doctor --json isolation leases = %+v, want a leaky, b unverified", ls)
+	}
 	if got := listIsolation(t, env, "b"); got != "unverified" {
 		t.Errorf("list: b = %q, want unverified (only a was verified)", got)
 	}

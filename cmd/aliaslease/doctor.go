@@ -90,7 +90,9 @@ func printReport(w io.Writer, r *doctor.Report) {
 		}
 	}
 	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", up, len(r.Interface))
+	fmt.Fprintf(tw, "isolation\t%s\n", r.Isolation.Enforced)
 	tw.Flush()
+	printIsolation(w, r.Isolation.Leases)
 	if p.Outside > 0 {
 		fmt.Fprintf(w, "note: %d lease(s) hold aliases outside the pool; they are kept and renewed until released\n", p.Outside)
 	}
@@ -122,6 +124,22 @@ func printVacant(w io.Writer, vs []doctor.Vacant) {
 			fmt.Fprintf(w, ", after %d more gc run(s) find it vacant", v.MoreObservations)
 		}
 		fmt.Fprintln(w)
+	}
+}
+
+// printIsolation says of each lease what verify last found; leases never
+// verified are counted, not listed (doctor --json lists every lease).
+func printIsolation(w io.Writer, ls []doctor.LeaseIsolation) {
+	unverified := 0
+	for _, l := range ls {
+		if l.VerifiedAt == nil {
+			unverified++
+			continue
+		}
+		fmt.Fprintf(w, "isolation: %s on %s: %s (verify at %s)\n", escape(l.Slug), l.Alias, l.Isolation, l.VerifiedAt.Format(time.RFC3339))
+	}
+	if unverified > 0 {
+		fmt.Fprintf(w, "isolation: %d lease(s) unverified (aliaslease verify SLUG checks one)\n", unverified)
 	}
 }
 

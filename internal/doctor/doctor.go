@@ -44,6 +44,8 @@ type Report struct {
 	// Vacant are the leases observations found vacant, and when each can
 	// be stale.
 	Vacant []Vacant `json:"vacant"`
+	// Isolation says what enforces isolation here, and each lease's.
+	Isolation Isolation `json:"isolation"`
 	// Warnings are worth knowing but do not make the report unhealthy.
 	Warnings []Problem `json:"warnings"`
 	Checked  time.Time `json:"checked_at"`
@@ -136,7 +138,9 @@ func Run(ctx context.Context, cfg Config) *Report {
 	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}, Vacant: []Vacant{}, Warnings: []Problem{}}
 	r.lock(cfg)
 	leases := r.database(ctx, cfg)
-	r.pool(cfg, r.docker(ctx, cfg, leases))
+	decisions := r.docker(ctx, cfg, leases)
+	r.pool(cfg, decisions)
+	r.isolation(decisions)
 	r.iface(ctx, cfg)
 	return r
 }
