@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
@@ -55,32 +56,63 @@ type Canaries struct {
 // readTimeout bounds the read of one connection's greeting.
 const readTimeout = 2 * time.Second
 
-// Open opens a TCP listener and a UDP socket on an ephemeral port of
-// each spec's address (the same port for both where it is free). A spec
+// sharedPortTries is how many times Open tries to put every canary on one
+// port before it gives each a port of its own.
+const sharedPortTries = 8
+
+// Open opens a TCP listener and a UDP socket on each spec's address, all
+// on one ephemeral port where it can (so that a bottle reaching the host
+// through a gateway, --via, lands on a canary whichever host address its
+// VMM forwards the gateway to), else each on a port of its own. A spec
 // whose address cannot be bound is left out and named in Skipped.
 func Open(specs []Spec, nonce string) *Canaries {
-	c := &Canaries{want: greeting(nonce)}
-	for _, s := range specs {
-		if err := c.open(s); err != nil {
-			c.skipped = append(c.skipped, Skipped{Spec: s, Err: err})
+	for range sharedPortTries {
+		c := &Canaries{want: greeting(nonce)}
+		if c.openAll(specs, true) {
+			return c
 		}
+		c.Close(0)
 	}
+	c := &Canaries{want: greeting(nonce)}
+	c.openAll(specs, false)
 	return c
 }
 
-func (c *Canaries) open(s Spec) error {
-	l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.Addr, 0)))
-	if err != nil {
-		return err
+// openAll opens the canaries of specs; with shared, all on the port the
+// first one got, and it returns false when that port is taken on another
+// address.
+func (c *Canaries) openAll(specs []Spec, shared bool) bool {
+	var port uint16
+	for _, s := range specs {
+		got, err := c.open(s, port, shared)
+		switch {
+		case err == nil && shared && port == 0:
+			port = got
+		case shared && errors.Is(err, syscall.EADDRINUSE):
+			return false
+		case err != nil:
+			c.skipped = append(c.skipped, Skipped{Spec: s, Err: err})
+		}
 	}
-	port := netip.MustParseAddrPort(l.Addr().String()).Port()
-	u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.Addr, port)))
+	return true
+}
+
+// open opens one canary on port (0: an ephemeral one) and returns its
+// port. The UDP socket takes the TCP listener's port; when that is taken
+// and the port need not be shared, one of its own.
+func (c *Canaries) open(s Spec, port uint16, shared bool) (uint16, error) {
+	l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.Addr, port)))
 	if err != nil {
+		return 0, err
+	}
+	port = netip.MustParseAddrPort(l.Addr().String()).Port()
+	u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.Addr, port)))
+	if err != nil && !shared {
 		u, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.Addr, 0)))
 	}
 	if err != nil {
 		l.Close()
-		return err
+		return 0, err
 	}
 	i := len(c.results)
 	c.results = append(c.results, Result{Name: s.Name, Addr: s.Addr,
@@ -90,7 +122,7 @@ func (c *Canaries) open(s Spec) error {
 	c.loops.Add(2)
 	go c.accept(i, l)
 	go c.read(i, u)
-	return nil
+	return port, nil
 }
 
 // Skipped returns the canaries that could not be opened.

@@ -166,3 +166,18 @@ func FuzzParseTarget(f *testing.F) {
 		}
 	})
 }
+
+// Every canary listens on one port where it can, so that a probe sent
+// through a gateway (--via) lands on whichever host address the gateway
+// leads to.
+func TestCanariesShareOnePort(t *testing.T) {
+	c := Open(specs(), NewNonce())
+	defer c.Close(0)
+	ts := c.Targets()
+	for _, tg := range ts {
+		if tg.Addr.Port() != ts[0].Addr.Port() {
+			t.Errorf("Targets() = %v, want one port for all", ts)
+			break
+		}
+	}
+}
