@@ -90,9 +90,8 @@ func printReport(w io.Writer, r *doctor.Report) {
 		}
 	}
 	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", up, len(r.Interface))
-	fmt.Fprintf(tw, "isolation\t%s\n", r.Isolation.Enforced)
+	printIsolation(tw, r.Isolation)
 	tw.Flush()
-	printIsolation(w, r.Isolation.Leases)
 	if p.Outside > 0 {
 		fmt.Fprintf(w, "note: %d lease(s) hold aliases outside the pool; they are kept and renewed until released\n", p.Outside)
 	}
@@ -127,11 +126,13 @@ func printVacant(w io.Writer, vs []doctor.Vacant) {
 	}
 }
 
-// printIsolation says of each lease what verify last found; leases never
-// verified are counted, not listed (doctor --json lists every lease).
-func printIsolation(w io.Writer, ls []doctor.LeaseIsolation) {
+// printIsolation says what enforces isolation here, and of each lease
+// what verify last found; leases never verified are counted, not listed
+// (doctor --json lists every lease).
+func printIsolation(w io.Writer, iso doctor.Isolation) {
+	fmt.Fprintf(w, "isolation\t%s\n", iso.Enforced)
 	unverified := 0
-	for _, l := range ls {
+	for _, l := range iso.Leases {
 		if l.VerifiedAt == nil {
 			unverified++
 			continue

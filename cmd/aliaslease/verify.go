@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -76,7 +77,7 @@ func verifyCmd(c *cli.Context, args *verifyArgs) error {
 	if err != nil {
 		return err
 	}
-	rep := verifyLease(c, l, canarySpecs(l, leases, m.Pool), probeSpec{prefix: prefix, via: via, timeout: args.timeout})
+	rep := verifyLease(c, l, canarySpecs(l, leases, m.Pool), probeSpec{prefix: prefix, via: via, timeout: args.timeout}, nil)
 	if err := m.RecordIsolation(c.Context, slug, l.Generation, rep.verdict, rep.at); err != nil {
 		return fmt.Errorf("record the verdict: %w", err)
 	}
@@ -100,12 +101,19 @@ type verifyReport struct {
 	probe   probeRun
 }
 
-// verifyLease opens the canaries, runs the probe and judges.
-func verifyLease(c *cli.Context, l lease.Lease, specs []verify.Spec, ps probeSpec) verifyReport {
+// verifyLease opens the canaries, runs the probe and judges. attach,
+// when not nil, puts a probe without PREFIX in the lease's confinement
+// (confine.Group.Attach of its cgroup); nil runs it as a plain host
+// process, which is all a lease without one has (run --confine does not
+// record its cgroup on the lease yet).
+func verifyLease(c *cli.Context, l lease.Lease, specs []verify.Spec, ps probeSpec, attach func(*exec.Cmd) error) verifyReport {
 	nonce := verify.NewNonce()
 	can := verify.Open(specs, nonce)
 	rep := verifyReport{lease: l, skipped: can.Skipped()}
-	rep.probe = runProbe(c.Context, ps, nonce, can.Targets(), nil)
+	if len(ps.prefix) > 0 {
+		attach = nil // the bottle's own command is its confinement
+	}
+	rep.probe = runProbe(c.Context, ps, nonce, can.Targets(), attach)
 	rep.results = can.Close(settleTime)
 	rep.verdict, rep.leaks = verify.Verdict(rep.results, l.Alias)
 	rep.at = time.Now().UTC()

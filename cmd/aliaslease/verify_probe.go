@@ -43,8 +43,8 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // runProbe runs the probe with the targets and waits for it, up to the
 // spec's timeout. attach, when not nil, puts the probe in a confinement
-// before it starts (a lease's cgroup: see Group.Attach); with a prefix
-// the bottle's own command is the confinement.
+// before it starts (a lease's cgroup: see confine.Group.Attach); when it
+// fails the probe is not run.
 func runProbe(ctx context.Context, ps probeSpec, nonce string, targets []verify.Target, attach func(*exec.Cmd) error) probeRun {
 	args := []string{"probe", "--nonce", nonce}
 	if ps.via.IsValid() {
