@@ -162,7 +162,7 @@ func BenchmarkSweep(b *testing.B) {
 				for range 3 {
 					at.boot += time.Minute
 					if err := s.update(func(tx *bolt.Tx) error {
-						_, err := sweep(tx, idx, at, at.wall, time.Hour, func(Lease) {})
+						_, err := sweep(tx, idx, nil, at, at.wall, time.Hour, func(Lease) {})
 						return err
 					}); err != nil {
 						b.Fatal(err)
@@ -172,7 +172,7 @@ func BenchmarkSweep(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				if err := s.view(func(tx *bolt.Tx) error {
-					_, err := sweep(tx, idx, at, at.wall, time.Hour, func(Lease) {})
+					_, err := sweep(tx, idx, nil, at, at.wall, time.Hour, func(Lease) {})
 					return err
 				}); err != nil {
 					b.Fatal(err)

@@ -66,6 +66,11 @@ var (
 	// is not the generation the caller named.
 	ErrGenerationMismatch = errors.New("generation mismatch")
 
+	// ErrHeld is returned by Release when a process tree recorded as a
+	// holder of the lease still lives (a run still going); nothing was
+	// changed. ReleaseForce ends those trees first.
+	ErrHeld = errors.New("held by a running process tree")
+
 	// ErrInventory is returned when the container inventory (Docker) was
 	// needed and could not be read in full.
 	ErrInventory = errors.New("container inventory unavailable")

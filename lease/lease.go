@@ -23,10 +23,14 @@ type Lease struct {
 	Vacancy Vacancy
 	// Isolation is the last verdict verify recorded for this generation.
 	Isolation Isolation
-	// PID is the process that holds the lease while it runs (the command
-	// of "aliaslease run"), or zero. A live process is a holder, so the
-	// lease is never reclaimed under it.
+	// PID is the process that holds the lease while it runs, as the
+	// "aliaslease run" of binaries before process trees recorded it (no
+	// longer written), or zero. A live process is a holder, so the lease
+	// is never reclaimed under it.
 	PID int
+	// Processes are the process trees recorded as its holders (see
+	// ProcessHolder), live or not: a reconcile asks Trees which live.
+	Processes []ProcessHolder
 
 	newer string // the record's bytes a newer binary of the schema added, kept as they are
 }

@@ -63,6 +63,7 @@ type Manager struct {
 	Mode        InventoryMode
 	Listeners   Listeners        // nil sees no listener
 	NameOwners  bool             // name each listener's process (see OwnerNamer): for reports
+	Trees       Trees            // tells which process holders live; nil counts every recorded one as live
 	Verbose     bool             // warn also what cron need not hear (gc reclaiming without Docker)
 	Interface   Interface        // nil leaves the interface alone
 	Warn        func(error)      // receives warnings; nil drops them
@@ -84,7 +85,7 @@ func (m *Manager) warn(err error) {
 }
 
 func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, error) {
-	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command})
+	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command, Trees: m.Trees})
 }
 
 // openIfExists runs fn on the database if it exists, opened read-only under
@@ -154,7 +155,7 @@ func (m *Manager) ListEach(ctx context.Context, fn func(Decision) error) error {
 	idx := indexHolders(snap.Holders)
 	idx.known = snap.Containers != NotAsked
 	walk := func(leases iter.Seq2[Lease, error]) error {
-		return classifyEach(leases, idx, snap.instant(), m.Grace, processHolder, func(d *Decision) error {
+		return classifyEach(leases, idx, snap.instant(), m.Grace, processHolders(m.Trees), func(d *Decision) error {
 			if d.State == Foreign && !m.Pool.Contains(d.Alias) {
 				return nil
 			}
@@ -218,20 +219,6 @@ func (m *Manager) GC(ctx context.Context, dryRun bool) ([]Decision, error) {
 		m.warn(fmt.Errorf("%s: reclaimed by the host's listeners and process holders alone", why))
 	}
 	return stale, nil
-}
-
-// HoldWhileRuns records pid as the process holding slug's lease of the given
-// generation, or clears it with pid 0: while the process runs, the lease
-// is live whatever Docker says, so it is never reclaimed and handed on
-// under a command that outlived its wrapper.
-func (m *Manager) HoldWhileRuns(ctx context.Context, slug string, generation uint64, pid int) error {
-	found, err := m.openIfExists(ctx, false, func(s *store) error {
-		return s.setHolderPID(slug, generation, pid)
-	})
-	if !found && err == nil {
-		err = fmt.Errorf("%w for %s", ErrNotFound, slug)
-	}
-	return err
 }
 
 // Events returns the newest n audit events (all kept, for n <= 0), of

@@ -65,6 +65,13 @@ func (m *Manager) CheckDatabase(ctx context.Context) (DatabaseStatus, error) {
 		if st.Leases, err = s.Leases(); err != nil {
 			return err
 		}
+		for _, l := range st.Leases {
+			// Only a valid slug is ever stored: any other key was
+			// written by something else (a crafted or repaired file).
+			if err := ValidateSlug(l.Slug); err != nil {
+				return fmt.Errorf("%w: a lease is stored under a key that is not a slug (%w)", ErrCorrupt, err)
+			}
+		}
 		evs, err := s.Events(0, "")
 		st.Events = len(evs)
 		return err
@@ -120,7 +127,7 @@ func (m *Manager) Review(ctx context.Context, leases []Lease) (Review, error) {
 		a, err = m.take(ctx, mustAnswer)
 		rv.Snapshot = a.snap
 	}
-	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool)
+	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool, m.Trees)
 	return rv, err
 }
 

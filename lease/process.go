@@ -7,15 +7,13 @@ import (
 	"syscall"
 )
 
-// withProcesses returns holders plus one holder for each lease whose
-// process (Lease.PID, the command of "aliaslease run") still runs: a lease
-// is never reclaimed from under a running command, even when its wrapper
-// was killed and the command outlived it. A reused PID can only keep a
-// lease longer than needed, never free one too early.
-func withProcesses(holders []Holder, leases []Lease) []Holder {
+// withProcesses returns holders plus the process holders of each lease
+// (see processHolder): a lease is never reclaimed from under a running
+// command, even when its wrapper was killed and the tree outlived it.
+func withProcesses(holders []Holder, leases []Lease, t Trees) []Holder {
 	out := holders
 	for _, l := range leases {
-		if ph := processHolder(l); ph != nil {
+		if ph := processHolder(l, t); ph != nil {
 			if len(out) == len(holders) {
 				out = slices.Clip(holders) // append copies: the caller's slice stays as it was
 			}
@@ -25,13 +23,27 @@ func withProcesses(holders []Holder, leases []Lease) []Holder {
 	return out
 }
 
-// processHolder is the holder a lease's running process makes, if any.
-func processHolder(l Lease) []Holder {
-	if l.PID <= 0 || !processAlive(l.PID) {
-		return nil
+// processHolders is processHolder as classifyEach's alsoHeldBy.
+func processHolders(t Trees) func(Lease) []Holder {
+	return func(l Lease) []Holder { return processHolder(l, t) }
+}
+
+// processHolder returns the holders a lease's processes make: each
+// recorded tree that lives (as t tells), and the process of Lease.PID
+// (an older binary's run) while it runs. A reused PID can only keep a
+// lease longer than needed, never free one too early.
+func processHolder(l Lease, t Trees) []Holder {
+	var hs []Holder
+	for _, h := range l.Processes {
+		if treeAlive(t, h) {
+			hs = append(hs, h.holder(l.Alias))
+		}
 	}
-	pid := strconv.Itoa(l.PID)
-	return []Holder{{Alias: l.Alias, ID: "pid:" + pid, Name: "process " + pid, Slug: l.Slug, State: "running"}}
+	if l.PID > 0 && processAlive(l.PID) {
+		pid := strconv.Itoa(l.PID)
+		hs = append(hs, Holder{Kind: HolderProcess, Alias: l.Alias, ID: "pid:" + pid, Name: "process " + pid, Slug: l.Slug, State: "running"})
+	}
+	return hs
 }
 
 // processAlive says whether a process with this PID runs: it exists

@@ -273,15 +273,16 @@ func labelledForOther(hs []Holder, slug string) bool {
 }
 
 // classifySnapshot judges leases against the holders of a snapshot with the given
-// grace period, as gc and acquire do; list and the health report use it.
+// grace period, as gc and acquire do, t telling which process trees live;
+// the health report uses it.
 // With no snapshot (Docker not asked, or silent) every lease is Unknown.
 // Decisions come sorted by alias; foreign ones are reported only for pool
 // aliases.
-func classifySnapshot(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool) []Decision {
+func classifySnapshot(leases []Lease, snap *Snapshot, grace time.Duration, pool Pool, t Trees) []Decision {
 	if snap == nil {
 		return unclassified(leases)
 	}
-	idx := indexHolders(withProcesses(snap.Holders, leases))
+	idx := indexHolders(withProcesses(snap.Holders, leases, t))
 	idx.known = snap.Containers != NotAsked
 	ds := classifyIndexed(leases, idx, snap.instant(), grace)
 	out := ds[:0]

@@ -45,6 +45,9 @@ func encodeLease(l Lease) []byte {
 // are (Lease.newer) when the record is written again.
 func decodeLease(slug string, b []byte) (Lease, error) {
 	if !recordValid(b) {
+		if len(b) >= 5 && (b[0] == leaseRecordV1 || b[0] == leaseRecordV2) && !leasable(binary.BigEndian.Uint32(b[1:])) {
+			return Lease{}, fmt.Errorf("%w: lease record of %q names %s, which no pool can hold", ErrCorrupt, slug, u32ToAddr(binary.BigEndian.Uint32(b[1:])))
+		}
 		return Lease{}, fmt.Errorf("%w: lease record of %q is damaged", ErrCorrupt, slug)
 	}
 	l := Lease{

@@ -52,6 +52,8 @@ type storeOptions struct {
 	// not exist. Without it, a missing database is ErrNoDatabase and
 	// nothing is created.
 	Create bool
+	// Trees tells which recorded process trees live (nil: every one).
+	Trees Trees
 	// Command names the command in the audit log and in the lock file's
 	// record of its holder ("acquire", "gc", ...).
 	Command string
@@ -80,6 +82,7 @@ type store struct {
 	db      *bolt.DB
 	ro      bool
 	command string
+	trees   Trees // tells which recorded process trees live; nil: all do
 }
 
 // openStore locks path's lock file (path + ".lock") and opens the database at
@@ -104,7 +107,7 @@ func openStore(path string, opts *storeOptions) (*store, error) {
 func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store, error) {
 	o := opts.withDefaults()
 	base := filepath.Base(path)
-	if base == "." || base == "/" || strings.HasSuffix(path, "/") {
+	if base == "." || base == ".." || base == "/" || strings.HasSuffix(path, "/") {
 		return nil, fmt.Errorf("database path %s names a directory, not a file", path)
 	}
 	d, err := safefile.OpenDir(filepath.Dir(path), o.Create)
@@ -115,7 +118,7 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 		return nil, err
 	}
 	defer d.Close()
-	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command}
+	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command, trees: o.Trees}
 	vet := func() error { // a database found without a lock file
 		v := &store{path: path, ro: true}
 		err := v.open(d, base, storeOptions{ReadOnly: true, LockTimeout: o.LockTimeout})

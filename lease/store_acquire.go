@@ -148,7 +148,7 @@ func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.A
 // none), recording held_at on the way (see sweep).
 func (s *store) lowestStale(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (*Decision, error) {
 	var best *Decision
-	_, err := sweep(tx, idx, req.Snapshot.instant(), req.Now, req.Grace, func(l Lease) {
+	_, err := sweep(tx, idx, s.trees, req.Snapshot.instant(), req.Now, req.Grace, func(l Lease) {
 		if req.Pool.Contains(l.Alias) && (best == nil || l.Alias.Less(best.Alias)) {
 			best = &Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder}
 		}

@@ -28,18 +28,111 @@ import (
 // by a writer that verified the file first.
 var keyVerified = []byte("verified")
 
+// keyIndexSum, in meta, holds the number of alias index entries and the
+// sum of indexPairHash over them (8 bytes each), as the verified writers
+// left them: putLease and deleteLease keep it up to date.
+var keyIndexSum = []byte("index-sum")
+
 // verify refuses (ErrCorrupt) a database whose records contradict each
-// other, reading them all unless the previous commit was verified.
+// other. A file whose previous commit was verified, and whose alias
+// index is still the one the verified writers kept (its entries' count
+// and sum are those recorded), is trusted without reading the lease
+// records: a mark copied or forged without the index's sum, or an index
+// changed since, sends it to the full check (checkRecords), after which
+// the sum is recorded anew.
 func verify(tx *bolt.Tx) error {
-	if v := tx.Bucket(bucketMeta).Get(keyVerified); len(v) == 8 && binary.BigEndian.Uint64(v) == uint64(tx.ID()-1) {
-		return nil
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(keyVerified); len(v) == 8 && binary.BigEndian.Uint64(v) == uint64(tx.ID()-1) {
+		if want := meta.Get(keyIndexSum); len(want) == 16 {
+			n, sum := indexSum(tx)
+			if n == binary.BigEndian.Uint64(want) && sum == binary.BigEndian.Uint64(want[8:]) {
+				return nil
+			}
+		}
 	}
-	return checkRecords(tx)
+	if err := checkRecords(tx); err != nil {
+		return err
+	}
+	return putIndexSum(tx)
 }
 
-// markVerified records that this transaction's commit is verified.
+// markVerified records that this transaction's commit is verified (and,
+// on a file just created, the sum of its index).
 func markVerified(tx *bolt.Tx) error {
-	return tx.Bucket(bucketMeta).Put(keyVerified, binary.BigEndian.AppendUint64(nil, uint64(tx.ID())))
+	meta := tx.Bucket(bucketMeta)
+	if len(meta.Get(keyIndexSum)) != 16 {
+		if err := putIndexSum(tx); err != nil {
+			return err
+		}
+	}
+	return meta.Put(keyVerified, binary.BigEndian.AppendUint64(nil, uint64(tx.ID())))
+}
+
+// indexSum walks the alias index once: its entries' count and the sum of
+// their indexPairHash.
+func indexSum(tx *bolt.Tx) (n, sum uint64) {
+	c := tx.Bucket(bucketAliases).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		n++
+		sum += indexPairHash(k, v)
+	}
+	return n, sum
+}
+
+// putIndexSum records the index's count and sum as they are now.
+func putIndexSum(tx *bolt.Tx) error {
+	n, sum := indexSum(tx)
+	return tx.Bucket(bucketMeta).Put(keyIndexSum, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, n), sum))
+}
+
+// adjustIndexSum adds the index entry of l to the recorded sum (or, with
+// add false, takes it away), as putLease and deleteLease change the
+// index. Without a recorded sum there is nothing to adjust: the next
+// verify recomputes it.
+func adjustIndexSum(tx *bolt.Tx, l Lease, add bool) error {
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(keyIndexSum)
+	if len(v) != 16 {
+		return nil
+	}
+	n, sum, h := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), indexPairHash(aliasKey(l.Alias), []byte(l.Slug))
+	if add {
+		n, sum = n+1, sum+h
+	} else {
+		n, sum = n-1, sum-h
+	}
+	return meta.Put(keyIndexSum, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, n), sum))
+}
+
+// indexPairHash mixes an index key and its slug into 64 bits, the same
+// in every process (it is stored, unlike pairHash's sums): the slug a
+// word at a time, each word and then the key folded in through
+// splitmix64's finalizer, so that the sum changes when two slugs swap
+// aliases.
+func indexPairHash(key, slug []byte) uint64 {
+	h := uint64(len(slug))*0x9e3779b97f4a7c15 ^ uint64(len(key))
+	for len(slug) > 0 {
+		var w [8]byte
+		n := copy(w[:], slug)
+		h = mix64(h ^ binary.LittleEndian.Uint64(w[:]))
+		slug = slug[n:]
+	}
+	for len(key) > 0 {
+		var w [8]byte
+		n := copy(w[:], key)
+		h = mix64(h ^ binary.LittleEndian.Uint64(w[:]) ^ 0xa0761d6478bd642f)
+		key = key[n:]
+	}
+	return h
+}
+
+// mix64 is splitmix64's finalizer.
+func mix64(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
 }
 
 // checkRecords reads every lease record and index entry: each record
@@ -162,10 +255,17 @@ func checkFree(tx *bolt.Tx, l Lease) error {
 
 // recordValid says whether a lease record has a known version and its
 // length (version 2 at least: a newer binary of the schema may add
-// fields after it): exactly what decodeLease requires.
+// fields after it), and an alias that can be leased at all (in
+// 127.0.0.0/8, not 127.0.0.0, 127.0.0.1 or 127.255.255.255, which no
+// pool holds): exactly what decodeLease requires.
 func recordValid(b []byte) bool {
-	return len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
-		len(b) >= leaseRecordV2Len && b[0] == leaseRecordV2
+	return (len(b) == leaseRecordV1Len && b[0] == leaseRecordV1 ||
+		len(b) >= leaseRecordV2Len && b[0] == leaseRecordV2) && leasable(binary.BigEndian.Uint32(b[1:]))
+}
+
+// leasable says whether a stored alias is one a pool can hold.
+func leasable(a uint32) bool {
+	return a>>24 == 127 && a != 0x7f000000 && a != 0x7f000001 && a != 0x7fffffff
 }
 
 // Check verifies the database: bbolt's consistency check of every page,

@@ -116,7 +116,9 @@ func writesOf(pool Pool) map[string]func(s *store) error {
 		"renew b":   func(s *store) error { _, err := s.Acquire(acquireRequest{Slug: "b", Pool: pool, Now: t0}); return err },
 		"new c":     func(s *store) error { _, err := s.Acquire(acquireRequest{Slug: "c", Pool: pool, Now: t0}); return err },
 		"release a": func(s *store) error { _, err := s.Release("a", 0); return err },
-		"hold a":    func(s *store) error { return s.setHolderPID("a", 0, 1) },
+		"hold a": func(s *store) error {
+			return s.addHolder(ProcessHolder{Slug: "a", RunID: "r", Kind: TreeCgroup, Cgroup: "x"}, true, false)
+		},
 		"new c with a snapshot": func(s *store) error {
 			_, err := s.Acquire(acquireRequest{Slug: "c", Pool: pool, Now: t0, Snapshot: &Snapshot{TakenAt: t0}})
 			return err
@@ -161,5 +163,89 @@ func TestVerifiedChain(t *testing.T) {
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Put([]byte("x"), nil) })
 	if _, err := s.Acquire(acquireRequest{Slug: "a", Pool: MustParsePool(DefaultPool), Now: t0}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("renewal after a foreign write = %v, want ErrCorrupt from reading every record", err)
+	}
+}
+
+// TestForgedMark: a verified mark forged onto a changed file (the
+// transaction id of the crafting commit, as if a verified writer had
+// made it) does not let a write through: a change to the alias index
+// shows in its recorded sum, and the file gets the full check; a lease
+// record changed alone is refused by every write that touches it.
+func TestForgedMark(t *testing.T) {
+	forge := func(change func(tx *bolt.Tx) error) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			if err := change(tx); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keyVerified, binary.BigEndian.AppendUint64(nil, uint64(tx.ID())))
+		}
+	}
+	all := writesOf(MustParsePool(DefaultPool))
+	touchingB := map[string]func(s *store) error{"renew b": all["renew b"]}
+	files := contradictions()
+	tests := []struct {
+		name   string
+		writes map[string]func(s *store) error
+	}{
+		{"two slugs, one index entry", all},
+		{"index entry missing", all},
+		{"index entry without lease", all},
+		{"index names another slug", all},
+		{"two slugs on one alias", touchingB},
+		{"a record that does not decode", touchingB},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if files[tt.name] == nil {
+				t.Fatalf("no contradiction %q", tt.name)
+			}
+			path := craft(t, forge(files[tt.name]))
+			before := readFile(t, path)
+			for what, write := range tt.writes {
+				s, err := openStore(path, nil)
+				if err != nil {
+					t.Fatalf("Open(%q) = %v", path, err)
+				}
+				err = write(s)
+				s.Close()
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%s on a database with %s and a forged mark = %v, want ErrCorrupt", what, tt.name, err)
+				}
+			}
+			if !bytes.Equal(readFile(t, path), before) {
+				t.Errorf("the database with %s and a forged mark was written to", tt.name)
+			}
+		})
+	}
+}
+
+// TestIndexSumKept: every write keeps the recorded index sum equal to the
+// index's, so that the next write trusts the chain without the full
+// check (a sum that drifted would send every write to it).
+func TestIndexSumKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "leases.db")
+	s := openTest(t, path)
+	pool := MustParsePool(DefaultPool)
+	for _, slug := range []string{"a", "b", "c", "d"} {
+		mustAcquire(t, s, acquireRequest{Slug: slug})
+	}
+	if _, err := s.Release("b", 0); err != nil {
+		t.Fatal(err)
+	}
+	mustAcquire(t, s, acquireRequest{Slug: "e"})
+	if _, err := s.Reclaim(Snapshot{TakenAt: t0.Add(48 * time.Hour)}, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	mustAcquire(t, s, acquireRequest{Slug: "f", Pool: pool, Now: t0})
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyIndexSum)
+		n, sum := indexSum(tx)
+		if len(v) != 16 || binary.BigEndian.Uint64(v) != n || binary.BigEndian.Uint64(v[8:]) != sum {
+			t.Errorf("recorded index sum %x, want count %d sum %x", v, n, sum)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

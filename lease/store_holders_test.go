@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,27 +86,45 @@ func snapAt(hs []Holder, after time.Duration) Snapshot {
 	return Snapshot{Holders: hs, TakenAt: at.wall, at: at}
 }
 
+// pidTrees is Trees over plain processes: the tree of a holder is its
+// PGID's process alone, which is what the lease layer needs to be shown
+// (the real trees are internal/confine's, tested in test/).
+type pidTrees struct{}
+
+func (pidTrees) Alive(h ProcessHolder) (bool, error) { return processAlive(h.PGID), nil }
+
+func (pidTrees) End(_ context.Context, h ProcessHolder, _ time.Duration) error {
+	return syscall.Kill(h.PGID, syscall.SIGKILL)
+}
+
 // TestProcessHolderKeepsLease checks that a lease whose recorded process
-// runs is live for gc even when Docker shows no holder, and stale once the
-// process has ended.
+// tree lives is live for gc even when Docker shows no holder, that
+// release refuses it, and that it is stale once the tree has ended, its
+// entry then removed.
 func TestProcessHolderKeepsLease(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	s.trees = pidTrees{}
 	res := mustAcquire(t, s, acquireRequest{Slug: "a", Now: t0})
 	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Skipf("no sleep(1): %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if err := s.setHolderPID("a", res.Lease.Generation+1, cmd.Process.Pid); !errors.Is(err, ErrGenerationMismatch) {
-		t.Errorf("SetProcess(wrong generation) = %v, want ErrGenerationMismatch", err)
+	h := ProcessHolder{Slug: "a", Generation: res.Lease.Generation + 1, RunID: "r1", Kind: TreeProcGroup, PGID: cmd.Process.Pid}
+	if err := s.addHolder(h, false, false); !errors.Is(err, ErrGenerationMismatch) {
+		t.Errorf("addHolder(wrong generation) = %v, want ErrGenerationMismatch", err)
 	}
-	if err := s.setHolderPID("a", res.Lease.Generation, cmd.Process.Pid); err != nil {
-		t.Fatalf("SetProcess = %v", err)
+	h.Generation = res.Lease.Generation
+	if err := s.addHolder(h, false, false); err != nil {
+		t.Fatalf("addHolder = %v", err)
 	}
 	later := Snapshot{TakenAt: t0.Add(time.Hour)}
 	ds, err := s.Reclaim(later, 0, false)
 	if err != nil || len(ds) != 0 {
 		t.Fatalf("Reclaim with the process running = %+v, %v; want nothing stale", ds, err)
+	}
+	if _, err := s.Release("a", 0); !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), "process group") {
+		t.Errorf("Release(%q) with its tree running = %v, want ErrHeld naming the process group", "a", err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
@@ -114,6 +133,38 @@ func TestProcessHolderKeepsLease(t *testing.T) {
 	}
 	if _, err := s.Get("a"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(%q) after reclaim = %v, want ErrNotFound", "a", err)
+	}
+	s.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketHolders); b != nil && b.Stats().KeyN != 0 {
+			t.Errorf("holders bucket after reclaim has %d entries, want 0", b.Stats().KeyN)
+		}
+		return nil
+	})
+}
+
+// TestLegacyPIDKeepsLease checks that a lease record of an older binary
+// whose PID field names a running process is still held.
+func TestLegacyPIDKeepsLease(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "leases.db"))
+	res := mustAcquire(t, s, acquireRequest{Slug: "a", Now: t0})
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep(1): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	l := res.Lease
+	l.PID = cmd.Process.Pid
+	if err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLeases).Put([]byte("a"), encodeLease(l)) }); err != nil {
+		t.Fatal(err)
+	}
+	later := Snapshot{TakenAt: t0.Add(time.Hour)}
+	if ds, err := s.Reclaim(later, 0, false); err != nil || len(ds) != 0 {
+		t.Fatalf("Reclaim with the old binary's process running = %+v, %v; want nothing stale", ds, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if ds, err := s.Reclaim(later, 0, false); err != nil || len(ds) != 1 {
+		t.Fatalf("Reclaim after the process ended = %+v, %v; want one stale", ds, err)
 	}
 }
 

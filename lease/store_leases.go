@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"time"
 
@@ -59,6 +60,9 @@ func (s *store) release(slug string, generation uint64, reason Reason) (Lease, e
 		if l, err = leaseOf(tx, slug, generation); err != nil {
 			return err
 		}
+		if err := s.refuseHeld(l); err != nil {
+			return err
+		}
 		if err := deleteLease(tx, l); err != nil {
 			return err
 		}
@@ -81,7 +85,7 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 	idx := indexHolders(snap.Holders)
 	collect := func(tx *bolt.Tx) (int, error) {
 		stale = stale[:0]
-		return sweep(tx, idx, snap.instant(), snap.TakenAt, grace, func(l Lease) {
+		return sweep(tx, idx, s.trees, snap.instant(), snap.TakenAt, grace, func(l Lease) {
 			stale = append(stale, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder})
 		})
 	}
@@ -107,28 +111,11 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 	return stale, err
 }
 
-// setHolderPID records pid as the process holding slug's lease of the given
-// generation (zero pid clears it). A lease of another generation is left
-// alone and ErrGenerationMismatch returned; a missing one is ErrNotFound.
-func (s *store) setHolderPID(slug string, generation uint64, pid int) error {
-	return s.update(func(tx *bolt.Tx) error {
-		l, err := leaseOf(tx, slug, generation)
-		if err == nil {
-			err = checkIndexed(tx, l)
-		}
-		if err != nil {
-			return err
-		}
-		l.PID = pid
-		return tx.Bucket(bucketLeases).Put([]byte(slug), encodeLease(l))
-	})
-}
-
 // readLeases decodes every lease, sorted by alias.
 func readLeases(tx *bolt.Tx) ([]Lease, error) {
 	b := tx.Bucket(bucketLeases)
 	var ls []Lease // no capacity hint: Bucket.Stats would walk every page once more
-	vac, iso := joinVacancy(tx), joinIsolation(tx)
+	vac, iso, hj := joinVacancy(tx), joinIsolation(tx), joinHolders(tx)
 	err := b.ForEach(func(k, v []byte) error {
 		l, err := decodeLease(string(k), v)
 		if err != nil {
@@ -136,6 +123,7 @@ func readLeases(tx *bolt.Tx) ([]Lease, error) {
 		}
 		l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
 		l.Isolation = isolationFor(decodeIsolation(iso.of(k)), l.Generation)
+		l.Processes = hj.processes(k, l.Generation)
 		ls = append(ls, l)
 		return nil
 	})
@@ -157,6 +145,7 @@ func getLease(tx *bolt.Tx, slug string) (l Lease, found bool, err error) {
 	}
 	l.Vacancy = vacancyFor(vacancyOf(tx, slug), l.Generation, l.RenewedAt)
 	l.Isolation = isolationFor(isolationOf(tx, slug), l.Generation)
+	l.Processes, _ = holdersOf(tx, slug, l.Generation)
 	return l, true, nil
 }
 
@@ -188,6 +177,9 @@ func putLease(tx *bolt.Tx, l Lease) error {
 	if err := lowerSeenFloor(tx, l); err != nil {
 		return err
 	}
+	if err := adjustIndexSum(tx, l, true); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Put(aliasKey(l.Alias), []byte(l.Slug))
 }
 
@@ -206,9 +198,27 @@ func deleteLease(tx *bolt.Tx, l Lease) error {
 	if err := putIsolation(tx, l.Slug, Isolation{}); err != nil {
 		return err
 	}
+	hs, void := holdersOf(tx, l.Slug, l.Generation)
+	for _, h := range hs {
+		void = append(void, holderKey(h.Slug, h.RunID))
+	}
+	if err := deleteHolders(tx, void); err != nil {
+		return err
+	}
+	if err := markRunMade(tx, l.Slug, 0, false); err != nil {
+		return err
+	}
+	if err := adjustIndexSum(tx, l, false); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketAliases).Delete(aliasKey(l.Alias))
 }
 
+// nextGeneration counts the database's generations on by one. A counter
+// at 2^64-1 refuses the next lease (ErrCorrupt: no real database gets
+// there, one lease a nanosecond would take 584 years): wrapping to 0
+// would hand out a generation below every earlier one, which a late
+// release --generation could then match.
 func nextGeneration(tx *bolt.Tx) (uint64, error) {
 	meta := tx.Bucket(bucketMeta)
 	var g uint64
@@ -217,6 +227,9 @@ func nextGeneration(tx *bolt.Tx) (uint64, error) {
 			return 0, fmt.Errorf("%w: generation counter", ErrCorrupt)
 		}
 		g = binary.BigEndian.Uint64(v)
+	}
+	if g == math.MaxUint64 {
+		return 0, fmt.Errorf("%w: the generation counter is at its maximum (%d): a new lease cannot get a generation above every earlier one", ErrCorrupt, g)
 	}
 	g++
 	return g, meta.Put(keyGeneration, binary.BigEndian.AppendUint64(nil, g))
@@ -238,11 +251,12 @@ func (s *store) each(fn func(iter.Seq2[Lease, error]) error) error {
 func storedLeases(tx *bolt.Tx) iter.Seq2[Lease, error] {
 	return func(yield func(Lease, error) bool) {
 		stopped := false
-		vac, iso := joinVacancy(tx), joinIsolation(tx)
+		vac, iso, hj := joinVacancy(tx), joinIsolation(tx), joinHolders(tx)
 		err := eachRecord(tx, func(k, v []byte) error {
 			l, _ := decodeLease(string(k), v) // valid: eachRecord checked it
 			l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
 			l.Isolation = isolationFor(decodeIsolation(iso.of(k)), l.Generation)
+			l.Processes = hj.processes(k, l.Generation)
 			if !yield(l, nil) {
 				stopped = true
 				return errStopWalk

@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"time"
@@ -16,17 +17,19 @@ import (
 // with this observation counted in its vacancy, and decoded only when it
 // is stale or its held_at is due. stale gets every stale lease. When tx
 // is writable, the changes the observation makes are written: held_at
-// (at now) on each live lease whose record of it is due (heldAtDue), and
-// each vacancy that changed (begun, counted, or ended by a holder).
+// (at now) on each live lease whose record of it is due (heldAtDue), each
+// vacancy that changed (begun, counted, or ended by a holder), and the
+// removal of each process holder entry that holds nothing (its tree gone,
+// as t tells, or of another generation).
 //
 // It returns how many such writes were due (made, or, in a read-only
 // transaction, that a writing sweep would make).
-func sweep(tx *bolt.Tx, idx *holderIndex, at instant, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
-	sw := &sweeper{idx: idx, at: at, grace: grace, stale: stale, vac: joinVacancy(tx), floor: noLeaseFloor, writes: tx.Writable()}
+func sweep(tx *bolt.Tx, idx *holderIndex, t Trees, at instant, now time.Time, grace time.Duration, stale func(Lease)) (int, error) {
+	sw := &sweeper{idx: idx, trees: t, at: at, grace: grace, stale: stale, vac: joinVacancy(tx), hj: joinHolders(tx), floor: noLeaseFloor, writes: tx.Writable()}
 	if err := eachRecord(tx, sw.record); err != nil {
 		return 0, err
 	}
-	due := len(sw.heldAt) + sw.vacancies
+	due := len(sw.heldAt) + sw.vacancies + len(sw.void)
 	if !tx.Writable() {
 		return due, nil
 	}
@@ -36,6 +39,8 @@ func sweep(tx *bolt.Tx, idx *holderIndex, at instant, now time.Time, grace time.
 // sweeper is one sweep's state.
 type sweeper struct {
 	idx   *holderIndex
+	trees Trees
+	hj    *holderJoin
 	at    instant
 	grace time.Duration
 	stale func(Lease)
@@ -47,6 +52,7 @@ type sweeper struct {
 	vacancies int           // vacancies that changed
 	changed   []slugVacancy // those to write (a writing sweep); a zero one is removed
 	extra     []Holder      // the holders of one lease beyond the index's, reused
+	void      [][]byte      // process holder entries that hold nothing, to remove
 }
 
 type slugVacancy struct {
@@ -84,13 +90,25 @@ func (sw *sweeper) record(k, v []byte) error {
 }
 
 // holders returns the holders of the lease (k, p): those on its alias,
-// and its running process.
+// its live process trees, and its running process (Lease.PID).
 func (sw *sweeper) holders(k []byte, p peeked) []Holder {
 	hs := sw.idx.on(p.alias)
-	if p.pid <= 0 || !processAlive(p.pid) {
+	sw.extra = sw.extra[:0]
+	sw.hj.of(k, func(key []byte, h ProcessHolder, ok bool) {
+		switch {
+		case ok && h.Generation == p.gen && treeAlive(sw.trees, h):
+			sw.extra = append(sw.extra, h.holder(p.alias))
+		default:
+			sw.void = append(sw.void, bytes.Clone(key))
+		}
+	})
+	if p.pid > 0 && processAlive(p.pid) {
+		sw.extra = append(sw.extra, Holder{Kind: HolderProcess, Alias: p.alias, Slug: string(k)})
+	}
+	if len(sw.extra) == 0 {
 		return hs
 	}
-	sw.extra = append(append(sw.extra[:0], hs...), Holder{Alias: p.alias, Slug: string(k)})
+	sw.extra = append(sw.extra, hs...)
 	return sw.extra
 }
 
@@ -114,7 +132,7 @@ func (sw *sweeper) write(tx *bolt.Tx, now time.Time) error {
 			return err
 		}
 	}
-	return nil
+	return deleteHolders(tx, sw.void)
 }
 
 // sameVacancy says whether two vacancies would be recorded alike.

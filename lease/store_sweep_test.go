@@ -51,7 +51,7 @@ func TestSweepAgreesWithClassify(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = s.update(func(tx *bolt.Tx) error {
-				_, err := sweep(tx, indexHolders(hs), at, at.wall, grace, func(l Lease) { gotStale = append(gotStale, l.Slug) })
+				_, err := sweep(tx, indexHolders(hs), nil, at, at.wall, grace, func(l Lease) { gotStale = append(gotStale, l.Slug) })
 				return err
 			})
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestReleaseGeneration(t *testing.T) {
 	if !errors.Is(err, ErrGenerationMismatch) || !strings.Contains(err.Error(), "generation 2") {
 		t.Errorf("Release(%q, %d) = %v, want ErrGenerationMismatch naming generation 2", "a", first.Generation, err)
 	}
-	if got, err := s.Get("a"); err != nil || got != second {
+	if got, err := s.Get("a"); err != nil || !reflect.DeepEqual(got, second) {
 		t.Errorf("Get(%q) = %+v, %v, want %+v", "a", got, err, second)
 	}
 	if l, err := s.Release("a", second.Generation); err != nil || l.Alias != second.Alias {

@@ -97,8 +97,8 @@ func TestHostileLockPaths(t *testing.T) {
 			}
 			began := time.Now()
 			r := cli(t, []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}, "--lock-timeout", "1s", "acquire", "a")
-			if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "is not a regular file") || strings.Count(r.stderr, "\n") != 1 {
-				t.Errorf("acquire with the lock path a %s: %v, want exit 1 and one clear line", kind, r)
+			if r.code != 8 || r.stdout != "" || !strings.Contains(r.stderr, "is not a regular file") || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("acquire with the lock path a %s: %v, want exit 8 (unsafe) and one clear line", kind, r)
 			}
 			if time.Since(began) > 900*time.Millisecond {
 				t.Errorf("acquire with the lock path a %s took %v: it waited", kind, time.Since(began))

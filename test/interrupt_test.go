@@ -168,3 +168,26 @@ func TestInterruptList(t *testing.T) {
 		})
 	}
 }
+
+// TestInterruptTemplate: a signal ends list at once inside a long
+// template, whether the template's loop prints (the rows grow in
+// memory) or prints nothing, in a row or in a table's header.
+func TestInterruptTemplate(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "leases.db")
+	env := []string{"ALIASLEASE_DB=" + db, "ALIASLEASE_DOCKER=off"}
+	mustCLI(t, env, "acquire", "a")
+	for _, format := range []string{`{{range 2000000000}}{{end}}`, `{{range 2000000000}}x{{end}}`, `table {{range 2000000000}}{{end}}{{.Slug}}`} {
+		t.Run(format, func(t *testing.T) {
+			p := startProc(t, command(bin, env, "list", "--format", format))
+			time.Sleep(500 * time.Millisecond)
+			if !p.running() {
+				t.Fatalf("list --format %q ended before the signal: %v", format, p.res)
+			}
+			p.signal(t, syscall.SIGTERM)
+			res, took := p.wait(t, 10*time.Second)
+			if res.code != 143 || took > promptly {
+				t.Errorf("list --format %q, SIGTERM: exit %d after %v (%q), want 143 within %v", format, res.code, took, res.stderr, promptly)
+			}
+		})
+	}
+}

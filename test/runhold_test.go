@@ -99,13 +99,13 @@ func runListener(t *testing.T, env []string, slug string, args ...string) wrappe
 			syscall.Kill(w.pid, syscall.SIGKILL)
 		}
 	})
-	// The wrapper records the command as the lease's holder just after
-	// starting it: wait for the record before killing anything.
+	// The wrapper records the command's tree as the lease's holder just
+	// after starting it: wait for the record before killing anything.
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		r := listJSON(t, env)
 		held := false
 		for _, h := range r[strings.Split(w.addr, ":")[0]].Holders {
-			held = held || strings.Contains(h.Name, strconv.Itoa(w.pid))
+			held = held || strings.HasPrefix(h.Name, "cgroup ") || strings.HasPrefix(h.Name, "process group ")
 		}
 		if held {
 			break

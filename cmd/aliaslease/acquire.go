@@ -40,11 +40,27 @@ func acquire(c *cli.Context, args *acquireArgs) error {
 	}
 	if args.json {
 		j := leaseObject(res.Lease)
-		j.Reason = string(res.Outcome)
+		j.State, j.Reason = string(acquiredState(res.Outcome)), string(res.Outcome)
 		return writeJSON(c.App.Writer, j)
 	}
 	_, err = fmt.Fprintln(c.App.Writer, res.Lease.Alias)
 	return err
+}
+
+// acquiredState is the state of a lease acquire returned, in list's
+// words, from what acquire knows: a new lease is on an alias nothing
+// held (pending until its bundle starts), an adopted one on the alias
+// its labelled container publishes on (live); a renewal never waits for
+// Docker, so what holds it is not known (unknown, as list says of a lease
+// Docker was not asked about).
+func acquiredState(o lease.Outcome) lease.State {
+	switch o {
+	case lease.OutcomeNew:
+		return lease.Pending
+	case lease.OutcomeAdopted:
+		return lease.Live
+	}
+	return lease.Unknown
 }
 
 // acquireSlug checks the leaseArgs and acquires slug (the library

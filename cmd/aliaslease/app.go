@@ -12,8 +12,11 @@ import (
 )
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{longFlags(err.Error())} }
-	app := &cli.App{
+	var app *cli.App
+	onUsage := func(c *cli.Context, err error, _ bool) error {
+		return flagError(app, c.Command, longFlags(err.Error()))
+	}
+	app = &cli.App{
 		Name:  "aliaslease",
 		Usage: "lease each sandbox its own loopback alias",
 		Description: "aliaslease keeps slug→alias leases in a locked bbolt file and reconciles them\n" +
@@ -53,7 +56,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return usagef("no command given; see aliaslease --help")
 		},
 		Commands: []*cli.Command{
-			acquireCommand(), releaseCommand(), listCommand(), gcCommand(), poolCommand(),
+			acquireCommand(), releaseCommand(), listCommand(), inspectCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
 			metricsCommand(),
 			verifyCommand(),

@@ -115,3 +115,51 @@ func takesValue(flags []cli.Flag, arg string) bool {
 	}
 	return false
 }
+
+// flagError is the usage error for a flag-parsing failure of cmd (nil
+// for the global flags), with a hint that fits: a global flag given after
+// the command, a flag of run's CMD given without "--", a value a flag
+// cannot parse.
+func flagError(app *cli.App, cmd *cli.Command, msg string) error {
+	ue := usageError{msg: msg}
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		name = strings.TrimLeft(name, "-")
+		switch {
+		case cmd != nil && findFlag(app.Flags, name) != nil:
+			ue.hint = "--" + name + " is a global flag: global flags come before the command (aliaslease --" + name + " VALUE " + cmd.Name + " ...)"
+		case cmd != nil && cmd.Name == "run":
+			ue.hint = "if -" + strings.TrimPrefix(msg, "flag provided but not defined: -") + " is CMD's, end aliaslease's flags with --: aliaslease run [FLAGS] SLUG -- CMD ARGS..."
+		}
+		return ue
+	}
+	// "invalid value "bogus" for flag --wait: parse error": say which
+	// syntax the flag takes.
+	if _, rest, ok := strings.Cut(msg, " for flag -"); ok && strings.HasPrefix(msg, "invalid value ") {
+		name, _, _ := strings.Cut(strings.TrimLeft(rest, "-"), ":")
+		flags := app.Flags
+		if cmd != nil {
+			flags = append(append([]cli.Flag{}, cmd.Flags...), app.Flags...)
+		}
+		switch findFlag(flags, name).(type) {
+		case *cli.DurationFlag:
+			value, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid value "), " for flag")
+			ue.msg = "invalid value " + value + " for flag --" + name + ": not a duration"
+			ue.hint = "--" + name + " takes a duration: a number with a unit, such as 30s, 10m or 1h30m"
+		case *cli.IntFlag, *cli.Uint64Flag:
+			ue.hint = "--" + name + " takes a whole number"
+		}
+	}
+	return ue
+}
+
+// findFlag returns the flag of flags named name, or nil.
+func findFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}

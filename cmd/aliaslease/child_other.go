@@ -5,6 +5,6 @@ package main
 import "os/exec"
 
 // dieWithParent does nothing where the kernel offers no parent-death
-// signal (macOS): there the lease records the command's process as its
-// holder instead, so gc never reclaims the alias while the command runs.
+// signal (macOS): the command's process group, recorded as the lease's
+// holder, keeps the alias from gc while any process of it runs.
 func dieWithParent(*exec.Cmd) {}

@@ -34,7 +34,7 @@ func completeCmd(c *cli.Context) error {
 	cur, before := words[len(words)-1], words[:len(words)-1]
 	for _, cand := range candidates(c.App, before, cur) {
 		if strings.HasPrefix(cand, cur) {
-			fmt.Fprintln(c.App.Writer, cand)
+			fmt.Fprintln(c.App.Writer, escape(cand)) // slugs come from the database
 		}
 	}
 	return nil

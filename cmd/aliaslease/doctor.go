@@ -32,6 +32,7 @@ func doctorCmd(c *cli.Context, args *doctorArgs) error {
 		Manager:    m,
 		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},
 		StuckAfter: 30 * time.Second,
+		Trees:      treesHere(),
 	})
 	if args.json {
 		if err := writeJSON(c.App.Writer, r); err != nil {
@@ -41,7 +42,7 @@ func doctorCmd(c *cli.Context, args *doctorArgs) error {
 		printReport(c.App.Writer, r)
 	}
 	if !r.Healthy() {
-		return exitStatus(exitFailure)
+		return exitStatus(exitUnhealthy)
 	}
 	return nil
 }
@@ -157,8 +158,8 @@ func doctorCommand() *cli.Command {
 	var args doctorArgs
 	return &cli.Command{
 		Name:      "doctor",
-		Usage:     "report the health of the database, lock, Docker, pool and interface; exit 1 on a problem",
-		UsageText: "aliaslease doctor [--json] [--grace DURATION]\n\nEXAMPLE:\n   aliaslease doctor || echo 'see the hints above'",
+		Usage:     "report the health of the database, lock, Docker, pool and interface; exit 10 on a problem",
+		UsageText: "aliaslease doctor [--json] [--grace DURATION]\n\nEXAMPLE:\n   aliaslease doctor >/dev/null; [ $? -eq 10 ] && echo 'unhealthy: see aliaslease doctor'",
 		Flags:     []cli.Flag{jsonFlag(&args.json), graceFlag(&args.grace)},
 		Action:    func(c *cli.Context) error { return doctorCmd(c, &args) },
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aliaslease/aliaslease/internal/confine"
 	"github.com/urfave/cli/v2"
 )
 
@@ -27,6 +28,9 @@ func gc(c *cli.Context, args *gcArgs) error {
 	ds, err := m.GC(c.Context, args.dryRun)
 	if err != nil {
 		return err
+	}
+	if !args.dryRun {
+		pruneGroups(c)
 	}
 	if args.json {
 		now := time.Now()
@@ -56,5 +60,24 @@ func gcCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verbose", Destination: &args.verbose, Usage: "note on stderr when Docker was not consulted, even when nothing was reclaimed"},
 		},
 		Action: func(c *cli.Context) error { return gc(c, &args) },
+	}
+}
+
+// orphanAge is how old an empty cgroup no lease records must be before gc
+// removes it: a run makes its group just before starting its command in
+// it, and records it just after.
+const orphanAge = time.Minute
+
+// pruneGroups removes the empty cgroups of runs (those a lease records
+// are removed as soon as a reconcile finds them empty; these are the
+// groups of wrappers killed before they recorded theirs). Where there
+// are no cgroups there is nothing to do.
+func pruneGroups(c *cli.Context) {
+	root, err := confine.Find()
+	if err != nil {
+		return
+	}
+	if _, err := root.Prune(orphanAge); err != nil {
+		say(c.App.ErrWriter, "warning", "removing empty cgroups of runs: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"text/template"
 	"time"
@@ -11,9 +12,11 @@ import (
 
 // listArgs are list's flags.
 type listArgs struct {
-	json   bool          // --json
-	format string        // --format
-	grace  time.Duration // --grace
+	json    bool          // --json
+	format  string        // --format
+	grace   time.Duration // --grace
+	quiet   bool          // -q, --quiet
+	filters cli.StringSlice
 }
 
 // listCommand is "aliaslease list" (ls).
@@ -23,10 +26,13 @@ func listCommand() *cli.Command {
 		Name:      "list",
 		Aliases:   []string{"ls"},
 		Usage:     "show every lease and every foreign pool alias with its state",
-		UsageText: "aliaslease list [--json | --format TEMPLATE] [--grace DURATION]\n\nEXAMPLE:\n   aliaslease ls --json | jq -r '.[] | select(.state==\"stale\") | .slug'\n   aliaslease ls --format '{{.Slug}}={{.Alias}}'\n   aliaslease ls --format 'table {{.Slug}}\\t{{.State}}'",
+		UsageText: "aliaslease list [--json | --format TEMPLATE | -q] [--filter KEY=VALUE]... [--grace DURATION]\n\nEXAMPLE:\n   aliaslease ls -q --filter state=stale\n   aliaslease ls --json | jq -r '.[] | select(.state==\"stale\") | .slug'\n   aliaslease ls --format '{{.Slug}}={{.Alias}}'\n   aliaslease ls --format 'table {{.Slug}}\\t{{.State}}'",
 		Flags: []cli.Flag{jsonFlag(&args.json), graceFlag(&args.grace),
 			&cli.StringFlag{Name: "format", Destination: &args.format,
 				Usage: "print each row with a Go `TEMPLATE` (" + fieldsHelp() + "); \"table TEMPLATE\" adds a header, \"json\" is --json"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Destination: &args.quiet, Usage: "print the slugs alone, one a line"},
+			&cli.StringSliceFlag{Name: "filter", Destination: &args.filters,
+				Usage: "show only rows that match `KEY=VALUE`: state=STATE, slug=SLUG (or a shell pattern), alias=ADDR (or a CIDR); a key repeated matches any of its values, different keys all"},
 		},
 		Action: func(c *cli.Context) error { return list(c, &args) },
 	}
@@ -36,14 +42,27 @@ func list(c *cli.Context, args *listArgs) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
+	if args.json && args.format != "" {
+		return usagef("list: --json and --format cannot be used together (--format json is --json)")
+	}
+	if args.quiet && (args.json || args.format != "") {
+		return usagef("list: -q prints slugs alone; it cannot be used with --json or --format")
+	}
+	filter, err := parseFilters(args.filters.Value())
+	if err != nil {
+		return err
+	}
 	tmpl, table, err := listFormat(args.format)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	rows, err := rowWriter(tmpl, table, args.json)
+	rows, err := rowWriter(c.Context, tmpl, table, args.json)
 	if err != nil {
 		return err
+	}
+	if args.quiet {
+		rows = &quietRows{}
 	}
 	m, err := judgingManager(c, args.grace, false)
 	if err != nil {
@@ -54,7 +73,12 @@ func list(c *cli.Context, args *listArgs) error {
 	// shared lock, and written out after it is released: a slow reader
 	// (a pager) must never hold up launches.
 	walk := func(fn func(lease.Decision) error) error { return m.ListEach(c.Context, fn) }
-	if err := renderBeside(c.Context, walk, func(d lease.Decision) error { return rows.add(row(d, now)) }); err != nil {
+	if err := renderBeside(c.Context, walk, func(d lease.Decision) error {
+		if r := row(d, now); filter.match(&r) {
+			return rows.add(r)
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	return writeBeside(c.Context, rows, c.App.Writer)
@@ -69,12 +93,12 @@ type rows interface {
 
 // rowWriter returns the rows for the format: JSON (--json or "json"),
 // the default table, or a template (its header rendered first).
-func rowWriter(tmpl *template.Template, table, asJSON bool) (rows, error) {
+func rowWriter(ctx context.Context, tmpl *template.Template, table, asJSON bool) (rows, error) {
 	switch {
 	case asJSON || tmpl == nil && !table:
 		return &jsonRows{}, nil
 	case tmpl == nil:
 		return &tableRows{}, nil
 	}
-	return newTemplateRows(tmpl, table)
+	return newTemplateRows(ctx, tmpl, table)
 }

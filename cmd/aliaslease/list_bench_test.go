@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -30,7 +31,7 @@ func BenchmarkTableRows(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		r, _ := rowWriter(nil, true, false)
+		r, _ := rowWriter(context.Background(), nil, true, false)
 		for _, d := range ds {
 			r.add(row(d, now))
 		}

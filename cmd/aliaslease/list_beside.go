@@ -40,19 +40,30 @@ func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) err
 			return errRenderFailed
 		}
 		if cur = append(cur, d); len(cur) == batch {
-			if err := ctx.Err(); err != nil {
+			if err := handOver(ctx, full, cur); err != nil {
 				return err
 			}
-			full <- cur
-			cur = <-free
+			select {
+			case cur = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		return nil
 	})
 	if err == nil {
-		full <- cur
+		if err := handOver(ctx, full, cur); err != nil {
+			return err
+		}
 	}
 	close(full)
-	<-done
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// The rendering goroutine is left to the process's exit: it
+		// may be inside a template that writes nothing for minutes.
+		return ctx.Err()
+	}
 	switch {
 	case err != nil && !errors.Is(err, errRenderFailed):
 		return err
@@ -60,6 +71,21 @@ func renderBeside(ctx context.Context, walk func(func(lease.Decision) error) err
 		return addErr
 	}
 	return ctx.Err()
+}
+
+// handOver sends a batch to the rendering goroutine, or returns ctx's
+// error once ctx ends: a row can take long (a template), and a signal
+// must not wait for it.
+func handOver(ctx context.Context, full chan<- []lease.Decision, b []lease.Decision) error {
+	if err := ctx.Err(); err != nil { // select would pick a free channel as often
+		return err
+	}
+	select {
+	case full <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // addAll calls add with each of ds until one fails. A panic is an error

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"strconv"
 	"time"
@@ -38,7 +37,7 @@ func (j *jsonRows) add(r rowCells) error {
 		j.buf = appendField(j.buf, r.isolation)
 		return nil
 	}
-	b, err := json.MarshalIndent(r.object(true), "  ", "  ")
+	b, err := marshalJSON(r.object(true), "  ", "  ")
 	if err != nil {
 		return err
 	}
@@ -76,7 +75,7 @@ func readField(b []byte) (string, []byte) {
 }
 
 // appendCompact appends the element of a compact row (see add) on the
-// row's key, as json.MarshalIndent(r.object(true), "  ", "  ") writes it.
+// row's key, as marshalJSON(r.object(true), "  ", "  ") writes it.
 func appendCompact(b, row []byte, key uint64) []byte {
 	slug, row := readField(row)
 	gen, k := binary.Uvarint(row)
@@ -113,13 +112,13 @@ func appendCompact(b, row []byte, key uint64) []byte {
 	return append(b, "\n  }"...)
 }
 
-// appendJSONString appends s as encoding/json writes a string: as it is
-// when it is printable ASCII without a quote, a backslash or a character
-// it escapes for HTML, else through encoding/json itself.
+// appendJSONString appends s as marshalJSON writes a string: as it is
+// when it is printable ASCII without a quote or a backslash, else through
+// marshalJSON itself (<, > and & are not escaped: see writeJSON).
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := marshalJSON(s, "", "")
 			return append(b, q...)
 		}
 	}

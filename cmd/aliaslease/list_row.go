@@ -3,6 +3,7 @@ package main
 import (
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,11 +71,60 @@ func (r *rowCells) appendAge(b []byte) []byte {
 // the alias, once each, "-" for none.
 func (r *rowCells) holderNames() string { return holderNames(r.holders) }
 
-// fields is the row as a --format template sees it.
+// fields is the row as a --format template sees it: a time or a
+// generation the row does not have (a foreign alias has none, a lease
+// never seen live no HeldAt) is empty, never a zero time or 0.
 func (r *rowCells) fields() listRow {
-	return listRow{Slug: r.slugText, Alias: r.alias.String(), State: r.state, Age: string(r.appendAge(nil)),
+	f := listRow{Slug: r.slugText, Alias: r.alias.String(), State: r.state, Age: string(r.appendAge(nil)),
 		Seen: string(r.appendSince(nil, r.heldAt)), Vacant: string(r.appendSince(nil, r.vacant)), Holders: r.holderNames(),
-		Isolation: r.isolation, Generation: r.generation, AcquiredAt: r.acquiredAt, RenewedAt: r.renewedAt, HeldAt: r.heldAt, VacantSince: r.vacant, Reason: r.reason}
+		Isolation: r.isolation, Reason: r.reason}
+	if r.leased {
+		f.Generation = generation(r.generation)
+		f.AcquiredAt, f.RenewedAt, f.HeldAt, f.VacantSince = optTime(r.acquiredAt), optTime(r.renewedAt), optTime(r.heldAt), optTime(r.vacant)
+	}
+	return f
+}
+
+// when is a time a row may not have. A template prints it as it prints
+// a time.Time, and an absent one (nil) as nothing; {{with .HeldAt}}
+// skips an absent one, and {{json .}} writes it as null.
+type when struct{ time.Time }
+
+// String is the time as time.Time prints it, "" when absent.
+func (w *when) String() string {
+	if w == nil {
+		return ""
+	}
+	return w.Time.String()
+}
+
+// optTime is t as a row's time: nil for the zero time (never).
+func optTime(t time.Time) *when {
+	if t.IsZero() {
+		return nil
+	}
+	return &when{t}
+}
+
+// generation is a row's generation: a lease's is never 0 (generations
+// start at 1), so 0 is the generation a foreign alias does not have,
+// printed as nothing and written to JSON as null.
+type generation uint64
+
+// String is the generation in decimal, "" for none.
+func (g generation) String() string {
+	if g == 0 {
+		return ""
+	}
+	return strconv.FormatUint(uint64(g), 10)
+}
+
+// MarshalJSON writes no generation as null.
+func (g generation) MarshalJSON() ([]byte, error) {
+	if g == 0 {
+		return []byte("null"), nil
+	}
+	return strconv.AppendUint(nil, uint64(g), 10), nil
 }
 
 // object is the row as list --json writes it (gc's lines leave the
@@ -105,20 +155,20 @@ func (r *rowCells) object(withHolders bool) object {
 // exported fields are the fields a template can name (rowFields), in
 // this order, and "table" formats head their columns with them.
 type listRow struct {
-	Slug        string    `json:"slug"`
-	Alias       string    `json:"alias"`
-	State       string    `json:"state"`
-	Age         string    `json:"age"`
-	Seen        string    `json:"seen"`
-	Vacant      string    `json:"vacant"`
-	Holders     string    `json:"holders"`
-	Isolation   string    `json:"isolation"`
-	Generation  uint64    `json:"generation"`
-	AcquiredAt  time.Time `json:"acquired_at"`
-	RenewedAt   time.Time `json:"renewed_at"`
-	HeldAt      time.Time `json:"held_at"`
-	VacantSince time.Time `json:"vacant_since"`
-	Reason      string    `json:"reason"`
+	Slug        string     `json:"slug"`
+	Alias       string     `json:"alias"`
+	State       string     `json:"state"`
+	Age         string     `json:"age"`
+	Seen        string     `json:"seen"`
+	Vacant      string     `json:"vacant"`
+	Holders     string     `json:"holders"`
+	Isolation   string     `json:"isolation"`
+	Generation  generation `json:"generation"`
+	AcquiredAt  *when      `json:"acquired_at"`
+	RenewedAt   *when      `json:"renewed_at"`
+	HeldAt      *when      `json:"held_at"`
+	VacantSince *when      `json:"vacant_since"`
+	Reason      string     `json:"reason"`
 }
 
 // rowFields are the fields a --format template can name: listRow's

@@ -24,7 +24,7 @@ func TestEmptyTemplateWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := rowWriter(tmpl, table, false)
+		r, err := rowWriter(context.Background(), tmpl, table, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestFormatFields(t *testing.T) {
 // renderTemplate lays r out with tmpl as list does.
 func renderTemplate(t *testing.T, tmpl *template.Template, table bool, r rowCells) string {
 	t.Helper()
-	rows, err := rowWriter(tmpl, table, false)
+	rows, err := rowWriter(context.Background(), tmpl, table, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +173,7 @@ func TestTableAsTemplate(t *testing.T) {
 	now := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
 	slugs := []string{"a", "bottle-1", "café", "\x1b[2J", "\xff", "日本語-slug", strings.Repeat("s", 90)}
 	names := []string{"web", "db<1>", "naïve", "\x07bell"}
+	hstates := []string{"running", "exited", "listening", "", "\x1b[1m"}
 	states := []lease.State{lease.Live, lease.Pending, lease.Stale, lease.Conflict, lease.Unknown, lease.Foreign}
 	tmpl, table, err := listFormat(`table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Seen}}\t{{.Vacant}}\t{{.Isolation}}\t{{.Holders}}`)
 	if err != nil {
@@ -195,7 +196,7 @@ func TestTableAsTemplate(t *testing.T) {
 				}
 			}
 			for range r.IntN(3) {
-				d.Holders = append(d.Holders, lease.Holder{Alias: a, ID: fmt.Sprint(r.IntN(2)), Name: names[r.IntN(len(names))]})
+				d.Holders = append(d.Holders, lease.Holder{Alias: a, ID: fmt.Sprint(r.IntN(2)), Name: names[r.IntN(len(names))], State: hstates[r.IntN(len(hstates))]})
 			}
 			for _, rows := range []rows{plain, templated} {
 				if err := rows.add(row(d, now)); err != nil {
@@ -224,7 +225,7 @@ func TestTableAsTemplate(t *testing.T) {
 
 func mustRows(t *testing.T, tmpl *template.Template, table bool) rows {
 	t.Helper()
-	rows, err := rowWriter(tmpl, table, false)
+	rows, err := rowWriter(context.Background(), tmpl, table, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
+	"context"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +13,7 @@ import (
 // the field names when the format is a table.
 type templateRows struct {
 	sortedRows
+	ctx    context.Context // a signal ends a template's execution
 	tmpl   *template.Template
 	table  bool
 	header []byte
@@ -21,19 +22,38 @@ type templateRows struct {
 }
 
 // newTemplateRows renders the header of a table before the database is
-// read: it depends on no row.
-func newTemplateRows(tmpl *template.Template, table bool) (*templateRows, error) {
-	t := &templateRows{tmpl: tmpl, table: table}
+// read: it depends on no row. It returns when ctx ends, whatever the
+// template is doing (see untilDone).
+func newTemplateRows(ctx context.Context, tmpl *template.Template, table bool) (*templateRows, error) {
+	t := &templateRows{ctx: ctx, tmpl: tmpl, table: table}
 	if table {
 		header := map[string]string{}
 		for _, f := range rowFields {
 			header[f] = strings.ToUpper(f)
 		}
-		if err := t.line(&t.header, header); err != nil {
+		var b []byte
+		if err := untilDone(ctx, func() error { return t.line(&b, header) }); err != nil {
 			return nil, err
 		}
+		t.header = b
 	}
 	return t, nil
+}
+
+// untilDone runs fn in a goroutine of its own and returns its error, or
+// ctx's as soon as ctx ends: a template can loop for minutes without
+// writing anything ({{range 2000000000}}{{end}}), and a signal must end
+// list at once. The goroutine is left to the process's exit, which
+// follows the signal; it writes nothing the caller reads after that.
+func untilDone(ctx context.Context, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (t *templateRows) add(r rowCells) error {
@@ -74,19 +94,32 @@ func (t *templateRows) end(w io.Writer) error {
 	return bw.Flush()
 }
 
-// line appends the template's rendering of v and a newline to *b.
+// line appends the template's rendering of v and a newline to *b. A
+// template that writes stops at its next write once ctx has ended.
 func (t *templateRows) line(b *[]byte, v any) error {
-	if err := t.tmpl.Execute(appender{b}, v); err != nil {
+	if err := t.tmpl.Execute(appender{t.ctx, b}, v); err != nil {
+		if t.ctx != nil && t.ctx.Err() != nil {
+			return t.ctx.Err()
+		}
 		return formatError(err)
 	}
 	*b = append(*b, '\n')
 	return nil
 }
 
-// appender is an io.Writer that appends to a byte slice.
-type appender struct{ b *[]byte }
+// appender is an io.Writer that appends to a byte slice until ctx (when
+// not nil) ends.
+type appender struct {
+	ctx context.Context
+	b   *[]byte
+}
 
 func (a appender) Write(p []byte) (int, error) {
+	if a.ctx != nil {
+		if err := a.ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
 	*a.b = append(*a.b, p...)
 	return len(p), nil
 }
@@ -107,6 +140,6 @@ func formatError(err error) error {
 
 // toJSON is the template function json, as in docker's --format.
 func toJSON(v any) (string, error) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v, "", "")
 	return string(b), err
 }

@@ -53,15 +53,19 @@ func fixedHint(s string) func(error) string { return func(error) string { return
 var exitCodes = []exitCode{
 	{code: 0, meaning: "done"},
 	{code: 1, meaning: "unexpected failure"},
-	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint; recover over a readable database",
+	{code: 2, meaning: "bad input: usage, slug, pool, flag value, Docker endpoint; recover over a readable database; release of a lease a run's tree holds",
 		match: func(err error) bool {
 			var ue usageError
 			return errors.As(err, &ue) || errors.Is(err, lease.ErrInvalidSlug) || errors.Is(err, lease.ErrInvalidPool) ||
-				errors.Is(err, lease.ErrEndpoint) || errors.Is(err, lease.ErrExists)
+				errors.Is(err, lease.ErrEndpoint) || errors.Is(err, lease.ErrExists) || errors.Is(err, lease.ErrHeld)
 		},
 		hint: func(err error) string {
 			if errors.Is(err, lease.ErrEndpoint) {
 				return "fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT (unix:///path or tcp://host:port)"
+			}
+			var ue usageError
+			if errors.As(err, &ue) {
+				return ue.hint
 			}
 			return ""
 		}},
@@ -89,13 +93,22 @@ var exitCodes = []exitCode{
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: wraps(lease.ErrInterface)},
 	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: wraps(lease.ErrUnsafePath)},
 	{code: 9, meaning: "isolation could not be set up (--confine), or verify found the bottle not isolated", match: wraps(errNotIsolated)},
+	{code: exitUnhealthy, meaning: "doctor found a problem (the report ran; see its output)"},
+	{code: exitRunFailure, meaning: "run only: aliaslease failed before COMMAND started (the message says why); 126: COMMAND not executable; 127: not found"},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
 }
 
-// exitFailure is the code of an unexpected failure, and of doctor's
-// problems.
+// exitFailure is the code of an unexpected failure.
 const exitFailure = 1
+
+// exitUnhealthy is doctor's code for a report that found a problem, so
+// that a monitoring check can tell it from doctor failing to run.
+const exitUnhealthy = 10
+
+// exitRunFailure is run's code for its own failures before its command
+// started, as docker run has it.
+const exitRunFailure = 125
 
 // exitCodesHelp is the exit-code table as --help prints it.
 func exitCodesHelp() string {
@@ -133,6 +146,9 @@ func report(stderr io.Writer, err error, sig syscall.Signal) int {
 			break
 		}
 	}
+	if rf := (runFailure{}); errors.As(err, &rf) && code != 2 {
+		code = exitRunFailure // codes 3-8 and 1 alike: run failed before its command started
+	}
 	fmt.Fprintf(stderr, "aliaslease: error: %s\n", escape(err.Error()))
 	if why != "" {
 		fmt.Fprintf(stderr, "aliaslease: hint: %s\n", why)
@@ -140,12 +156,13 @@ func report(stderr io.Writer, err error, sig syscall.Signal) int {
 	return code
 }
 
-// usageError is bad input on the command line: exit 2.
-type usageError struct{ msg string }
+// usageError is bad input on the command line: exit 2, with a hint
+// when one helps.
+type usageError struct{ msg, hint string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{msg: fmt.Sprintf(format, a...)} }
 
 // exitStatus ends the process with a code and no message: run passes on
 // its command's status this way.

@@ -24,6 +24,9 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
+			if err := os.Mkdir(filepath.Join(env.WorkDir, "home"), 0o700); err != nil {
+				return err
+			}
 			env.Setenv("XDG_STATE_HOME", "")
 			env.Setenv("ALIASLEASE_DOCKER", "off")
 			env.Setenv("DOCKER_HOST", "unix://"+filepath.Join(env.WorkDir, "no-docker.sock"))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,9 +32,10 @@ type object struct {
 	Reason      string     `json:"reason,omitempty"`
 }
 
-// holder is one container holding an alias, with every binding it
-// publishes there.
+// holder is one container (or listener, or process tree) holding an
+// alias, with every binding it publishes there.
 type holder struct {
+	Kind  string   `json:"kind"` // container, listener or process
 	ID    string   `json:"id"`
 	Name  string   `json:"name"`
 	Slug  string   `json:"slug,omitempty"`
@@ -51,7 +53,7 @@ func holderObjects(hs []lease.Holder) []holder {
 		if !seen {
 			i = len(out)
 			at[h.ID] = i
-			out = append(out, holder{ID: h.ID, Name: h.Name, Slug: h.Slug, State: h.State, Ports: []string{}})
+			out = append(out, holder{Kind: holderKind(h.Kind), ID: h.ID, Name: h.Name, Slug: h.Slug, State: h.State, Ports: []string{}})
 		}
 		if h.Port != "" {
 			out[i].Ports = append(out[i].Ports, h.Port)
@@ -72,7 +74,7 @@ func leaseObject(l lease.Lease) object {
 func releaseObject(slug string, l lease.Lease, why string) object {
 	if why == "" {
 		o := leaseObject(l)
-		o.Released = ptr(true)
+		o.Released, o.State = ptr(true), "released"
 		return o
 	}
 	return object{Slug: &slug, Released: ptr(false), Reason: why, Generation: l.Generation}
@@ -80,14 +82,40 @@ func releaseObject(slug string, l lease.Lease, why string) object {
 
 func ptr[T any](v T) *T { return &v }
 
+// writeJSON writes v as indented JSON and a newline. Like every JSON
+// aliaslease prints, it is for programs, not for an HTML page: <, > and
+// & are written as they are, as jq and docker write them.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
-// holderNames names the containers holding an alias, once each, for a
-// table.
+// marshalJSON is json.MarshalIndent (json.Marshal with no indent)
+// without the escaping of <, > and &.
+func marshalJSON(v any, prefix, indent string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent(prefix, indent)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// holderKind names a holder's kind as JSON does: a container's kind is
+// the zero value in lease.
+func holderKind(k lease.HolderKind) string {
+	if k == lease.HolderContainer {
+		return "container"
+	}
+	return string(k)
+}
+
+// holderNames names the holders of an alias, once each, with their
+// state, for a table: "web(running),db(exited)", "-" for none.
 func holderNames(hs []lease.Holder) string {
 	if len(hs) == 0 {
 		return "-"
@@ -96,6 +124,9 @@ func holderNames(hs []lease.Holder) string {
 	names := make([]string, len(gs))
 	for i, h := range gs {
 		names[i] = escape(h.Name)
+		if h.State != "" {
+			names[i] += "(" + escape(h.State) + ")"
+		}
 	}
 	return strings.Join(names, ",")
 }

@@ -54,7 +54,7 @@ func probe(c *cli.Context, args *probeArgs) error {
 	for _, s := range c.Args().Slice() {
 		t, err := verify.ParseTarget(s)
 		if err != nil {
-			return usageError{err.Error()}
+			return usageError{msg: err.Error()}
 		}
 		targets = append(targets, t)
 	}

@@ -12,33 +12,40 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/aliaslease/aliaslease/lease"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 )
 
-// runCmd acquires, runs the command with the alias in its environment,
-// forwards signals to it, releases (unless --keep) and exits with its
-// status: 128+N when a signal N ended it, 127 when it could not be found.
+// runCmd acquires, starts the command in a process tree of its own (see
+// startTree), records the tree as a holder of the lease, passes signals on
+// to the whole tree, ends what is left of it when the command ends, and
+// exits with the command's status. It releases the lease only when it
+// made it (and not with --keep), and only once no other run's tree holds
+// it.
 func runCmd(c *cli.Context, args *runArgs) error {
 	slug, argv, err := slugAndCommand(c.Args().Slice())
 	if err != nil {
 		return err
 	}
+	if args.killAfter < 0 {
+		return usagef("--kill-after must not be negative")
+	}
 	res, m, err := acquireSlug(c, &args.leaseArgs, slug)
 	if err != nil {
-		return err
+		return runFailed(err)
 	}
+	gen, made := res.Lease.Generation, res.Outcome != lease.OutcomeRenewed
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(),
 		"ALIASLEASE_SLUG="+slug,
 		"ALIASLEASE_ALIAS="+res.Lease.Alias.String(),
-		"ALIASLEASE_GENERATION="+strconv.FormatUint(res.Lease.Generation, 10))
+		"ALIASLEASE_GENERATION="+strconv.FormatUint(gen, 10))
 	dieWithParent(cmd)
-	// From here on signals are the command's: forwarded to it, never a
-	// reason to stop waiting for it. The forwarder listens before the
+	// From here on signals are the command's: forwarded to its tree, never
+	// a reason to stop waiting for it. The forwarder listens before the
 	// hand-over, so that no signal falls between the two; one that came
 	// before it means the command is never started.
 	sigs := make(chan os.Signal, 16)
@@ -47,59 +54,66 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	if !interrupts.forward(true) {
 		return fmt.Errorf("run: command not started: %w", context.Canceled)
 	}
-	status := runForwarding(cmd, sigs, c.App.ErrWriter, func(pid int) {
-		if err := m.HoldWhileRuns(context.Background(), slug, res.Lease.Generation, pid); err != nil {
-			say(c.App.ErrWriter, "warning", "recording the command as the holder of %s: %v", slug, err)
-		}
-	})
-	interrupts.forward(false)
-	ctx := context.Background() // the command has ended: finish the bookkeeping
-	if args.keep {
-		if err := m.HoldWhileRuns(ctx, slug, res.Lease.Generation, 0); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
-			say(c.App.ErrWriter, "warning", "clearing the command as the holder of %s: %v", slug, err)
-		}
-	} else if _, err := m.Release(ctx, slug, res.Lease.Generation); err != nil && !errors.Is(err, lease.ErrNotFound) && !errors.Is(err, lease.ErrGenerationMismatch) {
-		say(c.App.ErrWriter, "warning", "releasing %s after the command: %v", slug, err)
-	}
-	return exitStatus(status)
-}
-
-// forwarded are the signals run passes on to its command. SIGINT from a
-// terminal reaches the command directly (same process group), so it is
-// forwarded only when there is no terminal, where it came from kill.
-var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT}
-
-// runForwarding starts cmd, calls started with its PID, forwards the
-// signals that arrive on sigs to it and returns its exit status.
-func runForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, stderr io.Writer, started func(pid int)) int {
+	defer interrupts.forward(false)
 	// The parent-death signal is tied to the forking thread: keep it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := cmd.Start(); err != nil {
-		say(stderr, "error", "run: %v", err)
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return 127
+	rt, err := startTree(cmd, slug, gen)
+	if err != nil {
+		if made && !args.keep {
+			m.Release(context.Background(), slug, gen) // made for a command that never ran
 		}
-		return 126
+		return startFailed(c.App.ErrWriter, err)
 	}
-	started(cmd.Process.Pid)
-	tty := term.IsTerminal(int(os.Stdin.Fd()))
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == syscall.SIGINT && tty {
-					continue
-				}
-				cmd.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	err := cmd.Wait()
-	close(done)
+	// Recorded once the command is in its tree: an empty recorded tree has
+	// ended for good (see confine.Trees.Alive).
+	if err := m.Hold(context.Background(), rt.holder, made, args.keep); err != nil {
+		say(c.App.ErrWriter, "warning", "recording the command's tree as a holder of %s: %v", slug, err)
+	}
+	status := rt.wait(cmd, sigs, args.killAfter)
+	rt.finish(m, c.App.ErrWriter)
+	return exitStatus(status)
+}
+
+// forwarded are the signals run passes on to its command's tree. SIGINT
+// from a terminal reaches the command directly (same process group), so
+// it is forwarded only when there is no terminal, where it came from
+// kill, or when the tree is a process group of its own.
+var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT}
+
+// ending says whether a forwarded signal asks the tree to end, so that
+// what is left of it is killed after --kill-after; SIGUSR1 and SIGUSR2
+// are only passed on.
+func ending(sig syscall.Signal) bool { return sig != syscall.SIGUSR1 && sig != syscall.SIGUSR2 }
+
+// runFailure is a failure of run itself before its command started: exit
+// 125 (unless it is a usage error, 2), whatever code the failure has
+// elsewhere.
+type runFailure struct{ err error }
+
+func (e runFailure) Error() string { return e.err.Error() }
+func (e runFailure) Unwrap() error { return e.err }
+
+// runFailed marks err as run's own failure.
+func runFailed(err error) error { return runFailure{err} }
+
+// startFailed reports why the command did not start: 127 when it was not
+// found, 126 when it could not be executed, run's own failure otherwise.
+func startFailed(stderr io.Writer, err error) error {
+	var se startError
+	if !errors.As(err, &se) {
+		return runFailed(fmt.Errorf("run: command not started: %w", err))
+	}
+	say(stderr, "error", "run: %v", se.err)
+	if errors.Is(se.err, exec.ErrNotFound) || errors.Is(se.err, os.ErrNotExist) {
+		return exitStatus(127)
+	}
+	return exitStatus(126)
+}
+
+// commandStatus is the exit status of a command that ran: 128+N when
+// signal N ended it.
+func commandStatus(cmd *exec.Cmd, err error) int {
 	if err == nil {
 		return 0
 	}
@@ -114,7 +128,8 @@ func runForwarding(cmd *exec.Cmd, sigs <-chan os.Signal, stderr io.Writer, start
 
 // runArgs are run's flags.
 type runArgs struct {
-	keep bool // --keep
+	keep      bool          // --keep
+	killAfter time.Duration // --kill-after
 	leaseArgs
 }
 
@@ -125,14 +140,22 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "acquire SLUG, run COMMAND with ALIASLEASE_ALIAS set, release when it ends",
 		ArgsUsage: "SLUG -- COMMAND [ARGS...]",
-		UsageText: "aliaslease run [--keep] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
+		UsageText: "aliaslease run [--keep] [--kill-after DURATION] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
 			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS and ALIASLEASE_GENERATION in its environment.\n" +
-			"Signals are forwarded to it; SIGINT only when stdin is not a terminal, since a terminal's\n" +
-			"Ctrl-C reaches COMMAND directly. It never outlives its lease: on Linux it is killed when\n" +
-			"run dies, and its process keeps the lease live while it runs. run exits with COMMAND's\n" +
-			"status (128+N when signal N ended it, 127 when it was not found).\n\n" +
+			"It runs in a process tree of its own (a cgroup on Linux as root or in a delegated subtree,\n" +
+			"else a process group), and the lease is held while any process of that tree lives, so it\n" +
+			"is never reclaimed under a descendant. Signals go to the whole tree (SIGINT only when stdin\n" +
+			"is not a terminal, since a terminal's Ctrl-C reaches COMMAND directly); what is left of the\n" +
+			"tree after --kill-after, and when COMMAND itself ends, is sent SIGTERM, then SIGKILL after\n" +
+			"--kill-after. run releases only a lease it made (not with --keep), once no other run of\n" +
+			"SLUG holds it. Exit status: COMMAND's (128+N when signal N ended it); 125 when run failed\n" +
+			"before COMMAND started, 126 when COMMAND could not be executed, 127 when it was not found.\n\n" +
 			"EXAMPLE:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS",
-		Flags:  append([]cli.Flag{&cli.BoolFlag{Name: "keep", Destination: &args.keep, Usage: "keep the lease when COMMAND ends"}}, args.leaseArgs.flags()...),
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "keep", Destination: &args.keep, Usage: "keep the lease when COMMAND ends"},
+			&cli.DurationFlag{Name: "kill-after", Value: 10 * time.Second, Destination: &args.killAfter,
+				Usage: "after a signal, or once COMMAND ended, SIGKILL what is left of its tree after `DURATION`"},
+		}, args.leaseArgs.flags()...),
 		Action: func(c *cli.Context) error { return runCmd(c, &args) },
 	}
 }

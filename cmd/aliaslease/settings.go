@@ -2,11 +2,12 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/aliaslease/aliaslease/internal/confine"
 	"github.com/aliaslease/aliaslease/internal/dockerinv"
 	"github.com/aliaslease/aliaslease/internal/listeners"
 	"github.com/aliaslease/aliaslease/lease"
@@ -96,6 +97,7 @@ func manager(c *cli.Context) (*lease.Manager, error) {
 		Pool:        st.pool,
 		LockTimeout: st.lockTimeout,
 		Command:     c.Command.FullName(),
+		Trees:       &confine.Trees{},
 		Warn: func(err error) {
 			say(c.App.ErrWriter, "warning", "%v", err)
 		},
@@ -139,17 +141,33 @@ func judgingManager(c *cli.Context, grace time.Duration, ifup bool) (*lease.Mana
 
 // dbPath returns the database path: --db or ALIASLEASE_DB, else
 // $XDG_STATE_HOME/aliaslease/leases.db, else ~/.local/state/aliaslease/leases.db.
-// A relative XDG_STATE_HOME is ignored, as the XDG spec says.
+// A relative XDG_STATE_HOME is ignored, as the XDG spec says. A path
+// that names a directory (DIR/, DIR/.., DIR/.), and a $HOME the default
+// cannot be under (unset, relative, missing: a system user's
+// /nonexistent, or not a directory), are bad input that names the path
+// and --db: nothing is created under a home that is not there.
 func dbPath(flag string) (string, error) {
 	if flag != "" {
+		if b := filepath.Base(flag); b == "." || b == ".." || b == "/" || strings.HasSuffix(flag, "/") {
+			return "", usagef("database path %s names a directory, not a file; name the file, such as %s", flag, filepath.Join(flag, "leases.db"))
+		}
 		return flag, nil
 	}
 	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
 		return filepath.Join(x, "aliaslease", "leases.db"), nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no database path: set --db or ALIASLEASE_DB (%v)", err)
+	home := os.Getenv("HOME")
+	def := filepath.Join(home, ".local", "state", "aliaslease", "leases.db")
+	fix := "set --db PATH (or ALIASLEASE_DB, or an absolute XDG_STATE_HOME)"
+	switch fi, err := os.Stat(home); {
+	case home == "":
+		return "", usagef("no database path: the default, ~/.local/state/aliaslease/leases.db, needs $HOME, which is not set; %s", fix)
+	case !filepath.IsAbs(home):
+		return "", usagef("no database path: $HOME %q is not an absolute path, so the default %s would depend on the working directory; %s", home, def, fix)
+	case err != nil:
+		return "", usagef("no database path: the default %s is under $HOME %s: %v; %s", def, home, errors.Unwrap(err), fix)
+	case !fi.IsDir():
+		return "", usagef("no database path: the default %s is under $HOME %s, which is not a directory; %s", def, home, fix)
 	}
-	return filepath.Join(home, ".local", "state", "aliaslease", "leases.db"), nil
+	return def, nil
 }

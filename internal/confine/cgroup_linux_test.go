@@ -291,3 +291,27 @@ func TestPrune(t *testing.T) {
 		t.Errorf("empty group after Prune: %v, want removed", err)
 	}
 }
+
+// A group removed by someone else while it is open (run's wrapper and
+// release --force, both ending one tree) is empty to the other handle:
+// Populated says so without an error, and Wait returns at once.
+func TestRemovedWhileOpen(t *testing.T) {
+	r := findRoot(t)
+	g := newGroup(t, r)
+	other, err := r.Open(g.Name())
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", g.Name(), err)
+	}
+	defer other.Close()
+	if err := g.Remove(); err != nil {
+		t.Fatalf("Remove() = %v", err)
+	}
+	if pop, err := other.Populated(); pop || err != nil {
+		t.Errorf("Populated() of a removed group = %v, %v; want false, nil", pop, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := other.Wait(ctx); err != nil {
+		t.Errorf("Wait() on a removed group = %v, want nil", err)
+	}
+}

@@ -45,12 +45,14 @@
 //
 // and without a cgroup: confine.SetSubreaper(), then
 // pg, _ := confine.StartProcGroup(cmd), and the same with pg. The lease
-// records the group's name (or the process group's id); gc asks
-// root.List (or OpenProcGroup(pgid).Populated) and removes empty groups
-// with root.Prune.
+// records the group's name (or the process group's id and its leader's
+// StartTime) as a lease.ProcessHolder; gc, list and release ask Trees
+// whether it lives (an empty recorded group is removed on the way), and
+// gc removes the empty groups nothing recorded with root.Prune.
 //
-// The package imports nothing of this module; the lease layer and the
-// CLI wire it in.
+// Of this module the package imports only lease, whose Trees it
+// implements (Trees: a lease's recorded process holders, as gc, list and
+// release ask about them); the CLI wires it in.
 package confine
 
 import "errors"

@@ -76,7 +76,7 @@ func (g *Group) Attach(cmd *exec.Cmd) error {
 // is not populated: its holder is gone.
 func (g *Group) Populated() (bool, error) {
 	data, err := g.read("cgroup.events")
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV) { // removed (ENODEV: since it was opened)
 		return false, nil
 	} else if err != nil {
 		return false, err
@@ -95,7 +95,7 @@ func (g *Group) Wait(ctx context.Context) error {
 	f := os.NewFile(uintptr(ifd), "inotify") // non-blocking: Go's poller serves it, deadlines work
 	defer f.Close()
 	if _, err := unix.InotifyAddWatch(ifd, g.file("cgroup.events"), unix.IN_MODIFY); err != nil {
-		if errors.Is(err, unix.ENOENT) {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
 			return nil
 		}
 		return fmt.Errorf("watch %s: %w", g.dir, err)

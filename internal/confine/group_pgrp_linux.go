@@ -159,3 +159,11 @@ func readStat(pid int) (procStat, error) {
 	}
 	return s, nil
 }
+
+// StartTime returns pid's start time (clock ticks after boot, from
+// /proc/PID/stat), which with the PID names one process for good; ok is
+// false when there is no such process.
+func StartTime(pid int) (start uint64, ok bool) {
+	s, err := readStat(pid)
+	return s.start, err == nil
+}

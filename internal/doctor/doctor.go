@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +29,8 @@ type Config struct {
 	// StuckAfter is how long a held lock may have been held before it is
 	// reported as a problem.
 	StuckAfter time.Duration
+	// Trees is how run holds process trees here; nil leaves it out.
+	Trees *Trees
 }
 
 // Report is the health report. Its JSON form is what doctor --json prints.
@@ -48,7 +49,9 @@ type Report struct {
 	Isolation Isolation `json:"isolation"`
 	// Warnings are worth knowing but do not make the report unhealthy.
 	Warnings []Problem `json:"warnings"`
-	Checked  time.Time `json:"checked_at"`
+	// Trees is how run holds its command's process tree here.
+	Trees   *Trees    `json:"process_trees,omitempty"`
+	Checked time.Time `json:"checked_at"`
 }
 
 // Database is the state of the lease database.
@@ -142,6 +145,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 	r.pool(cfg, decisions)
 	r.isolation(decisions)
 	r.iface(ctx, cfg)
+	r.trees(cfg)
 	return r
 }
 
@@ -254,6 +258,11 @@ func (r *Report) docker(ctx context.Context, cfg Config, leases []lease.Lease) [
 	switch {
 	case m.Mode == lease.InventoryOff:
 		return rv.Decisions
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		r.Docker.Error = err.Error()
+		r.problem("docker", "Docker did not answer within --docker-timeout (default 5s): retry, or raise it (aliaslease --docker-timeout 30s doctor); gc cannot reclaim without an answer",
+			"%v", err)
+		return rv.Decisions
 	case err != nil && eng.Version == "":
 		r.Docker.Error = err.Error()
 		r.problem("docker", "is the engine running? check --docker-host, DOCKER_HOST, DOCKER_CONTEXT; gc cannot reclaim without it",
@@ -265,16 +274,7 @@ func (r *Report) docker(ctx context.Context, cfg Config, leases []lease.Lease) [
 		return rv.Decisions
 	}
 	r.Docker.Reachable = true
-	for _, h := range rv.Snapshot.Holders {
-		if h.Alias.IsUnspecified() {
-			r.Wildcards = append(r.Wildcards, Wildcard{Container: h.Name, HostIP: h.Alias.String(), Port: h.Port})
-		}
-	}
-	sort.Slice(r.Wildcards, func(i, j int) bool { return r.Wildcards[i].Container < r.Wildcards[j].Container })
-	for _, w := range r.Wildcards {
-		r.problem("wildcard", "publish it on its bottle's alias (-p ALIAS:PORT:PORT); a binding on every address blocks that port on every alias",
-			"container %s publishes %s on all addresses (%s)", w.Container, w.Port, w.HostIP)
-	}
+	r.wildcards(rv.Snapshot.Holders, m.Pool, leases)
 	return rv.Decisions
 }
 

@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -86,11 +87,40 @@ func TestRun(t *testing.T) {
 					t.Errorf("Run() conflict = %q; want b-web named, not a's own container", d)
 				}
 			}},
-		{name: "wildcard binding", mode: lease.InventoryOn,
-			engine:   fakeEngine{holders: []lease.Holder{{Alias: netip.IPv4Unspecified(), Name: "any", Port: "80->80/tcp"}}},
+		{name: "wildcard binding nothing of aliaslease uses: a warning, once per port", mode: lease.InventoryOn,
+			engine: fakeEngine{holders: []lease.Holder{
+				{Alias: netip.IPv4Unspecified(), ID: "c1", Name: "any", Port: "80->80/tcp"},
+				{Alias: netip.IPv6Unspecified(), ID: "c1", Name: "any", Port: "80->80/tcp"},
+			}},
+			check: func(t *testing.T, r *Report) {
+				if len(r.Wildcards) != 1 || len(r.Warnings) != 1 || r.Warnings[0].Kind != "wildcard" || !strings.Contains(r.Warnings[0].Detail, "0.0.0.0,::") {
+					t.Errorf("Run() wildcards = %+v, warnings %+v; want one wildcard warning naming 0.0.0.0 and ::", r.Wildcards, r.Warnings)
+				}
+			}},
+		{name: "wildcard binding of a labelled container", mode: lease.InventoryOn,
+			engine:   fakeEngine{holders: []lease.Holder{{Alias: netip.IPv4Unspecified(), ID: "c1", Name: "b-web", Slug: "b", Port: "80->80/tcp"}}},
 			problems: []string{"wildcard"}},
+		{name: "wildcard binding on a port a lease's holder publishes", mode: lease.InventoryOn, leases: []string{"a"},
+			engine: fakeEngine{holders: []lease.Holder{
+				{Alias: a16, ID: "c0", Name: "a-web", Slug: "a", State: "running", Port: "8080->80/tcp"},
+				{Alias: netip.IPv4Unspecified(), ID: "c1", Name: "any", Port: "8080->8080/tcp"},
+				{Alias: netip.IPv4Unspecified(), ID: "c1", Name: "any", Port: "9090->9090/tcp"},
+			}},
+			problems: []string{"wildcard"},
+			check: func(t *testing.T, r *Report) {
+				if !strings.Contains(r.Problems[0].Detail, "8080->8080") || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0].Detail, "9090") {
+					t.Errorf("Run() problems = %+v, warnings %+v; want 8080 a problem, 9090 a warning", r.Problems, r.Warnings)
+				}
+			}},
 		{name: "docker fails", mode: lease.InventoryAuto, engine: fakeEngine{err: errors.New("HTTP 500")},
 			problems: []string{"docker"}},
+		{name: "docker times out", mode: lease.InventoryOn, engine: fakeEngine{err: fmt.Errorf("%w: listing containers: %w", lease.ErrInventory, context.DeadlineExceeded)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.Contains(h, "--docker-timeout") {
+					t.Errorf("Run() docker hint = %q, want --docker-timeout named", h)
+				}
+			}},
 		{name: "docker off", mode: lease.InventoryOff, leases: []string{"a"},
 			check: func(t *testing.T, r *Report) {
 				if r.Docker.Mode != "off" || r.Pool.Unknown != 1 {

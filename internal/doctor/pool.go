@@ -51,7 +51,7 @@ func (r *Report) pool(cfg Config, decisions []lease.Decision) {
 			p.Unknown++
 		case lease.Conflict:
 			p.Conflict++
-			r.problem("conflict", fmt.Sprintf("stop or relabel the container; the lease of %s is kept and never reclaimed while it is held", d.Lease.Slug),
+			r.problem("conflict", fmt.Sprintf("stop the container, or re-create it with the right aliaslease.slug label (Docker cannot relabel a container); the lease of %s is kept and never reclaimed while it is held", d.Lease.Slug),
 				"%s is leased to %s, but %s", d.Alias, d.Lease.Slug, holderList(labelledForOthers(d.Holders, d.Lease.Slug)))
 		case lease.Foreign:
 			if !p.Counted {
@@ -105,13 +105,13 @@ func (r *Report) exitedOnly(cfg Config, d lease.Decision) {
 func foreignHint(hs []lease.Holder) string {
 	for _, h := range hs {
 		if h.Slug != "" && lease.ValidateSlug(h.Slug) != nil {
-			return "its container's aliaslease.slug label is not a valid slug: relabel the container (or move it); aliaslease never hands this alias out"
+			return "its container's aliaslease.slug label is not a valid slug: re-create the container with a valid label (Docker cannot relabel a container), or move it; aliaslease never hands this alias out"
 		}
 		if h.Slug != "" {
 			return fmt.Sprintf("its containers are labelled %s: 'aliaslease acquire %s' adopts the alias; aliaslease never hands it to another slug", h.Slug, h.Slug)
 		}
 	}
-	return "label the bundle aliaslease.slug=SLUG and run 'aliaslease acquire SLUG' to adopt the alias, or move the container; aliaslease never hands this alias out"
+	return "re-create the bundle's containers with the label aliaslease.slug=SLUG (Docker cannot relabel a container) and run 'aliaslease acquire SLUG' to adopt the alias, or move them; aliaslease never hands this alias out"
 }
 
 // labelledForOthers keeps the holders labelled for a slug other than slug:

@@ -803,6 +803,17 @@ def inspect(slug: str, **opts: Any) -> Dict[str, Any]:
     _check_options(opts)
     argv = _global_argv(opts) + ["inspect", "--json", "--", _slug(slug)]
     stdout = _run(argv)
+    text = stdout.strip()
+    if text.startswith("["):
+        # As docker inspect, the binary prints an array, one object per
+        # SLUG named: here one.
+        try:
+            arr = json.loads(text)
+        except ValueError as e:
+            raise OutputError("aliaslease printed output that is not JSON: %s" % e, stdout=stdout, argv=argv)
+        if not isinstance(arr, list) or len(arr) != 1:
+            raise OutputError("aliaslease inspect printed %s objects for one slug" % (len(arr) if isinstance(arr, list) else "no"), stdout=stdout, argv=argv)
+        stdout = json.dumps(arr[0])
     obj = _json_object(stdout, argv)
     if obj is None:
         raise OutputError("aliaslease inspect printed nothing", stdout=stdout, argv=argv)

@@ -149,6 +149,11 @@ class VerifyInspect(Base):
         got = aliaslease.inspect("s", binary=fake)
         self.assertEqual(got["argv"], ["inspect", "--json", "--", "s"])
 
+    def test_inspect_takes_the_array(self):
+        # The binary prints an array, as docker inspect does.
+        fake = self.fake_binary("print(json.dumps([{'slug': sys.argv[-1]}]))\n")
+        self.assertEqual(aliaslease.inspect("s", binary=fake), {"slug": "s"})
+
 
 @unittest.skipUnless(os.path.isdir(os.path.join(SRC, "_backend")), "no source tree with the build backend")
 class Backend(unittest.TestCase):

@@ -78,6 +78,23 @@ func unsafePath(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrUnsafePath}, a...)...)
 }
 
+// modeFix is what to do about a directory others can write: "chmod go-w
+// PATH" only for a directory of the user's own, never for a shared one
+// (sticky as /tmp is, someone else's, or a system directory: one at the
+// top of the tree, such as /tmp, /var or /srv, or under /dev, /run,
+// /var/tmp), where taking the write bit away breaks everyone else's use.
+func modeFix(path string, i Info, instead string) string {
+	clean := filepath.Clean(path)
+	shared := i.mode&unix.S_ISVTX != 0 || int(i.uid) != os.Geteuid() || filepath.Dir(clean) == "/" || clean == "/"
+	for _, sys := range []string{"/dev", "/run", "/var/tmp", "/var/run", "/private/tmp", "/private/var"} {
+		shared = shared || strings.HasPrefix(clean+"/", sys+"/")
+	}
+	if shared {
+		return instead + "; " + clean + " is a shared directory, not to be made private"
+	}
+	return "chmod go-w " + path + ", or " + instead
+}
+
 // checkAncestor applies the ownership rules to a directory above the
 // database directory: owned by this user or root, and writable by no one
 // else unless it is sticky (as /tmp is), where others cannot rename or
@@ -87,7 +104,7 @@ func checkAncestor(path string, i Info) error {
 	case !trustedOwner(i.uid):
 		return unsafePath("%s is owned by uid %d, who could redirect the database; keep the database under directories owned by you or root", path, i.uid)
 	case i.perm()&0o022 != 0 && i.mode&unix.S_ISVTX == 0:
-		return unsafePath("%s is writable by group or others (mode %04o), who could redirect the database; chmod go-w it or choose another --db", path, i.perm())
+		return unsafePath("%s is writable by group or others (mode %04o), who could redirect the database; %s", path, i.perm(), modeFix(path, i, "choose another --db"))
 	}
 	return nil
 }
@@ -99,7 +116,7 @@ func checkDir(path string, i Info) error {
 	case !trustedOwner(i.uid):
 		return unsafePath("database directory %s is owned by uid %d, not by you or root; use a directory of your own (--db)", path, i.uid)
 	case i.perm()&0o022 != 0:
-		return unsafePath("database directory %s is writable by group or others (mode %04o); chmod go-w %s, or use a directory of your own (--db)", path, i.perm(), path)
+		return unsafePath("database directory %s is writable by group or others (mode %04o); %s", path, i.perm(), modeFix(path, i, "use a directory of your own (--db)"))
 	}
 	return nil
 }
@@ -110,7 +127,7 @@ func checkDir(path string, i Info) error {
 func checkFileOwner(what, path string, i Info) error {
 	switch {
 	case i.typ() != unix.S_IFREG:
-		return fmt.Errorf("%s %s is not a regular file but %s; remove it", what, path, kindOf(fs.FileMode(i.mode&unix.S_IFMT<<16)))
+		return unsafePath("%s %s is not a regular file but %s; remove it", what, path, kindOf(fs.FileMode(i.mode&unix.S_IFMT<<16)))
 	case i.nlink != 1:
 		return unsafePath("%s %s has %d links (a hard link to another file?); remove it", what, path, i.nlink)
 	case !trustedOwner(i.uid):

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aliaslease/aliaslease/internal/fstree"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // otherUID is a user that is neither root nor the test's (nobody).
@@ -235,6 +236,32 @@ func TestExistingDirectoryModesKept(t *testing.T) {
 	for p, want := range map[string]fs.FileMode{open: 0o755, filepath.Dir(path): 0o700} {
 		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
 			t.Errorf("mode of %s = %v, %v, want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
+}
+
+// TestModeFix: the fix for a directory others can write is chmod go-w
+// only for a directory of the user's own, never for a shared one.
+func TestModeFix(t *testing.T) {
+	me := uint32(os.Geteuid())
+	tests := []struct {
+		path      string
+		mode      uint32
+		uid       uint32
+		wantChmod bool
+	}{
+		{"/tmp", unix.S_IFDIR | unix.S_ISVTX | 0o777, 0, false},
+		{"/srv", unix.S_IFDIR | 0o775, me, false},
+		{"/var/tmp/x", unix.S_IFDIR | 0o777, me, false},
+		{"/dev/shm", unix.S_IFDIR | unix.S_ISVTX | 0o777, 0, false},
+		{"/home/u/state", unix.S_IFDIR | 0o777, me + 1, false},
+		{"/home/u/state", unix.S_IFDIR | 0o777, me, true},
+		{"/home/u/state/", unix.S_IFDIR | 0o770, me, true},
+	}
+	for _, tt := range tests {
+		got := modeFix(tt.path, Info{mode: tt.mode, uid: tt.uid}, "use another --db")
+		if strings.Contains(got, "chmod") != tt.wantChmod || !strings.Contains(got, "--db") {
+			t.Errorf("modeFix(%q, mode %o, uid %d) = %q, want chmod %v and --db named", tt.path, tt.mode, tt.uid, got, tt.wantChmod)
 		}
 	}
 }

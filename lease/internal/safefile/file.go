@@ -75,7 +75,7 @@ func notRegular(what, path string, i Info) error {
 	if what == "database" {
 		return fmt.Errorf("%w: %s is not a regular file but %s", ErrNotDatabase, path, kindOf(typ))
 	}
-	return fmt.Errorf("%s %s is not a regular file but %s; remove it", what, path, kindOf(typ))
+	return unsafePath("%s %s is not a regular file but %s; remove it", what, path, kindOf(typ))
 }
 
 // Opener is bbolt's OpenFile for the database name in d: through the

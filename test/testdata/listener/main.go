@@ -3,7 +3,9 @@
 // "ready HOST:PORT PID" and serves until it is killed. With -orphan it
 // first clears the parent-death signal run gave it (Linux), so that it
 // outlives a killed wrapper as a command does where the kernel offers no
-// such signal (macOS), or as one that clears it.
+// such signal (macOS), or as one that clears it. With -idle it listens
+// on nothing (prints "ready - PID") and sleeps until it is killed: a
+// process of a run's tree that no listener scan sees.
 package main
 
 import (
@@ -12,15 +14,23 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 func main() {
 	orphan := flag.Bool("orphan", false, "clear the parent-death signal first")
+	idle := flag.Bool("idle", false, "listen on nothing, only sleep")
 	flag.Parse()
 	if *orphan {
 		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, 0, 0); errno != 0 {
 			fmt.Fprintln(os.Stderr, "prctl:", errno)
 			os.Exit(1)
+		}
+	}
+	if *idle {
+		fmt.Printf("ready - %d\n", os.Getpid())
+		for {
+			time.Sleep(time.Hour)
 		}
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("ALIASLEASE_ALIAS"), "0"))
