@@ -21,6 +21,8 @@ type Lease struct {
 	// Vacancy is what observations found of the lease without a holder
 	// since it was last renewed or seen live.
 	Vacancy Vacancy
+	// Isolation is the last verdict verify recorded for this generation.
+	Isolation Isolation
 	// PID is the process that holds the lease while it runs, as the
 	// "aliaslease run" of binaries before process trees recorded it (no
 	// longer written), or zero. A live process is a holder, so the lease

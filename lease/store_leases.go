@@ -115,13 +115,14 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 func readLeases(tx *bolt.Tx) ([]Lease, error) {
 	b := tx.Bucket(bucketLeases)
 	var ls []Lease // no capacity hint: Bucket.Stats would walk every page once more
-	vac, hj := joinVacancy(tx), joinHolders(tx)
+	vac, iso, hj := joinVacancy(tx), joinIsolation(tx), joinHolders(tx)
 	err := b.ForEach(func(k, v []byte) error {
 		l, err := decodeLease(string(k), v)
 		if err != nil {
 			return err
 		}
 		l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
+		l.Isolation = isolationFor(decodeIsolation(iso.of(k)), l.Generation)
 		l.Processes = hj.processes(k, l.Generation)
 		ls = append(ls, l)
 		return nil
@@ -143,6 +144,7 @@ func getLease(tx *bolt.Tx, slug string) (l Lease, found bool, err error) {
 		return l, false, err
 	}
 	l.Vacancy = vacancyFor(vacancyOf(tx, slug), l.Generation, l.RenewedAt)
+	l.Isolation = isolationFor(isolationOf(tx, slug), l.Generation)
 	l.Processes, _ = holdersOf(tx, slug, l.Generation)
 	return l, true, nil
 }
@@ -191,6 +193,9 @@ func deleteLease(tx *bolt.Tx, l Lease) error {
 		return err
 	}
 	if err := putVacancy(tx, l.Slug, Vacancy{}); err != nil {
+		return err
+	}
+	if err := putIsolation(tx, l.Slug, Isolation{}); err != nil {
 		return err
 	}
 	hs, void := holdersOf(tx, l.Slug, l.Generation)
@@ -246,10 +251,11 @@ func (s *store) each(fn func(iter.Seq2[Lease, error]) error) error {
 func storedLeases(tx *bolt.Tx) iter.Seq2[Lease, error] {
 	return func(yield func(Lease, error) bool) {
 		stopped := false
-		vac, hj := joinVacancy(tx), joinHolders(tx)
+		vac, iso, hj := joinVacancy(tx), joinIsolation(tx), joinHolders(tx)
 		err := eachRecord(tx, func(k, v []byte) error {
 			l, _ := decodeLease(string(k), v) // valid: eachRecord checked it
 			l.Vacancy = vacancyFor(decodeVacancy(vac.of(k)), l.Generation, l.RenewedAt)
+			l.Isolation = isolationFor(decodeIsolation(iso.of(k)), l.Generation)
 			l.Processes = hj.processes(k, l.Generation)
 			if !yield(l, nil) {
 				stopped = true

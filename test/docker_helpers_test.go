@@ -291,7 +291,9 @@ func cleanupDocker() {
 	if ids := strings.Fields(string(out)); len(ids) > 0 {
 		exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
 	}
-	if image != "" {
-		exec.Command("docker", "rmi", "-f", image).Run()
+	for _, img := range []string{image, probeImage} {
+		if img != "" {
+			exec.Command("docker", "rmi", "-f", img).Run()
+		}
 	}
 }

@@ -59,6 +59,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			acquireCommand(), releaseCommand(), listCommand(), inspectCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
 			metricsCommand(), cleanupCommand(),
+			verifyCommand(),
+			probeCommand(),
 			completeCommand(), genDocsCommand(),
 		},
 	}

@@ -53,7 +53,7 @@ func normalizeArgs(app *cli.App, args []string) []string {
 			return args
 		}
 		if len(cmd.Subcommands) == 0 {
-			return append(append([]string{}, args[:i]...), reorder(cmd.Flags, args[i:], cmd.Name == "run")...)
+			return append(append([]string{}, args[:i]...), reorder(cmd.Flags, args[i:], cmd.Name == "run" || cmd.Name == "verify")...)
 		}
 		cmds = cmd.Subcommands
 	}

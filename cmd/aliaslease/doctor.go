@@ -91,6 +91,7 @@ func printReport(w io.Writer, r *doctor.Report) {
 		}
 	}
 	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", up, len(r.Interface))
+	printIsolation(tw, r.Isolation)
 	tw.Flush()
 	if p.Outside > 0 {
 		fmt.Fprintf(w, "note: %d lease(s) hold aliases outside the pool; they are kept and renewed until released\n", p.Outside)
@@ -123,6 +124,24 @@ func printVacant(w io.Writer, vs []doctor.Vacant) {
 			fmt.Fprintf(w, ", after %d more gc run(s) find it vacant", v.MoreObservations)
 		}
 		fmt.Fprintln(w)
+	}
+}
+
+// printIsolation says what enforces isolation here, and of each lease
+// what verify last found; leases never verified are counted, not listed
+// (doctor --json lists every lease).
+func printIsolation(w io.Writer, iso doctor.Isolation) {
+	fmt.Fprintf(w, "isolation\t%s\n", iso.Enforced)
+	unverified := 0
+	for _, l := range iso.Leases {
+		if l.VerifiedAt == nil {
+			unverified++
+			continue
+		}
+		fmt.Fprintf(w, "isolation: %s on %s: %s (verify at %s)\n", escape(l.Slug), l.Alias, l.Isolation, l.VerifiedAt.Format(time.RFC3339))
+	}
+	if unverified > 0 {
+		fmt.Fprintf(w, "isolation: %d lease(s) unverified (aliaslease verify SLUG checks one)\n", unverified)
 	}
 }
 

@@ -18,7 +18,7 @@ type jsonRows struct{ sortedRows }
 
 // The first byte of a JSON row: how the rest is kept.
 const (
-	jsonCompact  = 0 // slug, generation, times, state, reason (see add)
+	jsonCompact  = 0 // slug, generation, times, state, reason, isolation (see add)
 	jsonRendered = 1 // the element, rendered
 )
 
@@ -34,6 +34,7 @@ func (j *jsonRows) add(r rowCells) error {
 		j.buf = binary.AppendVarint(j.buf, unixOrZero(r.vacant))
 		j.buf = appendField(j.buf, r.state)
 		j.buf = appendField(j.buf, r.reason)
+		j.buf = appendField(j.buf, r.isolation)
 		return nil
 	}
 	b, err := marshalJSON(r.object(true), "  ", "  ")
@@ -84,7 +85,8 @@ func appendCompact(b, row []byte, key uint64) []byte {
 	held, k := binary.Varint(row)
 	vacant, m := binary.Varint(row[k:])
 	state, row := readField(row[k+m:])
-	reason, _ := readField(row)
+	reason, row := readField(row)
+	isolation, _ := readField(row)
 	b = appendJSONString(append(b, "{\n    \"slug\": "...), slug)
 	b = append(b, ",\n    \"alias\": \""...)
 	b = append(keyAlias(key).AppendTo(b), '"')
@@ -102,7 +104,8 @@ func appendCompact(b, row []byte, key uint64) []byte {
 	if vacant != 0 {
 		b = time.Unix(0, vacant).UTC().AppendFormat(append(b, "\",\n    \"vacant_since\": \""...), time.RFC3339Nano)
 	}
-	b = append(b, "\",\n    \"holders\": []"...)
+	b = appendJSONString(append(b, "\",\n    \"isolation\": "...), isolation)
+	b = append(b, ",\n    \"holders\": []"...)
 	if reason != "" {
 		b = appendJSONString(append(b, ",\n    \"reason\": "...), reason)
 	}

@@ -31,14 +31,16 @@ type rowCells struct {
 	vacant     time.Time      // VACANT: since when observations found it vacant; zero for not vacant
 	now        time.Time      // what SEEN and VACANT count from
 	holders    []lease.Holder // HOLDERS: their names in text, grouped by container in JSON
+	isolation  string         // ISOLATION (isolationOf); "-" for a foreign alias
 }
 
 // row decides what list says of d at now.
 func row(d lease.Decision, now time.Time) rowCells {
 	// A lease's Decision.Alias is its own alias (lease.Classify), so the
 	// one alias serves the table, the JSON and the order.
-	r := rowCells{slugText: "-", alias: d.Alias, state: string(d.State), reason: string(d.Reason), holders: d.Holders, now: now}
+	r := rowCells{slugText: "-", alias: d.Alias, state: string(d.State), reason: string(d.Reason), holders: d.Holders, now: now, isolation: "-"}
 	if d.Lease.Slug != "" {
+		r.isolation = isolationOf(d.Lease)
 		r.leased, r.slug, r.slugText = true, d.Lease.Slug, escape(d.Lease.Slug)
 		r.age = now.Sub(d.Lease.RenewedAt)
 		r.generation, r.acquiredAt, r.renewedAt = d.Lease.Generation, d.Lease.AcquiredAt, d.Lease.RenewedAt
@@ -74,7 +76,8 @@ func (r *rowCells) holderNames() string { return holderNames(r.holders) }
 // never seen live no HeldAt) is empty, never a zero time or 0.
 func (r *rowCells) fields() listRow {
 	f := listRow{Slug: r.slugText, Alias: r.alias.String(), State: r.state, Age: string(r.appendAge(nil)),
-		Seen: string(r.appendSince(nil, r.heldAt)), Vacant: string(r.appendSince(nil, r.vacant)), Holders: r.holderNames(), Reason: r.reason}
+		Seen: string(r.appendSince(nil, r.heldAt)), Vacant: string(r.appendSince(nil, r.vacant)), Holders: r.holderNames(),
+		Isolation: r.isolation, Reason: r.reason}
 	if r.leased {
 		f.Generation = generation(r.generation)
 		f.AcquiredAt, f.RenewedAt, f.HeldAt, f.VacantSince = optTime(r.acquiredAt), optTime(r.renewedAt), optTime(r.heldAt), optTime(r.vacant)
@@ -139,6 +142,7 @@ func (r *rowCells) object(withHolders bool) object {
 			vacant := r.vacant.UTC()
 			o.VacantSince = &vacant
 		}
+		o.Isolation = r.isolation
 	}
 	if withHolders {
 		hs := holderObjects(r.holders)
@@ -158,6 +162,7 @@ type listRow struct {
 	Seen        string     `json:"seen"`
 	Vacant      string     `json:"vacant"`
 	Holders     string     `json:"holders"`
+	Isolation   string     `json:"isolation"`
 	Generation  generation `json:"generation"`
 	AcquiredAt  *when      `json:"acquired_at"`
 	RenewedAt   *when      `json:"renewed_at"`

@@ -58,6 +58,7 @@ func TestJSONRowsAsEncodingJSON(t *testing.T) {
 			d := lease.Decision{Alias: a, State: states[r.IntN(len(states))], Reason: reasons[r.IntN(len(reasons))]}
 			if r.IntN(10) > 0 {
 				d.Lease = lease.Lease{Slug: fmt.Sprintf("%s-%d", slugs[r.IntN(len(slugs))], i), Alias: a, Generation: uint64(r.IntN(3)), AcquiredAt: at.Add(-time.Hour), RenewedAt: at}
+				d.Lease.Isolation.Verdict = []string{"", lease.VerdictIsolated, lease.VerdictLeaky, lease.VerdictCutOff}[r.IntN(4)]
 				if r.IntN(3) == 0 {
 					d.Lease.HeldAt = at.Add(time.Duration(r.Int64N(int64(time.Hour))))
 				}
@@ -174,7 +175,7 @@ func TestTableAsTemplate(t *testing.T) {
 	names := []string{"web", "db<1>", "naïve", "\x07bell"}
 	hstates := []string{"running", "exited", "listening", "", "\x1b[1m"}
 	states := []lease.State{lease.Live, lease.Pending, lease.Stale, lease.Conflict, lease.Unknown, lease.Foreign}
-	tmpl, table, err := listFormat(`table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Seen}}\t{{.Vacant}}\t{{.Holders}}`)
+	tmpl, table, err := listFormat(`table {{.Slug}}\t{{.Alias}}\t{{.State}}\t{{.Age}}\t{{.Seen}}\t{{.Vacant}}\t{{.Isolation}}\t{{.Holders}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +187,7 @@ func TestTableAsTemplate(t *testing.T) {
 			if r.IntN(8) > 0 {
 				at := now.Add(-time.Duration(r.Int64N(int64(72 * time.Hour))))
 				d.Lease = lease.Lease{Slug: fmt.Sprintf("%s-%d", slugs[r.IntN(len(slugs))], i), Alias: a, AcquiredAt: at, RenewedAt: at}
+				d.Lease.Isolation.Verdict = []string{"", lease.VerdictIsolated, lease.VerdictLeaky, lease.VerdictCutOff}[r.IntN(4)]
 				switch r.IntN(3) {
 				case 1:
 					d.Lease.HeldAt = at.Add(time.Duration(r.Int64N(int64(time.Hour))))

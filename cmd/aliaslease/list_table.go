@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// tableRows is the default table: SLUG ALIAS STATE AGE SEEN VACANT HOLDERS, without a
+// tableRows is the default table: SLUG ALIAS STATE AGE SEEN VACANT ISOLATION HOLDERS, without a
 // template, its columns aligned at the end as text/tabwriter would align
 // them (padding 2), with none of its per-cell work. A list of a full pool's
 // leases would spend most of its time executing a template, and much of
@@ -21,10 +21,10 @@ type tableRows struct {
 }
 
 // tableHeader heads the default table's columns.
-var tableHeader = [tablePadded + 1]string{"SLUG", "ALIAS", "STATE", "AGE", "SEEN", "VACANT", "HOLDERS\n"}
+var tableHeader = [tablePadded + 1]string{"SLUG", "ALIAS", "STATE", "AGE", "SEEN", "VACANT", "ISOLATION", "HOLDERS\n"}
 
 // tablePadded is how many of its columns are padded: all but HOLDERS.
-const tablePadded = 6
+const tablePadded = 7
 
 func (t *tableRows) add(r rowCells) error {
 	t.begin(r.alias)
@@ -56,6 +56,9 @@ func (t *tableRows) add(r rowCells) error {
 	start = len(t.buf)
 	t.buf = r.appendSince(t.buf, r.vacant)
 	cell(5, start)
+	start = len(t.buf)
+	t.buf = append(t.buf, r.isolation...)
+	cell(6, start)
 	t.buf = append(append(t.buf, r.holderNames()...), '\n')
 	return nil
 }

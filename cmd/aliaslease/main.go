@@ -92,6 +92,7 @@ var exitCodes = []exitCode{
 		}},
 	{code: 7, meaning: "the alias could not be brought up on the interface", match: wraps(lease.ErrInterface)},
 	{code: 8, meaning: "refused: an unsafe path or file (another user's, writable by others, linked, not a regular file); nothing touched", match: wraps(lease.ErrUnsafePath)},
+	{code: 9, meaning: "isolation could not be set up (--confine), or verify found the bottle not isolated", match: wraps(errNotIsolated)},
 	{code: exitUnhealthy, meaning: "doctor found a problem (the report ran; see its output)"},
 	{code: exitRunFailure, meaning: "run only: aliaslease failed before COMMAND started (the message says why); 126: COMMAND not executable; 127: not found"},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},

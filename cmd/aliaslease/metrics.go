@@ -27,8 +27,8 @@ type poolCounts struct {
 	// states counts leases by state, every state present (zero or not),
 	// so that a series never disappears when its count drops to zero.
 	states map[lease.State]int
-	// isolation counts leases by how their bottle is confined. No
-	// command records that yet: every lease is unverified.
+	// isolation counts leases by how their bottle is isolated
+	// (isolationOf).
 	isolation map[string]int
 	dbBytes   int64
 }
@@ -60,8 +60,8 @@ func countPool(pool lease.Pool, ds []lease.Decision) poolCounts {
 		}
 		c.leased++
 		c.states[d.State]++
+		c.isolation[isolationOf(d.Lease)]++
 	}
-	c.isolation["unverified"] = c.leased
 	return c
 }
 
@@ -83,7 +83,7 @@ func writeMetrics(w io.Writer, c poolCounts) error {
 	}
 	family("aliaslease_foreign_aliases", "Pool aliases that something holds without a lease.")
 	fmt.Fprintf(&b, "aliaslease_foreign_aliases %d\n", c.foreign)
-	family("aliaslease_leases_by_isolation", "Leases by isolation outcome (not recorded yet: every lease is unverified).")
+	family("aliaslease_leases_by_isolation", "Leases by isolation outcome (verify's last verdict for the lease).")
 	for _, s := range isolationStates {
 		fmt.Fprintf(&b, "aliaslease_leases_by_isolation{isolation=%q} %d\n", s, c.isolation[s])
 	}
@@ -156,7 +156,7 @@ func metricsCommand() *cli.Command {
 		Name:  "metrics",
 		Usage: "print the pool's counts and the database's size in the Prometheus text format",
 		UsageText: "aliaslease metrics [--textfile PATH] [--grace DURATION]\n\n" +
-			"The isolation counts are not recorded yet: every lease is counted unverified.\n\n" +
+			"The isolation counts are verify's last verdicts (unverified: none for the lease).\n\n" +
 			"EXAMPLE:\n   aliaslease metrics --textfile /var/lib/prometheus/node-exporter/aliaslease.prom",
 		Flags: []cli.Flag{graceFlag(&args.grace),
 			&cli.StringFlag{Name: "textfile", Destination: &args.textfile,

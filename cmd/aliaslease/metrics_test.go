@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -163,6 +164,11 @@ func TestCountPool(t *testing.T) {
 	want := map[lease.State]int{lease.Live: 2, lease.Stale: 1, lease.Pending: 1, lease.Conflict: 1, lease.Unknown: 0}
 	if got.size != 8 || got.leased != 5 || got.foreign != 2 || got.isolation["unverified"] != 5 || got.isolation["confined"] != 0 {
 		t.Errorf("countPool = %+v, want size 8, 5 leased, 2 foreign, 5 unverified", got)
+	}
+	ds[0].Lease.Isolation.Verdict, ds[1].Lease.Isolation.Verdict, ds[2].Lease.Isolation.Verdict = lease.VerdictIsolated, lease.VerdictLeaky, lease.VerdictLeaky
+	wantIso := map[string]int{"confined": 0, "verified": 1, "leaky": 2, "cut-off": 0, "unverified": 2}
+	if iso := countPool(pool, ds).isolation; !maps.Equal(iso, wantIso) {
+		t.Errorf("countPool with verdicts: isolation = %v, want %v", iso, wantIso)
 	}
 	for s, n := range want {
 		if got.states[s] != n {

@@ -27,6 +27,7 @@ type object struct {
 	// vacant; left out when never.
 	HeldAt      *time.Time `json:"held_at,omitempty"`
 	VacantSince *time.Time `json:"vacant_since,omitempty"`
+	Isolation   string     `json:"isolation,omitempty"` // list: see isolationOf
 	Holders     *[]holder  `json:"holders,omitempty"`
 	Reason      string     `json:"reason,omitempty"`
 }

@@ -45,6 +45,8 @@ type Report struct {
 	// Vacant are the leases observations found vacant, and when each can
 	// be stale.
 	Vacant []Vacant `json:"vacant"`
+	// Isolation says what enforces isolation here, and each lease's.
+	Isolation Isolation `json:"isolation"`
 	// Warnings are worth knowing but do not make the report unhealthy.
 	Warnings []Problem `json:"warnings"`
 	// Trees is how run holds its command's process tree here.
@@ -139,7 +141,9 @@ func Run(ctx context.Context, cfg Config) *Report {
 	r := &Report{Checked: time.Now().UTC(), Problems: []Problem{}, Wildcards: []Wildcard{}, Vacant: []Vacant{}, Warnings: []Problem{}}
 	r.lock(cfg)
 	leases := r.database(ctx, cfg)
-	r.pool(cfg, r.docker(ctx, cfg, leases))
+	decisions := r.docker(ctx, cfg, leases)
+	r.pool(cfg, decisions)
+	r.isolation(decisions)
 	r.iface(ctx, cfg)
 	r.trees(cfg)
 	return r
