@@ -201,6 +201,10 @@ func TestReleaseManyFirstFailure(t *testing.T) {
 	if rw := e.row(t, free); rw != nil {
 		t.Errorf("list after the release: %+v, want no lease of %s", *rw, free)
 	}
+	if r := e.cli(t, "release", "--force", "--kill-after", "2s", held); r.code != 0 {
+		t.Errorf("release --force %s: %v", held, r)
+	}
+	noGroups(t, held)
 }
 
 // TestRunKillAfter (g): a trap that takes 2 s after SIGTERM finishes
