@@ -101,4 +101,12 @@ func TestCleanupRules(t *testing.T) {
 	if _, err := os.Stat(g.Dir()); err != nil {
 		t.Errorf("cleanup removed a cgroup under a minute old: %v", err)
 	}
+	// With no group left, cleanup removes the subtree itself (a concurrent
+	// suite's groups may keep it: then it must not say it did).
+	g.Remove()
+	out = mustCLI(t, env, "cleanup")
+	_, err = os.Stat(root.Dir)
+	if said := strings.Contains(out, "removed the cgroup subtree "+root.Dir+"\n"); said != os.IsNotExist(err) {
+		t.Errorf("cleanup printed %q; the subtree %s is there: %v", out, root.Dir, err)
+	}
 }

@@ -40,6 +40,9 @@ func cleanup(c *cli.Context, args *cleanupArgs) error {
 	for _, g := range done.Groups {
 		fmt.Fprintf(c.App.Writer, "%s cgroup %s\n", verb, escape(g))
 	}
+	if done.Subtree != "" {
+		fmt.Fprintf(c.App.Writer, "%s the cgroup subtree %s\n", verb, escape(done.Subtree))
+	}
 	for _, id := range done.Rules {
 		fmt.Fprintf(c.App.Writer, "%s the firewall rules of cgroup %d\n", verb, id)
 	}

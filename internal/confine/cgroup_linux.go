@@ -50,6 +50,23 @@ func Find() (Root, error) {
 	return r, nil
 }
 
+// RootSubtree is the directory Find makes as root (aliaslease's subtree
+// under the cgroup2 mount), "" where there is no cgroup2. It makes and
+// changes nothing: for a caller (a test suite) that must remove the
+// subtree again when it made it and left it empty.
+func RootSubtree() string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	m, ok, _ := parseMountinfo(f)
+	if !ok {
+		return ""
+	}
+	return filepath.Join(m.point, subtreeName)
+}
+
 // delegation finds the highest cgroup, from this process's own upward,
 // whose directory and cgroup.procs this process can write: moving a
 // process needs write access to the cgroup.procs of the common ancestor

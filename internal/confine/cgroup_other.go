@@ -72,3 +72,6 @@ func (g *Group) Remove() error { return errNone() }
 
 // Close does nothing.
 func (g *Group) Close() error { return nil }
+
+// RootSubtree is "": there are no cgroups here.
+func RootSubtree() string { return "" }

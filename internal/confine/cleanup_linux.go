@@ -1,6 +1,7 @@
 package confine
 
 import (
+	"os"
 	"path/filepath"
 	"time"
 
@@ -9,8 +10,9 @@ import (
 
 // Cleaned is what Cleanup removed, or in a dry run would remove.
 type Cleaned struct {
-	Groups []string // empty cgroups of aliaslease's subtree, by name
-	Rules  []uint64 // confinements (firewall rules) by cgroup id
+	Groups  []string // empty cgroups of aliaslease's subtree, by name
+	Rules   []uint64 // confinements (firewall rules) by cgroup id
+	Subtree string   // the subtree itself, when no group was left in it
 }
 
 // Cleanup removes, unless dryRun, what aliaslease made outside its
@@ -43,6 +45,9 @@ func Cleanup(dryRun bool, minAge time.Duration) (Cleaned, []error) {
 		out.Groups = emptyGroups(root, list, minAge)
 	} else if out.Groups, err = root.Prune(minAge); err != nil {
 		errs = append(errs, err)
+	}
+	if len(out.Groups) == len(list) && (dryRun || os.Remove(root.Dir) == nil) {
+		out.Subtree = root.Dir // nothing of aliaslease is left in it (rmdir refuses otherwise)
 	}
 	fw := HostFirewall()
 	confs, err := fw.List()

@@ -6,8 +6,9 @@ import "time"
 
 // Cleaned is what Cleanup removed (see the Linux version).
 type Cleaned struct {
-	Groups []string
-	Rules  []uint64
+	Groups  []string
+	Rules   []uint64
+	Subtree string
 }
 
 // Cleanup has nothing to do where there are no cgroups and no nftables.

@@ -75,18 +75,7 @@ func runTests(m *testing.M) int {
 }
 
 // cgroupBase is where Find puts the subtree as root ("" without cgroup2).
-func cgroupBase() string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	m, ok, _ := parseMountinfo(f)
-	if !ok {
-		return ""
-	}
-	return filepath.Join(m.point, subtreeName)
-}
+func cgroupBase() string { return RootSubtree() }
 
 func leftovers(base string) []string {
 	des, _ := os.ReadDir(base)
