@@ -185,3 +185,30 @@ func TestVacancyWrittenOnlyWhenItChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestVacancyObserved checks how one more vacant observation moves a
+// vacancy: it counts up to three within a boot, begins again at one in
+// another boot or after a renewal (by any binary), and keeps its Since.
+func TestVacancyObserved(t *testing.T) {
+	const gen = 7
+	renewed := t0.Add(-time.Hour)
+	v := Vacancy{}.observed(gen, renewed, testAt)
+	for i, want := range []int{2, 3, 3} {
+		at := testAt
+		at.boot += time.Duration(i+1) * time.Minute
+		if v = v.observed(gen, renewed, at); v.Observations != want || !v.Since.Equal(testAt.wall) {
+			t.Fatalf("observation %d: %d observations since %v, want %d since %v", i+2, v.Observations, v.Since, want, testAt.wall)
+		}
+	}
+	other := testAt
+	other.id = bootID{9}
+	if w := v.observed(gen, renewed, other); w.Observations != 1 {
+		t.Errorf("an observation in another boot: %d observations, want 1 (begun again)", w.Observations)
+	}
+	if w := v.observed(gen, renewed.Add(time.Minute), testAt); w.Observations != 1 {
+		t.Errorf("an observation after a renewal: %d observations, want 1 (begun again)", w.Observations)
+	}
+	if w := v.observed(gen+1, renewed, testAt); w.Observations != 1 {
+		t.Errorf("an observation of a new lease of the slug: %d observations, want 1", w.Observations)
+	}
+}
