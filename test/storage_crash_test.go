@@ -49,10 +49,33 @@ func straceKill(t *testing.T, env []string, sys string, when int, args ...string
 	trace, _ := os.ReadFile(log)
 	died := regexp.MustCompile(`(?m)^\d+\s+(` + sys + `\(\d+\)|<\.\.\. ` + sys + ` resumed>\))\s+= \?$`).Match(trace)
 	killed := strings.Contains(string(trace), "+++ killed by SIGKILL +++")
-	if !died || !killed {
-		t.Logf("strace %s: %s", strings.Join(sargs, " "), trace)
+	at := killedCall(string(trace), sys)
+	if !died || !killed || at != when {
+		t.Logf("strace %s (the kill landed at call %d of the process): %s", strings.Join(sargs, " "), at, trace)
 	}
-	return kill{result: r, landed: died && killed && r.stdout == ""}
+	// strace counts per thread: a kill at the when-th call of one thread
+	// that is a later call of the process (Go moved the goroutine between
+	// two syncs) landed elsewhere, and does not count.
+	return kill{result: r, landed: died && killed && at == when && r.stdout == ""}
+}
+
+// killedCall is the place, among all the calls of sys that the process
+// made in the trace (every thread's, in order), of the call the kill
+// ended (its result "= ?"); 0 when there is none.
+func killedCall(trace, sys string) int {
+	start := regexp.MustCompile(`^(\d+)\s+` + sys + `\(`)
+	end := regexp.MustCompile(`^(\d+)\s+(` + sys + `\(\d+\)|<\.\.\. ` + sys + ` resumed>\))\s+= \?$`)
+	n, last := 0, map[string]int{} // calls begun; the last one begun by each thread
+	for _, line := range strings.Split(trace, "\n") {
+		if m := start.FindStringSubmatch(line); m != nil {
+			n++
+			last[m[1]] = n
+		}
+		if m := end.FindStringSubmatch(line); m != nil {
+			return last[m[1]]
+		}
+	}
+	return 0
 }
 
 // crashCase is the state a run is killed in: its environment, its
@@ -63,17 +86,20 @@ type crashCase struct {
 	confirmed map[string]string
 }
 
-// landKill sets a case up afresh and kills a run in it, up to 5 times
-// until the kill lands: strace counts calls per thread, and now and then
-// Go moves the goroutine to another thread between two syncs, so that no
-// thread makes the when-th call and the run completes. It returns the
+// landKill sets a case up afresh and kills a run in it, up to 8 times
+// until the kill lands at the process's when-th call: strace counts calls
+// per thread, and now and then Go moves the goroutine to another thread
+// between two syncs, so that no thread makes the when-th call and the run
+// completes, or a thread's when-th call is a later one of the process. It returns the
 // case and the kill, and the number of runs it took.
 func landKill(t *testing.T, setup func(t *testing.T) crashCase, sys string, when int, args ...string) (crashCase, kill, int) {
 	t.Helper()
 	for runs := 1; ; runs++ {
 		c := setup(t)
 		k := straceKill(t, c.env, sys, when, args...)
-		if k.landed || runs == 5 || k.code != 0 {
+		// A kill that landed elsewhere ends strace by the same SIGKILL
+		// (passed on, or as status 137): try again.
+		if k.landed || runs == 8 || k.code != 0 && !k.signaled() && k.code != 128+9 {
 			return c, k, runs
 		}
 	}
