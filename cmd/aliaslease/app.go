@@ -59,7 +59,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			acquireCommand(), releaseCommand(), listCommand(), inspectCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
 			metricsCommand(), cleanupCommand(),
-			verifyCommand(),
+			verifyCommand(), confineCommand(),
 			probeCommand(),
 			completeCommand(), genDocsCommand(),
 		},
