@@ -33,6 +33,7 @@ func doctorCmd(c *cli.Context, args *doctorArgs) error {
 		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},
 		StuckAfter: 30 * time.Second,
 		Trees:      treesHere(),
+		Firewall:   hostConfinements{},
 	})
 	if args.json {
 		if err := writeJSON(c.App.Writer, r); err != nil {
@@ -134,6 +135,10 @@ func printIsolation(w io.Writer, iso doctor.Isolation) {
 	fmt.Fprintf(w, "isolation\t%s\n", iso.Enforced)
 	unverified := 0
 	for _, l := range iso.Leases {
+		if l.Isolation == "confined" && l.VerifiedAt == nil {
+			fmt.Fprintf(w, "isolation: %s on %s: confined\n", escape(l.Slug), l.Alias)
+			continue
+		}
 		if l.VerifiedAt == nil {
 			unverified++
 			continue

@@ -4,46 +4,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aliaslease/aliaslease/internal/doctor"
 	"github.com/aliaslease/aliaslease/lease"
 )
 
-// isolationOf is what list and metrics say of a lease's isolation: verify's
-// last verdict (lease.Isolation.Status), or "confined" while a live tree of
-// the lease is confined, unless verify found it leaky or cut-off since the
-// confinement began (a finding to act on, not to hide).
-func isolationOf(d lease.Decision) string {
-	cs := liveConfinements(d)
-	if len(cs) == 0 {
-		return d.Lease.Isolation.Status()
-	}
-	if v := d.Lease.Isolation; v.Verdict != "" && v.Verdict != lease.VerdictIsolated {
-		for _, c := range cs {
-			if v.At.After(c.Confined.Since) {
-				return v.Status()
-			}
-		}
-	}
-	return "confined"
-}
+// isolationOf is what list and metrics say of a lease's isolation
+// (doctor.IsolationOf: confined, or verify's last verdict).
+func isolationOf(d lease.Decision) string { return doctor.IsolationOf(d.Lease, liveConfinements(d)) }
 
-// liveConfinements returns the confined process holders of d's lease
-// whose tree lives (is among d's holders): a record whose tree has gone
-// confines nothing.
-func liveConfinements(d lease.Decision) []lease.ProcessHolder {
-	var out []lease.ProcessHolder
-	for _, p := range d.Lease.Processes {
-		if p.Confined == nil {
-			continue
-		}
-		for _, h := range d.Holders {
-			if h.Kind == lease.HolderProcess && h.ID == "run:"+p.RunID {
-				out = append(out, p)
-				break
-			}
-		}
-	}
-	return out
-}
+// liveConfinements returns the lease's confined trees that live.
+func liveConfinements(d lease.Decision) []lease.ProcessHolder { return doctor.LiveConfinements(d) }
 
 // confinementObject is one confinement as list --json and inspect write
 // it: its cgroup, what it allows (allowsOf), since when.

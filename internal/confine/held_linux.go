@@ -224,3 +224,14 @@ func RemoveGone(fw *Firewall) ([]uint64, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// CgroupState tells, by its id, whether a cgroup exists anywhere in the
+// cgroup2 hierarchy and whether a process is in it (see cgroupState), for
+// the health report. It needs root.
+func CgroupState(id uint64) (exists, populated bool, err error) {
+	mount, ok := cgroupMount()
+	if !ok {
+		return false, false, fmt.Errorf("%w: no cgroup2 file system in /proc/self/mountinfo", ErrNoCgroup)
+	}
+	return cgroupState(mount, id)
+}

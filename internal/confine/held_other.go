@@ -19,3 +19,6 @@ func (r Root) Holds(p string) bool { return false }
 
 // RemoveGone fails: there are no cgroups here.
 func RemoveGone(fw *Firewall) ([]uint64, error) { return nil, errNone() }
+
+// CgroupState fails: there are no cgroups here.
+func CgroupState(id uint64) (exists, populated bool, err error) { return false, false, errNone() }

@@ -31,6 +31,8 @@ type Config struct {
 	StuckAfter time.Duration
 	// Trees is how run holds process trees here; nil leaves it out.
 	Trees *Trees
+	// Firewall reads the confinements in force; nil leaves them out.
+	Firewall Firewall
 }
 
 // Report is the health report. Its JSON form is what doctor --json prints.
@@ -143,7 +145,9 @@ func Run(ctx context.Context, cfg Config) *Report {
 	leases := r.database(ctx, cfg)
 	decisions := r.docker(ctx, cfg, leases)
 	r.pool(cfg, decisions)
-	r.isolation(decisions)
+	confined := liveConfined(cfg, decisions)
+	r.isolation(decisions, confined)
+	r.confinements(cfg, decisions, confined)
 	r.iface(ctx, cfg)
 	r.trees(cfg)
 	return r
