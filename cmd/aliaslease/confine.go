@@ -210,6 +210,7 @@ func hold(ctx context.Context, m *lease.Manager, g *confine.Group, h lease.Proce
 	if err := fw.Install(rules); err != nil {
 		return conf, cannotConfine("%v", err)
 	}
+	crashAt("confine-installed")
 	h.Confined = &conf
 	if err := m.Hold(ctx, h, false, false); err != nil {
 		fw.Remove(conf.CgroupID)
@@ -221,6 +222,7 @@ func hold(ctx context.Context, m *lease.Manager, g *confine.Group, h lease.Proce
 // adopt moves pid and its descendants into g. When pid itself cannot be
 // moved, the confinement is undone (record, rules, group): nothing moved.
 func adopt(ctx context.Context, m *lease.Manager, g *confine.Group, h lease.ProcessHolder, pid int) ([]int, error) {
+	crashAt("confine-recorded")
 	moved, err := g.Adopt(pid)
 	if err == nil {
 		return moved, nil
