@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,4 +285,60 @@ func cgroupIDOf(t *testing.T, dir string) uint64 {
 		t.Fatalf("name_to_handle_at(%s) = %v", dir, err)
 	}
 	return binary.NativeEndian.Uint64(h.Bytes())
+}
+
+// TestConfineFailsClosed (#24): a confinement that cannot be set up
+// confines, moves and installs nothing: a missing part (not root, no
+// lease) is exit 9 naming it, bad input exit 2.
+func TestConfineFailsClosed(t *testing.T) {
+	env, _, _ := confineEnv(t)
+	root, err := confine.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := startClient(t, "")
+	pid := strconv.Itoa(cl.cmd.Process.Pid)
+	was, err := confine.CgroupOf(cl.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		nobody bool
+		code   int
+		says   string
+	}{
+		{"no lease", []string{"zz", "--pid", pid}, false, 9, "zz has no lease"},
+		{"not root", []string{"a", "--pid", pid}, true, 9, "needs root"},
+		{"bad allow", []string{"a", "--pid", pid, "--confine-allow", "127.0.0.1"}, false, 2, "not ADDR:PORT"},
+		{"no mode", []string{"a"}, false, 2, "one of --cgroup PATH, --pid PID or --release"},
+		{"two modes", []string{"a", "--pid", pid, "--cgroup", "/x"}, false, 2, "one of"},
+		{"pid 1", []string{"a", "--pid", "1"}, false, 2, "other than 1"},
+		{"root cgroup", []string{"a", "--cgroup", root.Mount}, false, 2, "root cgroup"},
+		{"own subtree", []string{"a", "--cgroup", root.Dir}, false, 2, "aliaslease's own subtree"},
+		{"no cgroup", []string{"a", "--cgroup", "/aliaslease-test-none"}, false, 2, "no such cgroup"},
+	} {
+		cmd := command(bin, env, append([]string{"confine"}, tc.args...)...)
+		if tc.nobody {
+			cmd = command(copyExe(t, nobodyDir(t), bin), env, append([]string{"confine"}, tc.args...)...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: racerUID, Gid: racerUID}}
+		}
+		r := finish(t, cmd)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.says) || r.stdout != "" {
+			t.Errorf("%s: confine %v: %v, want exit %d saying %q", tc.name, tc.args, r, tc.code, tc.says)
+		}
+	}
+	if now, _ := confine.CgroupOf(cl.cmd.Process.Pid); now != was {
+		t.Errorf("the process moved from %s to %s, though nothing was confined", was, now)
+	}
+	if iso, allows := shownAllows(t, env, "a"); iso == "confined" || allows != nil {
+		t.Errorf("a is %q allowing %v after failed confines, want not confined", iso, allows)
+	}
+	list, _ := root.List()
+	for _, e := range list {
+		if strings.HasPrefix(e.Name, "zz.") {
+			t.Errorf("a failed confine left the group %s", e.Name)
+		}
+	}
 }
