@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,6 +15,10 @@ import (
 type Firewall interface {
 	// Confinements returns every confinement found in the firewall.
 	Confinements() ([]Rules, error)
+	// Exposed names the host's sockets bound on every address (0.0.0.0,
+	// ::), each with its process where known ("tcp 0.0.0.0:5432
+	// (postgres)"): a confined tree reaches them through its own alias.
+	Exposed(ctx context.Context) ([]string, error)
 }
 
 // Rules is one confinement found in the firewall.
@@ -89,7 +94,7 @@ func liveConfined(cfg Config, decisions []lease.Decision) map[string][]lease.Pro
 // and warns of a confinement in force that no lease of this database
 // records: another allocator confines bottles on this host, and may hand
 // out this pool's aliases too.
-func (r *Report) confinements(cfg Config, decisions []lease.Decision, byslug map[string][]lease.ProcessHolder) {
+func (r *Report) confinements(ctx context.Context, cfg Config, decisions []lease.Decision, byslug map[string][]lease.ProcessHolder) {
 	if cfg.Firewall == nil {
 		return
 	}
@@ -102,6 +107,9 @@ func (r *Report) confinements(cfg Config, decisions []lease.Decision, byslug map
 			}
 		}
 		live = append(live, byslug[d.Lease.Slug]...)
+	}
+	if len(live) > 0 {
+		r.exposed(ctx, cfg, len(live))
 	}
 	rules, err := cfg.Firewall.Confinements()
 	if err != nil {
@@ -131,4 +139,17 @@ func (r *Report) confinements(cfg Config, decisions []lease.Decision, byslug map
 			Detail: fmt.Sprintf("the firewall confines live cgroup(s) %s that no lease of this database records: another allocator (root's launcher, or a user's database) confines bottles on this host, and may hand out this pool's aliases too", strings.Join(unrecorded, ", ")),
 			Hint:   "use one allocator for a pool on a host: root's launcher or the users', not both (docs/isolation.md)"})
 	}
+}
+
+// exposed warns, when trees are confined, of the host's services bound on
+// every address: the rules let a confined tree reach its own alias on any
+// port, and such a service answers there too.
+func (r *Report) exposed(ctx context.Context, cfg Config, confined int) {
+	socks, err := cfg.Firewall.Exposed(ctx)
+	if err != nil || len(socks) == 0 {
+		return
+	}
+	r.Warnings = append(r.Warnings, Problem{Kind: "confinement",
+		Detail: fmt.Sprintf("%d confined tree(s) reach, through their own alias, every host service bound on all addresses: %s", confined, strings.Join(socks, ", ")),
+		Hint:   "bind such a service to 127.0.0.1 or another address of its own, not 0.0.0.0 or ::, if confined bottles must not reach it"})
 }

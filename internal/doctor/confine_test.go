@@ -13,11 +13,14 @@ import (
 )
 
 type fakeFirewall struct {
-	rules []Rules
-	err   error
+	rules   []Rules
+	err     error
+	exposed []string
 }
 
 func (f fakeFirewall) Confinements() ([]Rules, error) { return f.rules, f.err }
+
+func (f fakeFirewall) Exposed(context.Context) ([]string, error) { return f.exposed, nil }
 
 // fakeTrees says the trees whose run id is in live live.
 type fakeTrees map[string]bool
@@ -50,12 +53,14 @@ func TestConfinements(t *testing.T) {
 		{"another's, cgroup empty", fakeTrees{}, fakeFirewall{rules: []Rules{{CgroupID: 99, Complete: true}}}, 0, 0, "", ""},
 		{"not root", fakeTrees{"r1": true}, fakeFirewall{err: os.ErrPermission}, 0, 1, "", "cannot read the firewall"},
 		{"not root, nothing confined", fakeTrees{}, fakeFirewall{err: os.ErrPermission}, 0, 0, "", ""},
+		{"a service on 0.0.0.0", fakeTrees{"r1": true}, fakeFirewall{rules: []Rules{{CgroupID: 11, Complete: true, Live: true}}, exposed: []string{"tcp 0.0.0.0:5432 (postgres)"}}, 0, 1, "", "1 confined tree(s) reach, through their own alias, every host service bound on all addresses: tcp 0.0.0.0:5432 (postgres)"},
+		{"a service on 0.0.0.0, nothing confined", fakeTrees{}, fakeFirewall{exposed: []string{"tcp 0.0.0.0:5432"}}, 0, 0, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{Manager: &lease.Manager{Trees: tt.live}, Firewall: tt.fw}
 			r := &Report{}
-			r.confinements(cfg, ds, liveConfined(cfg, ds))
+			r.confinements(t.Context(), cfg, ds, liveConfined(cfg, ds))
 			if len(r.Problems) != tt.problems || len(r.Warnings) != tt.warnings {
 				t.Fatalf("confinements: problems %v, warnings %v; want %d and %d", r.Problems, r.Warnings, tt.problems, tt.warnings)
 			}

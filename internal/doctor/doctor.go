@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 	r.pool(cfg, decisions)
 	confined := liveConfined(cfg, decisions)
 	r.isolation(decisions, confined)
-	r.confinements(cfg, decisions, confined)
+	r.confinements(ctx, cfg, decisions, confined)
 	r.iface(ctx, cfg)
 	r.trees(cfg)
 	return r
