@@ -27,12 +27,23 @@ type confineArgs struct {
 // confineError is a confinement that could not be set up: exit 9, as
 // verify's finding is (errNotIsolated's row), with the missing part named
 // and nothing confined, moved or left in the firewall.
-type confineError struct{ err error }
+type confineError struct {
+	err     error
+	partial bool // some of the tree was confined (and stays so), not all
+}
 
-func (e confineError) Error() string   { return e.err.Error() + "; nothing confined" }
+func (e confineError) Error() string {
+	if e.partial {
+		return e.err.Error()
+	}
+	return e.err.Error() + "; nothing confined"
+}
+
 func (e confineError) Unwrap() []error { return []error{e.err, errNotIsolated} }
 
-func cannotConfine(format string, a ...any) error { return confineError{fmt.Errorf(format, a...)} }
+func cannotConfine(format string, a ...any) error {
+	return confineError{err: fmt.Errorf(format, a...)}
+}
 
 // confined is what confine prints of a confinement, as JSON.
 type confined struct {
@@ -206,6 +217,9 @@ func hold(ctx context.Context, m *lease.Manager, g *confine.Group, h lease.Proce
 	if err != nil {
 		return conf, cannotConfine("%v", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return conf, err
+	}
 	fw := confine.HostFirewall()
 	if err := fw.Install(rules); err != nil {
 		return conf, cannotConfine("%v", err)
@@ -223,16 +237,23 @@ func hold(ctx context.Context, m *lease.Manager, g *confine.Group, h lease.Proce
 // moved, the confinement is undone (record, rules, group): nothing moved.
 func adopt(ctx context.Context, m *lease.Manager, g *confine.Group, h lease.ProcessHolder, pid int) ([]int, error) {
 	crashAt("confine-recorded")
+	undo := func() {
+		m.EndRun(context.WithoutCancel(ctx), h.Slug, h.Generation, h.RunID)
+		g.Remove() // before the rules: the group gone, they match nothing
+		confine.HostFirewall().Remove(g.ID())
+	}
+	if err := ctx.Err(); err != nil {
+		undo() // interrupted: nothing moved after the signal
+		return nil, err
+	}
 	moved, err := g.Adopt(pid)
 	if err == nil {
 		return moved, nil
 	}
 	if len(moved) > 0 {
-		return moved, cannotConfine("pid %d is confined, but not all of its tree: %v", pid, err)
+		return moved, confineError{err: fmt.Errorf("pid %d is confined, but not all of its tree: %w", pid, err), partial: true}
 	}
-	m.EndRun(context.WithoutCancel(ctx), h.Slug, h.Generation, h.RunID)
-	g.Remove() // before the rules: the group gone, they match nothing
-	confine.HostFirewall().Remove(g.ID())
+	undo()
 	return nil, cannotConfine("moving pid %d into %s: %v", pid, g.Path(), err)
 }
 
