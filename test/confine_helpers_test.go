@@ -251,3 +251,15 @@ func shownAllows(t *testing.T, env []string, slug string) (isolation string, all
 	}
 	return l.Isolation, allows
 }
+
+// tableRow is slug's line of list's default table.
+func tableRow(t *testing.T, env []string, slug string) string {
+	t.Helper()
+	for _, line := range strings.Split(mustCLI(t, env, "list"), "\n") {
+		if strings.HasPrefix(line, slug+" ") {
+			return line
+		}
+	}
+	t.Fatalf("list's table has no row for %s", slug)
+	return ""
+}

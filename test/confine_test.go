@@ -66,6 +66,9 @@ func TestConfinePID(t *testing.T) {
 	if iso != "confined" || len(allows) < 2 || allows[0] != a || !slices.Contains(allows, "127.0.0.1:9") {
 		t.Errorf("list/inspect: a is %q allowing %v, want confined allowing %s first and 127.0.0.1:9", iso, allows, a)
 	}
+	if row := tableRow(t, env, "a"); !strings.Contains(row, " confined ") || !strings.Contains(row, "allowing 127.0.0.1:9") {
+		t.Errorf("list's table row of a = %q, want it confined, its holder allowing 127.0.0.1:9", row)
+	}
 	if r := cli(t, env, "release", "a"); r.code != 2 || !strings.Contains(r.stderr, "confined cgroup") {
 		t.Errorf("release of a confined live tree's lease: %v, want exit 2 naming it", r)
 	}
