@@ -117,6 +117,9 @@ func TestConfineCgroup(t *testing.T) {
 	if c.Cgroup != rel || !present(t, c.CgroupID) {
 		t.Fatalf("confine --cgroup %s = %+v, want %s with its rules in place", dir, c, rel)
 	}
+	if out := mustCLI(t, env, "cleanup"); strings.Contains(out, strconv.FormatUint(c.CgroupID, 10)) || !present(t, c.CgroupID) {
+		t.Errorf("cleanup printed %q and removed the rules of a cgroup someone made that exists (empty)", out)
+	}
 	cl := startClient(t, dir)
 	if got := cl.do(t, "connect "+b+" "+portB); got != refused {
 		t.Errorf("a process started in the confined cgroup: connect to %s = %q, want %q", b, got, refused)

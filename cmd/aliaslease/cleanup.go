@@ -57,12 +57,13 @@ func cleanupCommand() *cli.Command {
 	var args cleanupArgs
 	return &cli.Command{
 		Name:  "cleanup",
-		Usage: "remove what aliaslease made outside its database that nothing uses: empty run cgroups, rules of cgroups gone or empty, the database's leftovers",
+		Usage: "remove what aliaslease made outside its database that nothing uses: empty run cgroups, rules of cgroups gone (or its own, empty), the database's leftovers",
 		UsageText: "aliaslease cleanup [--dry-run]\n\n" +
 			"Removes the leftovers of interrupted database creations (under the lock, never the lock\n" +
 			"file), the empty cgroups of runs (at least a minute old: a starting run's is empty until\n" +
-			"its command starts), and the firewall rules of cgroups that are gone or empty; never\n" +
-			"a populated cgroup's rules. For uninstalling, and after a lost database.",
+			"its command starts), and the firewall rules of cgroups that are gone or, of aliaslease's own,\n" +
+			"empty; never a populated cgroup's rules, nor those of a cgroup someone else made that still\n" +
+			"exists (confine --cgroup). For uninstalling, and after a lost database.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Destination: &args.dryRun, Usage: "print what would be removed; remove nothing"},
 		},

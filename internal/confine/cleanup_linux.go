@@ -21,8 +21,9 @@ type Cleaned struct {
 // starts: the age keeps it), and the confinements whose cgroup is gone or
 // empty. A populated cgroup and its rules are never touched. It judges a
 // confinement by the cgroups of aliaslease's subtree, and one whose cgroup
-// is not there (confine --cgroup: someone else's) by its id wherever it
-// is (cgroupState). The errors say which part could not be done
+// is not there by its id wherever it is (cgroupState): such a cgroup is
+// someone else's (confine --cgroup), and keeps its rules, as its holder
+// keeps its lease, as long as it exists. The errors say which part could not be done
 // (no cgroup v2, not root for the firewall); the rest is done anyway.
 func Cleanup(dryRun bool, minAge time.Duration) (Cleaned, []error) {
 	var out Cleaned
@@ -56,15 +57,15 @@ func Cleanup(dryRun bool, minAge time.Duration) (Cleaned, []error) {
 		return out, append(errs, err)
 	}
 	for _, c := range confs {
-		pop, ours := populated[c.CgroupID]
-		if !ours {
-			_, pop, err = cgroupState(root.Mount, c.CgroupID)
+		keep, ours := populated[c.CgroupID]
+		if !ours { // someone else's cgroup (confine --cgroup) keeps its rules while it exists
+			keep, _, err = cgroupState(root.Mount, c.CgroupID)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 		}
-		if pop {
+		if keep {
 			continue
 		}
 		if !dryRun {
