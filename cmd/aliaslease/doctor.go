@@ -92,6 +92,7 @@ func printReport(w io.Writer, r *doctor.Report) {
 	}
 	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", up, len(r.Interface))
 	printIsolation(tw, r.Isolation)
+	fmt.Fprintf(tw, "shared\t%s: %s (%s)\n", escape(r.Shared.Path), r.Shared.State, escape(r.Shared.Note))
 	tw.Flush()
 	if p.Outside > 0 {
 		fmt.Fprintf(w, "note: %d lease(s) hold aliases outside the pool; they are kept and renewed until released\n", p.Outside)
