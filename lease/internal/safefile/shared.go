@@ -39,7 +39,7 @@ func checkShared(path string, i Info) error {
 	case i.gid == 0:
 		return unsafePath("shared place %s belongs to group root, not to a group \"aliaslease share\" named", path)
 	case i.mode&07777 != SharedMode:
-		return unsafePath("shared place %s has mode %04o, not %04o as \"aliaslease share\" makes it; run that again as root", path, i.mode&07777, SharedMode)
+		return unsafePath("shared place %s has mode %04o, not %04o as \"aliaslease share\" makes it; remove it and run that as root", path, i.mode&07777, SharedMode)
 	}
 	return nil
 }
