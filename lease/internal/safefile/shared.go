@@ -145,7 +145,7 @@ func (d *Dir) ReadShared(name string) ([]byte, Info, error) {
 		return nil, Info{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	if before.typ() != unix.S_IFREG {
-		return nil, before, fmt.Errorf("%w: %s is %s", ErrNotRegular, path, kindOf(fs.FileMode(before.mode&unix.S_IFMT<<16)))
+		return nil, before, fmt.Errorf("%w: %s is %s", ErrNotRegular, path, kindOf(fileType(before)))
 	}
 	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -241,3 +241,22 @@ func (d *Dir) Remove(name string) error {
 
 // Names returns the names in d that start with prefix.
 func (d *Dir) Names(prefix string) []string { return d.names(prefix) }
+
+// fileType is the fs.FileMode type of i, for kindOf.
+func fileType(i Info) fs.FileMode {
+	switch i.typ() {
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	}
+	return 0
+}
