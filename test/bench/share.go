@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/user"
 	"path/filepath"
 )
@@ -28,7 +29,14 @@ func shareGroup() string {
 // aside, synced, renamed) before the commit.
 func sharePart(k int) *partOut {
 	dir := filepath.Join(tmpDir, "share")
-	shared := filepath.Join(dir, "run", "shared")
+	// The place where share puts it is on tmpfs (/run); so is /dev/shm.
+	base, err := os.MkdirTemp("/dev/shm", "aliaslease-bench")
+	if err != nil {
+		fatalf("share part: %v", err)
+	}
+	defer os.RemoveAll(base)
+	os.Chmod(base, 0o755)
+	shared := filepath.Join(base, "run", "shared")
 	group := shareGroup()
 	mk := run(cmdSpec{argv: []string{bin, "share", "--group", group, "--boot-config", filepath.Join(dir, "tmpfiles.conf")},
 		env: []string{"ALIASLEASE_SHARED_DIR=" + shared}, capture: true})
@@ -64,7 +72,8 @@ func sharePart(k int) *partOut {
 	}
 	p := newPart("share", fmt.Sprintf("acquire with and without a shared place (%d containers)", k))
 	p.printf("`aliaslease acquire --no-ifup`, Docker on, %d bundle containers up, pool %s; the same commands with\n"+
-		"ALIASLEASE_SHARED_DIR naming a place `aliaslease share --group %s` made, and naming nothing, in the same\n"+
+		"ALIASLEASE_SHARED_DIR naming a place `aliaslease share --group %s` made on tmpfs (/dev/shm, as /run is), and naming\n"+
+		"nothing, in the same\n"+
 		"shuffled iterations. A new lease is released again (untimed) after each. Medians in ms over %d runs.\n\n", k, sharePool, group, *runs)
 	p.printf("| command | without share | with share | difference |\n|---|---|---|---|\n")
 	for _, kind := range []string{"new", "renew"} {
