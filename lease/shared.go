@@ -204,14 +204,18 @@ func ownersOnly(hs []Holder) []Holder {
 // unclaim removes this database's claim of l, a lease just released (after
 // the commit: a release killed before it leaves a claim without a lease,
 // which the next decision removes, never a lease without a claim).
-func (s *store) unclaim(l Lease) error {
+func (s *store) unclaim(l Lease) error { return s.unclaimGeneration(l.Slug, l.Generation) }
+
+// unclaimGeneration removes this database's claim of slug's lease of
+// generation gen, one just released.
+func (s *store) unclaimGeneration(slug string, gen uint64) error {
 	p, err := s.place()
 	if err != nil || p == nil {
 		return err
 	}
 	defer p.Close()
 	for _, c := range p.read() {
-		if p.ours(c) && c.Slug == l.Slug && c.Generation == l.Generation && c.Alias == l.Alias {
+		if p.ours(c) && c.Slug == slug && c.Generation == gen {
 			return p.drop(c)
 		}
 	}

@@ -272,3 +272,40 @@ func TestSharedSupersededRenewal(t *testing.T) {
 		t.Fatalf("a's old claim: %v, want it removed", err)
 	}
 }
+
+func TestSharedVacancyRuleAndGC(t *testing.T) {
+	shared := sharedPlaceForTest(t)
+	ms := sharingManagers(t, shared, &fakeInventory{}, 1)
+	m, ctx := ms[0], context.Background()
+	first := netip.MustParseAddr("127.0.77.16")
+	// A lease made before the place: gc claims it.
+	m.Shared = ""
+	old, err := m.Acquire(ctx, "old", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Shared = shared
+	if _, err := m.GC(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(shared, claimName(old.Lease.Alias, 0))); err != nil {
+		t.Fatalf("claim of a lease made before the place, after gc: %v", err)
+	}
+	m.Release(ctx, "old", 0)
+	// Another user's claim, renewed long ago, with no holder: stale after
+	// three observations over the grace, not before.
+	other := writeClaim(t, shared, claim{Alias: first, UID: 4242, DB: "/home/u2/l.db", Slug: "s", Generation: 1, Seq: 1, Renewed: time.Now().Add(-time.Hour)})
+	os.Chown(other, 4242, testGID)
+	m.Grace = 20 * time.Millisecond
+	if _, err := m.GC(ctx, false); err != nil { // the first observation
+		t.Fatal(err)
+	}
+	if r, err := m.Acquire(ctx, "x", 0); err != nil || r.Lease.Alias == first { // the second
+		t.Fatalf("Acquire(x) at the second vacant observation = %v, %v, want another alias than %v", r.Lease.Alias, err, first)
+	}
+	m.Release(ctx, "x", 0)
+	time.Sleep(2 * m.Grace)
+	if r, err := m.Acquire(ctx, "y", 0); err != nil || r.Lease.Alias != first { // the third, a grace after the first
+		t.Fatalf("Acquire(y) at the third vacant observation, a grace after the first = %v, %v, want %v", r.Lease.Alias, err, first)
+	}
+}

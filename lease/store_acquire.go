@@ -62,11 +62,13 @@ func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 	observe := req.Snapshot != nil && req.Snapshot.Containers == Listed
 	req.claims = newClaimSet(p, idx, at, req.Grace, observe)
 	err = s.update(func(tx *bolt.Tx) error {
-		var err error
-		if res, err = s.acquire(tx, req, idx); err != nil {
+		// The observation counted first, as sweep counts it: the claims
+		// are then judged with it.
+		if _, err := req.claims.observeAll(tx); err != nil {
 			return err
 		}
-		if _, err := req.claims.observeAll(tx); err != nil {
+		var err error
+		if res, err = s.acquire(tx, req, idx); err != nil {
 			return err
 		}
 		return req.claims.dropOrphans(tx)
