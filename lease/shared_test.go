@@ -77,6 +77,9 @@ func TestSharedNoAliasTwice(t *testing.T) {
 func TestSharedConcurrent(t *testing.T) {
 	shared := sharedPlaceForTest(t)
 	ms := sharingManagers(t, shared, nil, 2)
+	for _, m := range ms {
+		m.LockTimeout = 30 * time.Second // under a loaded machine's test run too: a test of what is given, not of speed
+	}
 	var mu sync.Mutex
 	got := map[netip.Addr]string{}
 	var wg sync.WaitGroup
