@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aliaslease/aliaslease/lease/internal/safefile"
@@ -104,8 +105,9 @@ func (m *Manager) lockTimeout() time.Duration {
 
 // SharedLeftovers removes, unless dryRun, the shared place's claims of
 // databases that are gone (no file at their path; this user's claims,
-// or every user's when run as root), and as root the entries that are
-// not regular files (nothing aliaslease makes); it returns their paths.
+// or every user's when run as root), claims written aside by a write
+// killed half way, and as root the entries that are not regular files
+// (nothing aliaslease makes); it returns their paths.
 // Nothing outside the place is touched: entries are removed, never
 // followed.
 func (m *Manager) SharedLeftovers(ctx context.Context, dryRun bool) ([]string, error) {
@@ -133,6 +135,25 @@ func (m *Manager) SharedLeftovers(ctx context.Context, dryRun bool) ([]string, e
 			}
 		}
 		out = append(out, filepath.Join(p.path(), c.name))
+	}
+	return p.asideLeftovers(out, root, dryRun)
+}
+
+// asideLeftovers adds to out, and removes unless dryRun, the files of
+// this user's (every user's, as root) claims written aside and never
+// renamed into place: a write killed half way.
+func (p *sharedPlace) asideLeftovers(out []string, root, dryRun bool) ([]string, error) {
+	for _, name := range p.dir.Names(".") {
+		i, err := p.dir.Lstat(name)
+		if err != nil || !strings.Contains(name, ".creating-") || (i.UID() != p.self.uid && !root) {
+			continue
+		}
+		if !dryRun {
+			if err := p.dir.Remove(name); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, filepath.Join(p.path(), name))
 	}
 	return out, nil
 }

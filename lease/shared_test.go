@@ -312,3 +312,31 @@ func TestSharedVacancyRuleAndGC(t *testing.T) {
 		t.Fatalf("Acquire(y) at the third vacant observation, a grace after the first = %v, %v, want %v", r.Lease.Alias, err, first)
 	}
 }
+
+func TestSharedLeftovers(t *testing.T) {
+	shared := sharedPlaceForTest(t)
+	ms := sharingManagers(t, shared, nil, 1)
+	gone := writeClaim(t, shared, claim{Alias: netip.MustParseAddr("127.0.77.20"), UID: 0, DB: "/nonexistent/gone.db", Slug: "g", Generation: 1, Seq: 1, Renewed: time.Now()})
+	aside := filepath.Join(shared, ".127.0.77.21@0.creating-0123")
+	os.WriteFile(aside, nil, 0o600)
+	link := filepath.Join(shared, "127.0.77.22@4242")
+	os.Symlink("/etc/passwd", link)
+	kept := writeClaim(t, shared, claim{Alias: netip.MustParseAddr("127.0.77.23"), UID: 0, DB: ms[0].Path, Slug: "k", Generation: 1, Seq: 1, Renewed: time.Now()})
+	os.WriteFile(ms[0].Path, nil, 0o600) // its database is there
+	got, err := ms[0].SharedLeftovers(context.Background(), false)
+	want := []string{gone, link, aside}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("SharedLeftovers() = %q, %v, want %q", got, err, want)
+	}
+	for _, p := range want {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after SharedLeftovers: %v, want it removed", p, err)
+		}
+	}
+	if _, err := os.Lstat(kept); err != nil {
+		t.Errorf("claim of a database that is there, after SharedLeftovers: %v, want it kept", err)
+	}
+	if _, err := os.Lstat("/etc/passwd"); err != nil {
+		t.Errorf("the link's target: %v", err)
+	}
+}
