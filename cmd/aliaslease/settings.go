@@ -100,6 +100,7 @@ func manager(c *cli.Context) (*lease.Manager, error) {
 		Command:     c.Command.FullName(),
 		Trees:       &confine.Trees{Warn: warn},
 		Warn:        warn,
+		Shared:      sharedDir(),
 	}
 	switch st.docker {
 	case "off":

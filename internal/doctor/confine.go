@@ -137,7 +137,7 @@ func (r *Report) confinements(ctx context.Context, cfg Config, decisions []lease
 	if len(unrecorded) > 0 {
 		r.Warnings = append(r.Warnings, Problem{Kind: "allocator",
 			Detail: fmt.Sprintf("the firewall confines live cgroup(s) %s that no lease of this database records: another allocator (root's launcher, or a user's database) confines bottles on this host, and may hand out this pool's aliases too", strings.Join(unrecorded, ", ")),
-			Hint:   "use one allocator for a pool on a host: root's launcher or the users', not both (docs/isolation.md)"})
+			Hint:   "use one allocator for a pool on a host (root's launcher or the users', not both), or keep the databases apart with a shared place (aliaslease share); see docs/isolation.md"})
 	}
 }
 
