@@ -32,17 +32,16 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	if args.killAfter < 0 {
 		return usagef("--kill-after must not be negative")
 	}
+	spec, err := args.confine.prepare()
+	if err != nil {
+		return err
+	}
 	res, m, err := acquireSlug(c, &args.leaseArgs, slug)
 	if err != nil {
 		return runFailed(err)
 	}
 	gen, made := res.Lease.Generation, res.Outcome != lease.OutcomeRenewed
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(),
-		"ALIASLEASE_SLUG="+slug,
-		"ALIASLEASE_ALIAS="+res.Lease.Alias.String(),
-		"ALIASLEASE_GENERATION="+strconv.FormatUint(gen, 10))
+	cmd := runCommandOf(argv, res.Lease, spec)
 	dieWithParent(cmd)
 	// From here on signals are the command's: forwarded to its tree, never
 	// a reason to stop waiting for it. The forwarder listens before the
@@ -58,7 +57,12 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	// The parent-death signal is tied to the forking thread: keep it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	rt, err := startTree(cmd, slug, gen)
+	var rt *runTree
+	if spec != nil {
+		rt, err = startConfined(cmd, lease.ProcessHolder{Slug: slug, Generation: gen}, res.Lease.Alias, spec, c.App.ErrWriter)
+	} else {
+		rt, err = startTree(cmd, slug, gen)
+	}
 	if err != nil {
 		if made && !args.keep {
 			m.Release(context.Background(), slug, gen) // made for a command that never ran
@@ -73,6 +77,21 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	status := rt.wait(cmd, sigs, args.killAfter)
 	rt.finish(m, c.App.ErrWriter)
 	return exitStatus(status)
+}
+
+// runCommandOf is the command run starts: argv with the lease in its
+// environment, and, confined, the user's HOME, USER and LOGNAME.
+func runCommandOf(argv []string, l lease.Lease, spec *confineSpec) *exec.Cmd {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(),
+		"ALIASLEASE_SLUG="+l.Slug,
+		"ALIASLEASE_ALIAS="+l.Alias.String(),
+		"ALIASLEASE_GENERATION="+strconv.FormatUint(l.Generation, 10))
+	if spec != nil {
+		cmd.Env = append(cmd.Env, spec.env...)
+	}
+	return cmd
 }
 
 // forwarded are the signals run passes on to its command's tree. SIGINT
@@ -101,6 +120,9 @@ func runFailed(err error) error { return runFailure{err} }
 // found, 126 when it could not be executed, run's own failure otherwise.
 func startFailed(stderr io.Writer, err error) error {
 	var se startError
+	if errors.Is(err, errConfine) {
+		return err // exit 9: isolation is named, never 125
+	}
 	if !errors.As(err, &se) {
 		return runFailed(fmt.Errorf("run: command not started: %w", err))
 	}
@@ -130,6 +152,7 @@ func commandStatus(cmd *exec.Cmd, err error) int {
 type runArgs struct {
 	keep      bool          // --keep
 	killAfter time.Duration // --kill-after
+	confine   confineArgs
 	leaseArgs
 }
 
@@ -155,7 +178,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep", Destination: &args.keep, Usage: "keep the lease when COMMAND ends"},
 			&cli.DurationFlag{Name: "kill-after", Value: 10 * time.Second, Destination: &args.killAfter,
 				Usage: "after a signal, or once COMMAND ended, SIGKILL what is left of its tree after `DURATION`"},
-		}, args.leaseArgs.flags()...),
+		}, append(args.confine.flags(), args.leaseArgs.flags()...)...),
 		Action: func(c *cli.Context) error { return runCmd(c, &args) },
 	}
 }
