@@ -249,6 +249,17 @@ func (s *server) reached(proto, tag string) bool {
 	return s.udp[tag]
 }
 
+// waitReached says whether tag reached the server over proto within 2s
+// (the server reads what was sent on a goroutine of its own).
+func (s *server) waitReached(proto, tag string) bool {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if s.reached(proto, tag) {
+			return true
+		}
+	}
+	return false
+}
+
 // item is reach's item for proto to the server, at addr when valid (an
 // IPv4-mapped form of the server's address).
 func (s *server) item(proto string, addr netip.Addr) string {

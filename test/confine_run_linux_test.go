@@ -120,7 +120,7 @@ func TestRunConfineRefusesLocal(t *testing.T) {
 		}
 	}
 	for _, proto := range []string{"tcp", "udp"} {
-		if !ownSrv.reached(proto, "main") || !ownSrv.reached(proto, "gc") {
+		if !ownSrv.waitReached(proto, "main") || !ownSrv.waitReached(proto, "gc") {
 			t.Errorf("own alias over %s: not reached by both the command and its grandchild", proto)
 		}
 		for name, s := range servers {

@@ -7,8 +7,9 @@
 //	id             who it runs as: uid=N gid=N groups=N,... nnp=0|1 cgroup=PATH
 //	nft-delete     delete aliaslease's nftables table        ok or the error
 //	leave:FILE     write its own PID into FILE (cgroup.procs)  ok or the error
-//	loop:DUR:tcp:ADDR:PORT  connect again and again for DUR; prints
-//	               "ok UNIXNANO" on each success, then "done N"
+//	loop:DUR:tcp:ADDR:PORT  connect again and again for DUR, 1 ms apart;
+//	               prints "TAG loop ok UNIXNANO" on each success, "TAG loop
+//	               tried N" every 100 tries, then "done_N"
 //	sleep:DUR      sleep
 package main
 
@@ -112,7 +113,7 @@ func id() string {
 	return fmt.Sprintf("uid=%d gid=%d groups=%s nnp=%s cgroup=%s", os.Getuid(), os.Getgid(), strings.Join(gs, ","), nnp, cg)
 }
 
-// loop connects to target until d has passed, 10 ms apart, and prints
+// loop connects to target until d has passed, 1 ms apart, and prints
 // each success as it happens, so that a test can see when the tree could
 // reach it.
 func loop(tag, d, target string) string {
@@ -120,12 +121,16 @@ func loop(tag, d, target string) string {
 	if err != nil {
 		return result(err)
 	}
+	addr, _ := strings.CutPrefix(target, "tcp:")
 	n := 0
 	for end := time.Now().Add(dur); time.Now().Before(end); n++ {
-		if send("tcp", target, tag) == nil {
+		if send("tcp", addr, tag) == nil {
 			fmt.Printf("%s loop ok %d\n", tag, time.Now().UnixNano())
 		}
-		time.Sleep(10 * time.Millisecond)
+		if n%100 == 99 {
+			fmt.Printf("%s loop tried %d\n", tag, n+1)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	return "done_" + strconv.Itoa(n)
 }
