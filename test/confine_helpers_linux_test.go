@@ -329,3 +329,7 @@ func noTrace(t *testing.T, dir string, id uint64) {
 
 // key is the key of reach's answer for item under tag.
 func key(tag, item string) string { return fmt.Sprintf("%s %s", tag, item) }
+
+// confineFirewallRemove removes the rules of cgroup id from aliaslease's
+// table of this network namespace.
+func confineFirewallRemove(id uint64) error { return confine.HostFirewall().Remove(id) }
