@@ -45,11 +45,26 @@ func newConfineEnv(t *testing.T) *confineEnv {
 	if err != nil {
 		t.Skipf("no cgroup2 found: %v", err)
 	}
+	if err := confineBins(); err != nil {
+		t.Fatal(err)
+	}
+	e := &confineEnv{pool: freePool(t, 8), bin: filepath.Join(reachDir, "aliaslease"), reach: filepath.Join(reachDir, "reach"), root: root}
+	e.env = []string{"ALIASLEASE_DB=" + filepath.Join(t.TempDir(), "leases.db"), "ALIASLEASE_DOCKER=off",
+		"ALIASLEASE_POOL=" + e.pool.spec(), "R=" + e.reach}
+	return e
+}
+
+// confineBins builds, once per run, reach and a copy of aliaslease in a
+// directory everyone may read.
+func confineBins() error {
 	reachOnce.Do(func() {
-		if reachDir, reachErr = os.MkdirTemp("", "aliaslease-confine"); reachErr != nil {
+		// Beside the suite's binaries (removed with them), their directory
+		// made passable (not readable) by others.
+		if reachErr = os.Chmod(filepath.Dir(bin), 0o711); reachErr != nil {
 			return
 		}
-		if reachErr = os.Chmod(reachDir, 0o755); reachErr != nil {
+		reachDir = filepath.Join(filepath.Dir(bin), "confine")
+		if reachErr = os.Mkdir(reachDir, 0o755); reachErr != nil {
 			return
 		}
 		if reachErr = goBuild(filepath.Join(reachDir, "reach"), "./testdata/reach", nil); reachErr != nil {
@@ -61,13 +76,7 @@ func newConfineEnv(t *testing.T) *confineEnv {
 		}
 		reachErr = err
 	})
-	if reachErr != nil {
-		t.Fatal(reachErr)
-	}
-	e := &confineEnv{pool: freePool(t, 8), bin: filepath.Join(reachDir, "aliaslease"), reach: filepath.Join(reachDir, "reach"), root: root}
-	e.env = []string{"ALIASLEASE_DB=" + filepath.Join(t.TempDir(), "leases.db"), "ALIASLEASE_DOCKER=off",
-		"ALIASLEASE_POOL=" + e.pool.spec(), "R=" + e.reach}
-	return e
+	return reachErr
 }
 
 // cli runs aliaslease with args to its end.

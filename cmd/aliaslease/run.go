@@ -163,7 +163,8 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "acquire SLUG, run COMMAND with ALIASLEASE_ALIAS set, release when it ends",
 		ArgsUsage: "SLUG -- COMMAND [ARGS...]",
-		UsageText: "aliaslease run [--keep] [--kill-after DURATION] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
+		UsageText: "aliaslease run [--keep] [--kill-after DURATION] [--confine [--user NAME] [--confine-allow ADDR:PORT]...]\n" +
+			"               [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
 			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS and ALIASLEASE_GENERATION in its environment.\n" +
 			"It runs in a process tree of its own (a cgroup on Linux as root or in a delegated subtree,\n" +
 			"else a process group), and the lease is held while any process of that tree lives, so it\n" +
@@ -173,7 +174,13 @@ func runCommand() *cli.Command {
 			"--kill-after. run releases only a lease it made (not with --keep), once no other run of\n" +
 			"SLUG holds it. Exit status: COMMAND's (128+N when signal N ended it); 125 when run failed\n" +
 			"before COMMAND started, 126 when COMMAND could not be executed, 127 when it was not found.\n\n" +
-			"EXAMPLE:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS",
+			"--confine (Linux, as root: sudo) runs the tree as an unprivileged user (--user, else the sudo\n" +
+			"caller; never root) with no_new_privs, and firewall rules of aliaslease's own refuse its sockets\n" +
+			"every local address and bridge subnet of the host but SLUG's alias, the local nameservers on\n" +
+			"port 53 and each --confine-allow. The rules live as long as the tree (restored if a firewall\n" +
+			"reload removes them). When a part is missing, exit 9: COMMAND never starts, nothing is left.\n\n" +
+			"EXAMPLES:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS\n" +
+			"   sudo aliaslease run --confine bottle-7 -- ./agent   # as the sudo caller, reaching only its alias",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "keep", Destination: &args.keep, Usage: "keep the lease when COMMAND ends"},
 			&cli.DurationFlag{Name: "kill-after", Value: 10 * time.Second, Destination: &args.killAfter,
