@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,7 +74,8 @@ func TestRunConfineRefusesRoot(t *testing.T) {
 // Where a part of the confinement is missing, run --confine fails closed:
 // exit 9, the missing part named, CMD never run, no lease, rule or
 // cgroup left. No cgroup2 is had in a private mount namespace without
-// its mounts; as nobody, neither cgroups nor nftables can be set up.
+// its mounts; root without CAP_NET_ADMIN makes the cgroup but cannot
+// load rules; as nobody, neither cgroups nor nftables can be set up.
 func TestRunConfineFailsClosed(t *testing.T) {
 	e := newConfineEnv(t)
 	confined := []string{"run", "--no-ifup", "--confine", "--user", "nobody", "f", "--", "sh", "-c", "echo ran"}
@@ -86,6 +88,17 @@ func TestRunConfineFailsClosed(t *testing.T) {
 		r := finish(t, cmd)
 		if r.code != 9 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "no cgroup v2") {
 			t.Errorf("run --confine without cgroup2: %v; want exit 9 naming the cgroup, CMD not run", r)
+		}
+	})
+	t.Run("nftables refused", func(t *testing.T) {
+		// Root without CAP_NET_ADMIN: its cgroup is made, then nftables
+		// refuses it; the cgroup must go again.
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			t.Skip("no setpriv(1) to drop CAP_NET_ADMIN")
+		}
+		r := runBin(t, "setpriv", e.env, append([]string{"--bounding-set=-net_admin", "--inh-caps=-net_admin", e.bin}, confined...)...)
+		if r.code != 9 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "nftables") {
+			t.Errorf("run --confine without CAP_NET_ADMIN: %v; want exit 9 naming nftables, CMD not run", r)
 		}
 	})
 	t.Run("as nobody", func(t *testing.T) {
