@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,9 @@ func TestRunConfineRefusesLocal(t *testing.T) {
 	for _, tag := range []string{"main", "gc"} {
 		if idl := got[key(tag, "id")]; !strings.HasPrefix(idl, "uid=65534 ") || !strings.Contains(idl, " nnp=1 ") {
 			t.Errorf("%s: id %q, want uid 65534 (nobody) with no_new_privs", tag, idl)
+		}
+		if _, gs, _ := strings.Cut(got[key(tag, "id")], " groups="); slices.Contains(strings.Split(strings.Fields(gs + " ")[0], ","), "0") {
+			t.Errorf("%s: %q, want none of root's groups", tag, got[key(tag, "id")])
 		}
 		if g := got[key(tag, "id")]; !strings.HasSuffix(g, "cgroup="+strings.TrimPrefix(dir, e.root.Mount)) {
 			t.Errorf("%s: %q, want it in the run's cgroup %s", tag, g, dir)

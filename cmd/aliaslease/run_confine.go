@@ -47,8 +47,9 @@ type confineSpec struct {
 }
 
 // prepare checks the confinement's flags and resolves its user: nil
-// without --confine. Bad flags and a command that would run as root are
-// usage errors (2); a host that cannot confine at all is errConfine (9).
+// without --confine. Bad flags are usage errors (2); then a host or a
+// caller that cannot confine at all (not Linux, not root) is errConfine
+// (9); then a command that would run as root is a usage error again.
 func (a *confineArgs) prepare() (*confineSpec, error) {
 	if !a.on {
 		if a.user != "" || len(a.allow.Value()) > 0 {
@@ -64,6 +65,12 @@ func (a *confineArgs) prepare() (*confineSpec, error) {
 		}
 		spec.allow = append(spec.allow, ap)
 	}
+	switch {
+	case runtime.GOOS != "linux":
+		return nil, fmt.Errorf("run --confine: %w: aliaslease confines on Linux only (on %s, the VMM's own allow-list must; check it with verify)", errConfine, runtime.GOOS)
+	case os.Geteuid() != 0:
+		return nil, fmt.Errorf("run --confine: %w: not root (it makes a cgroup and firewall rules: start it with sudo)", errConfine)
+	}
 	u, err := confineUser(a.user)
 	if err != nil {
 		return nil, err
@@ -72,12 +79,6 @@ func (a *confineArgs) prepare() (*confineSpec, error) {
 		return nil, err
 	}
 	spec.env = []string{"HOME=" + u.HomeDir, "USER=" + u.Username, "LOGNAME=" + u.Username}
-	switch {
-	case runtime.GOOS != "linux":
-		return nil, fmt.Errorf("run --confine: %w: aliaslease confines on Linux only (on %s, the VMM's own allow-list must; check it with verify)", errConfine, runtime.GOOS)
-	case os.Geteuid() != 0:
-		return nil, fmt.Errorf("run --confine: %w: not root (it makes a cgroup and firewall rules: start it with sudo)", errConfine)
-	}
 	return spec, nil
 }
 
