@@ -69,6 +69,7 @@ type Manager struct {
 	Warn        func(error)      // receives warnings; nil drops them
 	Now         func() time.Time // nil means time.Now
 	Command     string           // names the command in the audit log and lock record
+	Shared      string           // the shared place of several users' databases ("" for none; see DefaultSharedDir)
 }
 
 func (m *Manager) now() time.Time {
@@ -85,7 +86,7 @@ func (m *Manager) warn(err error) {
 }
 
 func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, error) {
-	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command, Trees: m.Trees})
+	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command, Trees: m.Trees, Shared: m.Shared})
 }
 
 // openIfExists runs fn on the database if it exists, opened read-only under

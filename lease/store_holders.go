@@ -81,6 +81,9 @@ func (s *store) endRun(slug string, gen uint64, runID string) (released bool, er
 		released = true
 		return s.logEvent(tx, time.Now(), EventRelease, l, "")
 	})
+	if released && err == nil {
+		err = s.unclaimGeneration(slug, gen)
+	}
 	return released, err
 }
 

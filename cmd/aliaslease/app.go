@@ -58,7 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			acquireCommand(), releaseCommand(), listCommand(), inspectCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
-			metricsCommand(), cleanupCommand(),
+			metricsCommand(), cleanupCommand(), shareCommand(),
 			verifyCommand(),
 			probeCommand(),
 			completeCommand(), genDocsCommand(),

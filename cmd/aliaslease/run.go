@@ -87,7 +87,8 @@ func runCommandOf(argv []string, l lease.Lease, spec *confineSpec) *exec.Cmd {
 	cmd.Env = append(os.Environ(),
 		"ALIASLEASE_SLUG="+l.Slug,
 		"ALIASLEASE_ALIAS="+l.Alias.String(),
-		"ALIASLEASE_GENERATION="+strconv.FormatUint(l.Generation, 10))
+		"ALIASLEASE_GENERATION="+strconv.FormatUint(l.Generation, 10),
+		"ALIASLEASE_OWNER="+strconv.Itoa(os.Geteuid())) // the database's owner, for the owner label (lease.OwnerLabel)
 	if spec != nil {
 		cmd.Env = append(cmd.Env, spec.env...)
 	}
@@ -165,7 +166,7 @@ func runCommand() *cli.Command {
 		ArgsUsage: "SLUG -- COMMAND [ARGS...]",
 		UsageText: "aliaslease run [--keep] [--kill-after DURATION] [--confine [--user NAME] [--confine-allow ADDR:PORT]...]\n" +
 			"               [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
-			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS and ALIASLEASE_GENERATION in its environment.\n" +
+			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS, ALIASLEASE_GENERATION and ALIASLEASE_OWNER in its environment.\n" +
 			"It runs in a process tree of its own (a cgroup on Linux as root or in a delegated subtree,\n" +
 			"else a process group), and the lease is held while any process of that tree lives, so it\n" +
 			"is never reclaimed under a descendant. Signals go to the whole tree (SIGINT only when stdin\n" +

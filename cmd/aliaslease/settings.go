@@ -101,6 +101,7 @@ func manager(c *cli.Context) (*lease.Manager, error) {
 		Warn: func(err error) {
 			say(c.App.ErrWriter, "warning", "%v", err)
 		},
+		Shared: sharedDir(),
 	}
 	switch st.docker {
 	case "off":

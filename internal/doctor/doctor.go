@@ -49,6 +49,8 @@ type Report struct {
 	Isolation Isolation `json:"isolation"`
 	// Warnings are worth knowing but do not make the report unhealthy.
 	Warnings []Problem `json:"warnings"`
+	// Shared is the shared place of several users' databases.
+	Shared Shared `json:"shared"`
 	// Trees is how run holds its command's process tree here.
 	Trees   *Trees    `json:"process_trees,omitempty"`
 	Checked time.Time `json:"checked_at"`
@@ -146,6 +148,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 	r.isolation(decisions)
 	r.iface(ctx, cfg)
 	r.trees(cfg)
+	r.shared(ctx, cfg)
 	return r
 }
 
