@@ -78,7 +78,10 @@ func (a *confineArgs) prepare() (*confineSpec, error) {
 	if spec.cred, err = credential(u); err != nil {
 		return nil, err
 	}
-	spec.env = []string{"HOME=" + u.HomeDir, "USER=" + u.Username, "LOGNAME=" + u.Username}
+	spec.env = []string{"USER=" + u.Username, "LOGNAME=" + u.Username}
+	if u.HomeDir != "" {
+		spec.env = append(spec.env, "HOME="+u.HomeDir)
+	}
 	return spec, nil
 }
 
