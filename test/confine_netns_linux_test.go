@@ -83,10 +83,22 @@ func dnat(t *testing.T, from, to netip.AddrPort) {
 	}
 }
 
+// nftList is what "nft list ARGS..." prints (the test's own network
+// namespace).
+func nftList(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("nft", append([]string{"list"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // In namespaces of the test's own: a local nameserver of resolv.conf is
 // reachable on port 53 only; a DNAT of another alias's published port to
 // a destination the tree may reach does not let its connect through (the
-// rules judge the original destination); and when aliaslease's table is
+// rules judge the original destination), and that DNAT's table is left as
+// it was; and when aliaslease's table is
 // deleted, or the whole ruleset flushed, under the live tree, the wrapper
 // restores the rules: the test measures how long that takes, and checks
 // that a tree connecting to another alias all the while got through only
@@ -103,6 +115,7 @@ func TestRunConfineNamespaced(t *testing.T) {
 	dns, notDNS := serve(t, stub, 53, false), serve(t, stub, 54, false)
 	published := netip.AddrPortFrom(other, 9999)
 	dnat(t, published, ownSrv.addr)
+	dockerish := nftList(t, "table", "ip", "dockerish")
 	allowed := []string{ownSrv.item("tcp", netip.Addr{}), ownSrv.item("udp", netip.Addr{}), dns.item("tcp", netip.Addr{}), dns.item("udp", netip.Addr{})}
 	refused := []string{notDNS.item("tcp", netip.Addr{}), notDNS.item("udp", netip.Addr{}),
 		"tcp:" + published.String(), "udp:" + published.String(), otherSrv.item("tcp", netip.Addr{})}
@@ -136,6 +149,9 @@ func TestRunConfineNamespaced(t *testing.T) {
 	if !dns.waitReached("udp", "main") || notDNS.reached("tcp", "main") || notDNS.reached("udp", "main") {
 		t.Errorf("the stub: port 53 reached %v, port 54 reached %v/%v; want 53 only",
 			dns.reached("udp", "main"), notDNS.reached("tcp", "main"), notDNS.reached("udp", "main"))
+	}
+	if now := nftList(t, "table", "ip", "dockerish"); now != dockerish {
+		t.Errorf("the DNAT table changed under run --confine:\n%s\nwas:\n%s", now, dockerish)
 	}
 	windows := removeUnder(t, id)
 	checkLoop(t, cr, windows)
