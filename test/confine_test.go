@@ -17,9 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// confineEnv is a database of the test's own over a pool of its own, with
+// confineDB is a database of the test's own over a pool of its own, with
 // leases a and b acquired; it returns their aliases.
-func confineEnv(t *testing.T) (env []string, a, b string) {
+func confineDB(t *testing.T) (env []string, a, b string) {
 	t.Helper()
 	if !isRoot() {
 		t.Skip("needs root: cgroups and the host's firewall")
@@ -39,7 +39,7 @@ func confineEnv(t *testing.T) (env []string, a, b string) {
 // leaves), gc keeps its rules while the tree lives, restores them when
 // they are deleted, and removes them and the holder once the tree is gone.
 func TestConfinePID(t *testing.T) {
-	env, a, b := confineEnv(t)
+	env, a, b := confineDB(t)
 	portA, portB := echoOn(t, a), echoOn(t, b)
 	cl := startClient(t, "")
 	if got := cl.do(t, "open "+b+" "+portB); got != "ok" {
@@ -110,7 +110,7 @@ func TestConfinePID(t *testing.T) {
 // unconfine event), and release --force ends the tree, then removes the
 // rules, and leaves the cgroup in place.
 func TestConfineCgroup(t *testing.T) {
-	env, a, b := confineEnv(t)
+	env, a, b := confineDB(t)
 	portA, portB := echoOn(t, a), echoOn(t, b)
 	dir, rel := foreignCgroup(t)
 	c := confineCLI(t, env, "a", "--cgroup", dir)
@@ -203,7 +203,7 @@ func confineDoctor(t *testing.T, env []string, id uint64, slug string) {
 // cgroup is gone. One killed after recording, before moving the process,
 // leaves an empty group: gc removes it, its rules and the holder.
 func TestConfineCrash(t *testing.T) {
-	env, a, _ := confineEnv(t)
+	env, a, _ := confineDB(t)
 	dir, _ := foreignCgroup(t)
 	cl := startClient(t, dir)
 	r := runBin(t, crashBin, append(env, "ALIASLEASE_CRASH=confine-installed"), "confine", "a", "--cgroup", dir)
@@ -297,7 +297,7 @@ func cgroupIDOf(t *testing.T, dir string) uint64 {
 // confines, moves and installs nothing: a missing part (not root, no
 // lease) is exit 9 naming it, bad input exit 2.
 func TestConfineFailsClosed(t *testing.T) {
-	env, _, _ := confineEnv(t)
+	env, _, _ := confineDB(t)
 	root, err := confine.Find()
 	if err != nil {
 		t.Fatal(err)

@@ -24,9 +24,8 @@ type confineArgs struct {
 	release bool // --release
 }
 
-// confineError is a confinement that could not be set up: exit 9, as
-// verify's finding is (errNotIsolated's row), with the missing part named
-// and nothing confined, moved or left in the firewall.
+// confineError is confine's errConfine: the missing part named, and
+// nothing confined, moved or left in the firewall (unless partial).
 type confineError struct {
 	err     error
 	partial bool // some of the tree was confined (and stays so), not all
@@ -39,7 +38,7 @@ func (e confineError) Error() string {
 	return e.err.Error() + "; nothing confined"
 }
 
-func (e confineError) Unwrap() []error { return []error{e.err, errNotIsolated} }
+func (e confineError) Unwrap() []error { return []error{e.err, errConfine} }
 
 func cannotConfine(format string, a ...any) error {
 	return confineError{err: fmt.Errorf(format, a...)}

@@ -32,18 +32,16 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	if args.killAfter < 0 {
 		return usagef("--kill-after must not be negative")
 	}
+	spec, err := args.confine.prepare()
+	if err != nil {
+		return err
+	}
 	res, m, err := acquireSlug(c, &args.leaseArgs, slug)
 	if err != nil {
 		return runFailed(err)
 	}
 	gen, made := res.Lease.Generation, res.Outcome != lease.OutcomeRenewed
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(),
-		"ALIASLEASE_SLUG="+slug,
-		"ALIASLEASE_ALIAS="+res.Lease.Alias.String(),
-		"ALIASLEASE_GENERATION="+strconv.FormatUint(gen, 10),
-		"ALIASLEASE_OWNER="+strconv.Itoa(os.Geteuid())) // for the owner label (lease.OwnerLabel)
+	cmd := runCommandOf(argv, res.Lease, spec)
 	dieWithParent(cmd)
 	// From here on signals are the command's: forwarded to its tree, never
 	// a reason to stop waiting for it. The forwarder listens before the
@@ -59,7 +57,12 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	// The parent-death signal is tied to the forking thread: keep it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	rt, err := startTree(cmd, slug, gen)
+	var rt *runTree
+	if spec != nil {
+		rt, err = startConfined(cmd, lease.ProcessHolder{Slug: slug, Generation: gen}, res.Lease.Alias, spec, c.App.ErrWriter)
+	} else {
+		rt, err = startTree(cmd, slug, gen)
+	}
 	if err != nil {
 		if made && !args.keep {
 			m.Release(context.Background(), slug, gen) // made for a command that never ran
@@ -70,10 +73,44 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	// ended for good (see confine.Trees.Alive).
 	if err := m.Hold(context.Background(), rt.holder, made, args.keep); err != nil {
 		say(c.App.ErrWriter, "warning", "recording the command's tree as a holder of %s: %v", slug, err)
+	} else if rt.recorded != nil {
+		rt.recorded(func() (bool, error) { return stillConfined(m, rt.holder) })
 	}
 	status := rt.wait(cmd, sigs, args.killAfter)
 	rt.finish(m, c.App.ErrWriter)
 	return exitStatus(status)
+}
+
+// stillConfined says whether h's lease still records its confinement
+// (confine --release lifts the record before the rules); anything but a
+// record of h without it counts as confined, so that the rules are kept.
+func stillConfined(m *lease.Manager, h lease.ProcessHolder) (bool, error) {
+	l, err := m.Lease(context.Background(), h.Slug)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range l.Processes {
+		if p.RunID == h.RunID && l.Generation == h.Generation {
+			return p.Confined != nil, nil
+		}
+	}
+	return true, nil
+}
+
+// runCommandOf is the command run starts: argv with the lease in its
+// environment, and, confined, the user's HOME, USER and LOGNAME.
+func runCommandOf(argv []string, l lease.Lease, spec *confineSpec) *exec.Cmd {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(),
+		"ALIASLEASE_SLUG="+l.Slug,
+		"ALIASLEASE_ALIAS="+l.Alias.String(),
+		"ALIASLEASE_GENERATION="+strconv.FormatUint(l.Generation, 10),
+		"ALIASLEASE_OWNER="+strconv.Itoa(os.Geteuid())) // the database's owner, for the owner label (lease.OwnerLabel)
+	if spec != nil {
+		cmd.Env = append(cmd.Env, spec.env...)
+	}
+	return cmd
 }
 
 // forwarded are the signals run passes on to its command's tree. SIGINT
@@ -102,6 +139,9 @@ func runFailed(err error) error { return runFailure{err} }
 // found, 126 when it could not be executed, run's own failure otherwise.
 func startFailed(stderr io.Writer, err error) error {
 	var se startError
+	if errors.Is(err, errConfine) {
+		return err // exit 9: isolation is named, never 125
+	}
 	if !errors.As(err, &se) {
 		return runFailed(fmt.Errorf("run: command not started: %w", err))
 	}
@@ -131,6 +171,7 @@ func commandStatus(cmd *exec.Cmd, err error) int {
 type runArgs struct {
 	keep      bool          // --keep
 	killAfter time.Duration // --kill-after
+	confine   runConfineArgs
 	leaseArgs
 }
 
@@ -141,7 +182,8 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "acquire SLUG, run COMMAND with ALIASLEASE_ALIAS set, release when it ends",
 		ArgsUsage: "SLUG -- COMMAND [ARGS...]",
-		UsageText: "aliaslease run [--keep] [--kill-after DURATION] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
+		UsageText: "aliaslease run [--keep] [--kill-after DURATION] [--confine [--user NAME] [--confine-allow ADDR:PORT]...]\n" +
+			"               [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
 			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS, ALIASLEASE_GENERATION and ALIASLEASE_OWNER in its environment.\n" +
 			"It runs in a process tree of its own (a cgroup on Linux as root or in a delegated subtree,\n" +
 			"else a process group), and the lease is held while any process of that tree lives, so it\n" +
@@ -151,12 +193,18 @@ func runCommand() *cli.Command {
 			"--kill-after. run releases only a lease it made (not with --keep), once no other run of\n" +
 			"SLUG holds it. Exit status: COMMAND's (128+N when signal N ended it); 125 when run failed\n" +
 			"before COMMAND started, 126 when COMMAND could not be executed, 127 when it was not found.\n\n" +
-			"EXAMPLE:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS",
+			"--confine (Linux, as root: sudo) runs the tree as an unprivileged user (--user, else the sudo\n" +
+			"caller; never root) with no_new_privs, and firewall rules of aliaslease's own refuse its sockets\n" +
+			"every local address and bridge subnet of the host but SLUG's alias, the local nameservers on\n" +
+			"port 53 and each --confine-allow. The rules live as long as the tree (restored if a firewall\n" +
+			"reload removes them). When a part is missing, exit 9: COMMAND never starts, nothing is left.\n\n" +
+			"EXAMPLES:\n   aliaslease run bottle-7 -- sh -c 'docker compose up --abort-on-container-exit'   # compose reads $ALIASLEASE_ALIAS\n" +
+			"   sudo aliaslease run --confine bottle-7 -- ./agent   # as the sudo caller, reaching only its alias",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "keep", Destination: &args.keep, Usage: "keep the lease when COMMAND ends"},
 			&cli.DurationFlag{Name: "kill-after", Value: 10 * time.Second, Destination: &args.killAfter,
 				Usage: "after a signal, or once COMMAND ended, SIGKILL what is left of its tree after `DURATION`"},
-		}, args.leaseArgs.flags()...),
+		}, append(args.confine.flags(), args.leaseArgs.flags()...)...),
 		Action: func(c *cli.Context) error { return runCmd(c, &args) },
 	}
 }

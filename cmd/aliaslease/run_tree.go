@@ -26,6 +26,13 @@ type runTree struct {
 	group      *confine.Group // nil for a process group
 	holder     lease.ProcessHolder
 	foreground bool // a process group made the terminal's foreground group
+	// unconfine removes the tree's firewall rules once it is gone (nil
+	// when it is not confined): before its group and its record go.
+	unconfine func() error
+	// recorded hands the tree's guard a look at the lease's record once
+	// the confinement is in it (nil when it is not confined), so that
+	// confine --release, which lifts the record first, is not undone.
+	recorded func(stillConfined func() (bool, error))
 }
 
 // startError is a command that could not be started (126, 127), as
@@ -143,6 +150,11 @@ func (rt *runTree) finish(m *lease.Manager, stderr io.Writer) {
 	if pop, err := rt.tree.Populated(); err != nil || pop {
 		say(stderr, "warning", "the command's %s did not end; it keeps holding %s", rt.holder, slug)
 		return
+	}
+	if rt.unconfine != nil {
+		if err := rt.unconfine(); err != nil {
+			say(stderr, "warning", "%v (aliaslease cleanup removes them)", err)
+		}
 	}
 	if rt.group != nil {
 		if err := rt.group.Remove(); err != nil {

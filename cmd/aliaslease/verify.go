@@ -77,7 +77,9 @@ func verifyCmd(c *cli.Context, args *verifyArgs) error {
 	if err != nil {
 		return err
 	}
-	rep := verifyLease(c, l, canarySpecs(l, leases, m.Pool), probeSpec{prefix: prefix, via: via, timeout: args.timeout}, nil)
+	attach, closeGroup := confinedAttach(l)
+	defer closeGroup()
+	rep := verifyLease(c, l, canarySpecs(l, leases, m.Pool), probeSpec{prefix: prefix, via: via, timeout: args.timeout}, attach)
 	if err := m.RecordIsolation(c.Context, slug, l.Generation, rep.verdict, rep.at); err != nil {
 		return fmt.Errorf("record the verdict: %w", err)
 	}
@@ -103,9 +105,8 @@ type verifyReport struct {
 
 // verifyLease opens the canaries, runs the probe and judges. attach,
 // when not nil, puts a probe without PREFIX in the lease's confinement
-// (confine.Group.Attach of its cgroup); nil runs it as a plain host
-// process, which is all a lease without one has (run --confine does not
-// record its cgroup on the lease yet).
+// (see confinedAttach); nil runs it as a plain host process, which is all
+// a lease without a live confinement has.
 func verifyLease(c *cli.Context, l lease.Lease, specs []verify.Spec, ps probeSpec, attach func(*exec.Cmd) error) verifyReport {
 	nonce := verify.NewNonce()
 	can := verify.Open(specs, nonce)

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/aliaslease/aliaslease/internal/confine"
+	"github.com/aliaslease/aliaslease/lease"
+)
+
+// confinedAttach returns how verify puts its probe (no PREFIX) into l's
+// confinement: the cgroup of a live confined holder (one whose group is
+// still the one recorded, by id), entered with CLONE_INTO_CGROUP, as the
+// user its processes run as (nobody if that cannot be read, never root),
+// so that the probe's sockets are judged by the same rules as the tree's.
+// attach is nil when l has no live confinement (the probe then runs as a
+// plain host process); closeFn releases the group.
+func confinedAttach(l lease.Lease) (attach func(*exec.Cmd) error, closeFn func()) {
+	root, err := confine.Find()
+	if err != nil {
+		return nil, func() {}
+	}
+	for _, h := range l.Processes {
+		if h.Confined == nil || h.Kind != lease.TreeCgroup {
+			continue
+		}
+		g, err := root.Open(h.Cgroup)
+		if err != nil {
+			continue
+		}
+		if pop, err := g.Populated(); err != nil || !pop || g.ID() != h.Confined.CgroupID {
+			g.Close()
+			continue
+		}
+		cred := treeUser(g.Dir())
+		return func(cmd *exec.Cmd) error {
+			if err := g.Attach(cmd); err != nil {
+				return err
+			}
+			cmd.SysProcAttr.Credential = cred
+			return nil
+		}, func() { g.Close() }
+	}
+	return nil, func() {}
+}
+
+// nobody is the user a probe runs as when the tree's cannot be read.
+const nobody = 65534
+
+// treeUser is the owner of the first process of the cgroup in dir, as a
+// credential with that user's primary group only; nobody when there is
+// none to read or it is root.
+func treeUser(dir string) *syscall.Credential {
+	cred := &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{nobody}}
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return cred
+	}
+	for f := range bytes.FieldsSeq(data) {
+		pid, err := strconv.Atoi(string(f))
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+				return &syscall.Credential{Uid: st.Uid, Gid: st.Gid, Groups: []uint32{st.Gid}}
+			}
+		}
+		break
+	}
+	return cred
+}

@@ -1,0 +1,64 @@
+package test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// verify of a live run --confine, with no PREFIX, runs its probe inside
+// that confinement (the run's cgroup, as its user): isolated, exit 0,
+// its own alias reached and nothing else, and list's isolation column
+// says so. Once the run has ended, the same verify runs the probe as a
+// plain host process again: leaky.
+func TestVerifyRunConfine(t *testing.T) {
+	e := newConfineEnv(t)
+	e.acquire(t, "other")
+	cr := e.start(t, nil, "own", `"$R" main id; exec sleep 60`)
+	got := cr.results(t, []string{key("main", "id")}, 30*time.Second)
+	dir, id := e.cgroupOf(t, got[key("main", "id")])
+	e.waitConfinedHolder(t, "own")
+	v, r := e.verify(t, "own")
+	if v.Verdict != "isolated" || r.code != 0 || !slices.Equal(v.reached(), []string{"own alias"}) {
+		t.Errorf("verify own under run --confine = %q (exit %d) reaching %v, want isolated (exit 0) reaching only its own alias; probe said %v; stderr %q",
+			v.Verdict, r.code, v.reached(), v.Probe.Output, r.stderr)
+	}
+	if len(v.Canaries) < 4 {
+		t.Errorf("verify opened %d canaries, want at least its own alias, another, 127.0.0.1 and ::1", len(v.Canaries))
+	}
+	// "verified", or "confined" where list says the confinement first;
+	// never what a leak or a silent probe gives.
+	if iso := listIsolation(t, e.env, "own"); iso != "verified" && iso != "confined" {
+		t.Errorf("list: own's isolation %q after an isolated verify, want verified (or confined)", iso)
+	}
+	cr.end(t)
+	noTrace(t, dir, id)
+	if v, _ := e.verify(t, "other"); v.Verdict != "leaky" {
+		t.Errorf("verify of an unconfined lease = %q, want leaky (its probe a host process)", v.Verdict)
+	}
+}
+
+// waitConfinedHolder waits until list shows slug held by a confined run.
+func (e *confineEnv) waitConfinedHolder(t *testing.T, slug string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(e.cli(t, "list", "--format", "{{.Slug}} {{.Holders}}").stdout, slug+" confined cgroup ") {
+			return
+		}
+	}
+	t.Fatalf("list never showed %s held by a confined cgroup: %s", slug, e.cli(t, "list").stdout)
+}
+
+// verify runs verify --json SLUG with e's binary (which the probe, run as
+// the confined user, must be able to execute).
+func (e *confineEnv) verify(t *testing.T, slug string) (verifyJSON, result) {
+	t.Helper()
+	r := e.cli(t, "verify", "--json", slug)
+	var v verifyJSON
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("verify --json %s: %v; not JSON: %v", slug, r, err)
+	}
+	return v, r
+}
