@@ -211,36 +211,50 @@ func removeUnder(t *testing.T, id uint64) []window {
 	return ws
 }
 
-// checkLoop reads the loop's successes (connects to another alias) so
-// far and fails the test for any outside a removal window (with 50 ms
-// for the connect and the line to travel); it logs, per window, for how
-// long the tree got through (its first to its last success there, plus
-// the loop's step).
+// checkLoop reads the loop's lines, in the order the tree wrote them,
+// until one written 300 ms after the last removal's window (so every
+// success before it has been seen), and fails the test for any success
+// (a connect to another alias) outside a removal window (with 50 ms for
+// the connect and the line to travel); it logs, per window, for how long
+// the tree got through (its first to its last success there, plus the
+// loop's step).
 func checkLoop(t *testing.T, cr *confinedRun, ws []window) {
 	t.Helper()
 	const slack = 50 * time.Millisecond
 	first, last := make([]time.Time, len(ws)), make([]time.Time, len(ws))
-	n, tried := 0, false
+	after := ws[len(ws)-1].to.Add(300 * time.Millisecond)
+	n := 0
+	limit := time.After(time.Until(after) + 30*time.Second)
 	for {
 		var line string
 		select {
-		case line = <-cr.lines:
-		case <-time.After(200 * time.Millisecond):
-			if !tried {
-				t.Fatalf("the tree's loop of connects to another alias never ran")
+		case l, ok := <-cr.lines:
+			if !ok {
+				t.Fatalf("the tree's output ended while its loop should still run; wrapper stderr %q", cr.errText())
 			}
-			var spans []time.Duration
-			for i := range ws {
-				if !first[i].IsZero() {
-					spans = append(spans, last[i].Sub(first[i])+time.Millisecond)
-				}
-			}
-			slices.Sort(spans)
-			t.Logf("the tree reached another alias %d times, each inside a removal's window; in %d of %d windows, for at most %v each (%v)",
-				n, len(spans), len(ws), slices.Max(append(spans, 0)), spans)
-			return
+			line = l
+		case <-limit:
+			t.Fatalf("the tree's loop wrote nothing after %v", after.Format(time.RFC3339Nano))
 		}
-		tried = tried || strings.HasPrefix(line, "loop loop tried ")
+		if rest, ok := strings.CutPrefix(line, "loop loop tried "); ok {
+			f := strings.Fields(rest)
+			ns, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+			if err != nil {
+				t.Fatalf("loop line %q", line)
+			}
+			if time.Unix(0, ns).After(after) {
+				var spans []time.Duration
+				for i := range ws {
+					if !first[i].IsZero() {
+						spans = append(spans, last[i].Sub(first[i])+time.Millisecond)
+					}
+				}
+				slices.Sort(spans)
+				t.Logf("the tree reached another alias %d times, each inside a removal's window; in %d of %d windows, for at most %v each (%v)",
+					n, len(spans), len(ws), slices.Max(append(spans, 0)), spans)
+				return
+			}
+		}
 		ts, ok := strings.CutPrefix(line, "loop loop ok ")
 		if !ok {
 			continue

@@ -9,7 +9,7 @@
 //	leave:FILE     write its own PID into FILE (cgroup.procs)  ok or the error
 //	loop:DUR:tcp:ADDR:PORT  connect again and again for DUR, 1 ms apart;
 //	               prints "TAG loop ok UNIXNANO" on each success, "TAG loop
-//	               tried N" every 100 tries, then "done_N"
+//	               tried N UNIXNANO" every 100 tries, then "done_N"
 //	sleep:DUR      sleep
 package main
 
@@ -128,7 +128,7 @@ func loop(tag, d, target string) string {
 			fmt.Printf("%s loop ok %d\n", tag, time.Now().UnixNano())
 		}
 		if n%100 == 99 {
-			fmt.Printf("%s loop tried %d\n", tag, n+1)
+			fmt.Printf("%s loop tried %d %d\n", tag, n+1, time.Now().UnixNano())
 		}
 		time.Sleep(time.Millisecond)
 	}
