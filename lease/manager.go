@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/aliaslease/aliaslease/lease/internal/safefile"
 )
 
 // Interface makes an alias usable on the loopback interface.
@@ -85,7 +87,15 @@ func (m *Manager) warn(err error) {
 }
 
 func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, error) {
-	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command, Trees: m.Trees})
+	return m.openIn(ctx, nil, &storeOptions{Create: create, ReadOnly: readOnly})
+}
+
+// openIn opens the database with o (its LockTimeout, Command and Trees
+// the Manager's), in d when it is not nil.
+func (m *Manager) openIn(ctx context.Context, d *safefile.Dir, o *storeOptions) (*store, error) {
+	opts := *o
+	opts.LockTimeout, opts.Command, opts.Trees, opts.Dir = m.LockTimeout, m.Command, m.Trees, d
+	return openStoreCtx(ctx, m.Path, &opts)
 }
 
 // openIfExists runs fn on the database if it exists, opened read-only under
@@ -93,7 +103,12 @@ func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, erro
 // place where a database not created yet counts as empty: then fn is not
 // called, nothing is created, and found is false.
 func (m *Manager) openIfExists(ctx context.Context, readOnly bool, fn func(*store) error) (found bool, err error) {
-	s, err := m.open(ctx, false, readOnly)
+	return m.openIfExistsIn(ctx, nil, readOnly, fn)
+}
+
+// openIfExistsIn is openIfExists in d, when it is not nil.
+func (m *Manager) openIfExistsIn(ctx context.Context, d *safefile.Dir, readOnly bool, fn func(*store) error) (found bool, err error) {
+	s, err := m.openIn(ctx, d, &storeOptions{ReadOnly: readOnly})
 	if errors.Is(err, ErrNoDatabase) {
 		return false, nil
 	}

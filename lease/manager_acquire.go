@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
+
+	"github.com/aliaslease/aliaslease/lease/internal/safefile"
 )
 
 // Acquire gives slug its alias: its existing lease renewed (never waiting
@@ -43,18 +46,17 @@ func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) 
 //
 // Without an inventory one exclusive transaction renews or creates. With
 // one, Docker is asked at once, in the background, while a lease to renew
-// is looked for under the shared lock: a new lease then pays for the
-// longer of the two, not their sum, and a renewal never waits for Docker
-// (its question is abandoned, whatever Docker does). Only a decision (the
-// renewal, or the new lease once Docker has answered) takes the exclusive
-// lock, so concurrent launches do not queue for a look that finds nothing.
+// is looked for (see look): a new lease then pays for the longer of the
+// two, not their sum, and a renewal never waits for Docker (its question
+// is abandoned, whatever Docker does). The look and the decision share
+// the directory, walked once.
 func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
 	if !m.usesInventory() {
 		a, err := m.take(ctx, mustAnswer) // the listeners alone
 		if err != nil {
 			return AcquireResult{}, err
 		}
-		return m.decide(ctx, acquireRequest{Slug: slug, Snapshot: a.snap})
+		return m.decide(ctx, nil, acquireRequest{Slug: slug, Snapshot: a.snap})
 	}
 	askCtx, abandon := context.WithCancel(ctx)
 	defer abandon()
@@ -68,29 +70,71 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 		q.a, q.err = m.take(askCtx, ifNoEngine)
 		answered <- q
 	}()
-	found, err := m.openIfExists(ctx, true, func(s *store) error {
-		_, err := s.Get(slug)
-		return err
-	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	// The question starts at once, ahead of the look: a new goroutine
+	// otherwise waits for this one to block, and the look never does.
+	runtime.Gosched()
+	d, err := openDir(m.Path, false)
+	switch {
+	case errors.Is(err, ErrNoDatabase):
+		d = nil // no directory, no database: a new lease, created whole
+	case err != nil:
 		return AcquireResult{}, err
+	default:
+		defer d.Close()
 	}
-	if found && err == nil {
-		abandon()
-		res, err := m.decide(ctx, acquireRequest{Slug: slug, RenewOnly: true})
-		if !errors.Is(err, ErrNotFound) {
-			return res, err
-		}
-		// Released since the look: a new lease after all, so ask again.
-		a, err := m.take(ctx, ifNoEngine)
-		return m.decideNew(ctx, slug, a, err)
+	res, renewed, err := m.look(ctx, d, slug)
+	if err != nil || renewed {
+		return res, err
 	}
 	q := <-answered
-	return m.decideNew(ctx, slug, q.a, q.err)
+	return m.decideNew(ctx, d, slug, q.a, q.err)
+}
+
+// look renews slug's lease if it has one, in d (nil when the directory is
+// missing, so that there is no lease). When the exclusive lock is free
+// at once, the look takes it and renews in that same open: a renewal is
+// one open. When it is held, the look is made under the shared lock,
+// beside the other looks, and only a lease found takes the exclusive
+// lock, to renew; renewed is false when there is none (released since
+// the look, too).
+func (m *Manager) look(ctx context.Context, d *safefile.Dir, slug string) (res AcquireResult, renewed bool, err error) {
+	if d == nil {
+		return res, false, nil
+	}
+	s, err := m.openIn(ctx, d, &storeOptions{NoWait: true})
+	switch {
+	case err == nil:
+		res, err = m.renew(s, slug)
+		s.Close()
+	case errors.Is(err, ErrLocked):
+		var found bool
+		found, err = m.openIfExistsIn(ctx, d, true, func(s *store) error {
+			_, err := s.Get(slug)
+			return err
+		})
+		if !found && err == nil {
+			err = ErrNotFound
+		}
+		if err == nil {
+			res, err = m.decide(ctx, d, acquireRequest{Slug: slug, RenewOnly: true})
+		}
+	}
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNoDatabase):
+		return AcquireResult{}, false, nil
+	case err != nil:
+		return AcquireResult{}, false, err
+	}
+	return res, true, nil
+}
+
+// renew renews slug's lease in s, ErrNotFound when it has none.
+func (m *Manager) renew(s *store, slug string) (AcquireResult, error) {
+	return s.Acquire(acquireRequest{Slug: slug, RenewOnly: true, Pool: m.Pool, Now: m.now(), Grace: m.Grace})
 }
 
 // decideNew decides a new lease with what the holder sources answered.
-func (m *Manager) decideNew(ctx context.Context, slug string, a answer, err error) (AcquireResult, error) {
+func (m *Manager) decideNew(ctx context.Context, d *safefile.Dir, slug string, a answer, err error) (AcquireResult, error) {
 	if err != nil {
 		return AcquireResult{}, err
 	}
@@ -98,13 +142,13 @@ func (m *Manager) decideNew(ctx context.Context, slug string, a answer, err erro
 		m.warn(fmt.Errorf("%w; deciding from the leases and the host's listeners alone, reclaiming nothing", a.fellBack))
 	}
 	crashPoint("after-inventory")
-	return m.decide(ctx, acquireRequest{Slug: slug, Snapshot: a.snap})
+	return m.decide(ctx, d, acquireRequest{Slug: slug, Snapshot: a.snap})
 }
 
-// decide runs one acquire transaction under the exclusive lock, creating
-// the database if need be.
-func (m *Manager) decide(ctx context.Context, req acquireRequest) (AcquireResult, error) {
-	s, err := m.open(ctx, true, false)
+// decide runs one acquire transaction under the exclusive lock, in d
+// when it is not nil, creating the database if need be.
+func (m *Manager) decide(ctx context.Context, d *safefile.Dir, req acquireRequest) (AcquireResult, error) {
+	s, err := m.openIn(ctx, d, &storeOptions{Create: true})
 	if err != nil {
 		return AcquireResult{}, err
 	}

@@ -57,6 +57,14 @@ type storeOptions struct {
 	// Command names the command in the audit log and in the lock file's
 	// record of its holder ("acquire", "gc", ...).
 	Command string
+	// Dir is the database's directory, opened already by OpenDir on the
+	// path's directory: the open walks nothing and leaves Dir open, so
+	// that the opens of one decision walk the path once. Nil walks it.
+	Dir *safefile.Dir
+	// NoWait takes the lock only if it is free now, ErrLocked otherwise;
+	// also where there is no lock file, since bbolt's own lock of the
+	// file can only be waited for.
+	NoWait bool
 }
 
 // withDefaults returns a copy of o (the zero value for nil) with every
@@ -110,14 +118,14 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 	if base == "." || base == ".." || base == "/" || strings.HasSuffix(path, "/") {
 		return nil, fmt.Errorf("database path %s names a directory, not a file", path)
 	}
-	d, err := safefile.OpenDir(filepath.Dir(path), o.Create)
-	if errors.Is(err, fs.ErrNotExist) && !o.Create {
-		return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
+	d := o.Dir
+	if d == nil {
+		var err error
+		if d, err = openDir(path, o.Create); err != nil {
+			return nil, err
+		}
+		defer d.Close()
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
 	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command, trees: o.Trees}
 	vet := func() error { // a database found without a lock file
 		v := &store{path: path, ro: true}
@@ -128,14 +136,29 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 		v.Close()
 		return err
 	}
+	var err error
 	if s.lock, err = lockDB(ctx, d, base, o, vet); err != nil {
 		return nil, err
+	}
+	if s.lock == nil && o.NoWait {
+		return nil, fmt.Errorf("%w: %s has no lock file to take at once", ErrLocked, path)
 	}
 	if err := s.open(d, base, o); err != nil {
 		s.lock.Unlock()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openDir opens the directory of the database at path (see safefile's
+// OpenDir), creating it with create; a missing one is ErrNoDatabase
+// without.
+func openDir(path string, create bool) (*safefile.Dir, error) {
+	d, err := safefile.OpenDir(filepath.Dir(path), create)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
+	}
+	return d, err
 }
 
 // open opens the database base in d under the lock: it checks the file

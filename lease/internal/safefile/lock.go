@@ -31,6 +31,9 @@ type LockOptions struct {
 	Create bool
 	// Timeout bounds the wait for the lock (ErrLocked after it).
 	Timeout time.Duration
+	// NoWait takes the lock only if it is free now: one try, no wait
+	// (ErrLocked when it is held).
+	NoWait bool
 	// Vet is called before a missing lock file is made; its error is
 	// returned and nothing is made.
 	Vet func() error
@@ -64,7 +67,7 @@ func (d *Dir) Lock(ctx context.Context, name string, o LockOptions) (*Lock, erro
 		}
 		switch {
 		case err == nil:
-			h, err := waitLock(ctx, f, o.Timeout, o.Shared)
+			h, err := waitLock(ctx, f, o)
 			if err != nil {
 				f.Close()
 				return nil, err
