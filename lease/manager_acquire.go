@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/aliaslease/aliaslease/lease/internal/safefile"
@@ -48,8 +47,8 @@ func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) 
 // one, Docker is asked at once, in the background, while a lease to renew
 // is looked for (see look): a new lease then pays for the longer of the
 // two, not their sum, and a renewal never waits for Docker (its question
-// is abandoned, whatever Docker does). The look and the decision share
-// the directory, walked once.
+// is abandoned as soon as the lease is found, whatever Docker does). The
+// look and the decision share the directory, walked once.
 func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
 	if !m.usesInventory() {
 		a, err := m.take(ctx, mustAnswer) // the listeners alone
@@ -70,9 +69,6 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 		q.a, q.err = m.take(askCtx, ifNoEngine)
 		answered <- q
 	}()
-	// The question starts at once, ahead of the look: a new goroutine
-	// otherwise waits for this one to block, and the look never does.
-	runtime.Gosched()
 	d, err := openDir(m.Path, false)
 	switch {
 	case errors.Is(err, ErrNoDatabase):
@@ -82,50 +78,61 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 	default:
 		defer d.Close()
 	}
-	res, renewed, err := m.look(ctx, d, slug)
-	if err != nil || renewed {
+	res, found, err := m.look(ctx, d, slug, abandon)
+	switch {
+	case found && errors.Is(err, ErrNotFound):
+		// Released since the look: a new lease after all, so ask again.
+		a, err := m.take(ctx, ifNoEngine)
+		return m.decideNew(ctx, d, slug, a, err)
+	case found || err != nil:
 		return res, err
 	}
 	q := <-answered
 	return m.decideNew(ctx, d, slug, q.a, q.err)
 }
 
-// look renews slug's lease if it has one, in d (nil when the directory is
-// missing, so that there is no lease). When the exclusive lock is free
+// look looks for slug's lease in d (nil when the directory is missing,
+// so that there is none) and renews it if it is there, after calling
+// abandon; found says that it was there. When the exclusive lock is free
 // at once, the look takes it and renews in that same open: a renewal is
 // one open. When it is held, the look is made under the shared lock,
 // beside the other looks, and only a lease found takes the exclusive
-// lock, to renew; renewed is false when there is none (released since
-// the look, too).
-func (m *Manager) look(ctx context.Context, d *safefile.Dir, slug string) (res AcquireResult, renewed bool, err error) {
+// lock, to renew (ErrNotFound when it was released in between).
+func (m *Manager) look(ctx context.Context, d *safefile.Dir, slug string, abandon func()) (res AcquireResult, found bool, err error) {
 	if d == nil {
 		return res, false, nil
 	}
 	s, err := m.openIn(ctx, d, &storeOptions{NoWait: true})
-	switch {
-	case err == nil:
+	if err == nil {
+		defer s.Close()
+		if _, err := s.Get(slug); err != nil {
+			return res, false, absent(err)
+		}
+		abandon()
 		res, err = m.renew(s, slug)
-		s.Close()
-	case errors.Is(err, ErrLocked):
-		var found bool
-		found, err = m.openIfExistsIn(ctx, d, true, func(s *store) error {
-			_, err := s.Get(slug)
-			return err
-		})
-		if !found && err == nil {
-			err = ErrNotFound
-		}
-		if err == nil {
-			res, err = m.decide(ctx, d, acquireRequest{Slug: slug, RenewOnly: true})
-		}
+		return res, true, err
 	}
-	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNoDatabase):
-		return AcquireResult{}, false, nil
-	case err != nil:
-		return AcquireResult{}, false, err
+	if !errors.Is(err, ErrLocked) {
+		return res, false, absent(err)
 	}
-	return res, true, nil
+	found, err = m.openIfExistsIn(ctx, d, true, func(s *store) error {
+		_, err := s.Get(slug)
+		return err
+	})
+	if !found || err != nil {
+		return res, false, absent(err)
+	}
+	abandon()
+	res, err = m.decide(ctx, d, acquireRequest{Slug: slug, RenewOnly: true})
+	return res, true, err
+}
+
+// absent is a look's error: none when there is no lease or no database.
+func absent(err error) error {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoDatabase) {
+		return nil
+	}
+	return err
 }
 
 // renew renews slug's lease in s, ErrNotFound when it has none.
