@@ -47,7 +47,7 @@ var (
 	bigKs       = flag.String("big-k", "0,60", "big part: numbers of bundle containers")
 	outDir      = flag.String("out", "docs/bench", "where to write results.md, results.csv, part files and plots")
 	binFlag     = flag.String("bin", "", "aliaslease binary (default: build ./cmd/aliaslease statically)")
-	againstBin  = flag.String("against", "", "big part: another aliaslease binary measured in the same iterations (its rows are named against-COMMAND)")
+	againstBin  = flag.String("against", "", "parts cli, floor, burst and big: another aliaslease binary measured in the same iterations and rounds (its rows are named against-COMMAND)")
 	sock        = flag.String("sock", "/var/run/docker.sock", "the engine's unix socket")
 	procTimeout = flag.Duration("timeout", 60*time.Second, "kill a measured process after this long")
 	seed        = flag.Int64("seed", 1, "seed of the shuffles")
