@@ -48,21 +48,18 @@ func (m *Manager) Acquire(ctx context.Context, slug string, wait time.Duration) 
 // is looked for (see look): a new lease then pays for the longer of the
 // two, not their sum, and a renewal never waits for Docker (its question
 // is abandoned as soon as the lease is found, whatever Docker does). The
-// look and the decision share the directory, walked once.
+// look and the decision share the directory, walked once, and one open
+// when Docker has answered by the time the look has the lock.
 func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, error) {
 	if !m.usesInventory() {
 		a, err := m.take(ctx, mustAnswer) // the listeners alone
 		if err != nil {
 			return AcquireResult{}, err
 		}
-		return m.decide(ctx, nil, acquireRequest{Slug: slug, Snapshot: a.snap})
+		return m.decide(ctx, nil, slug, a, nil)
 	}
 	askCtx, abandon := context.WithCancel(ctx)
 	defer abandon()
-	type asked struct {
-		a   answer
-		err error
-	}
 	answered := make(chan asked, 1) // buffered: an abandoned question never blocks
 	go func() {
 		var q asked
@@ -78,61 +75,60 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 	default:
 		defer d.Close()
 	}
-	res, found, err := m.look(ctx, d, slug, abandon)
-	switch {
-	case found && errors.Is(err, ErrNotFound):
-		// Released since the look: a new lease after all, so ask again.
-		a, err := m.take(ctx, ifNoEngine)
-		return m.decideNew(ctx, d, slug, a, err)
-	case found || err != nil:
+	res, done, err := m.look(ctx, d, slug, abandon, answered)
+	if done || err != nil {
 		return res, err
 	}
 	q := <-answered
-	return m.decideNew(ctx, d, slug, q.a, q.err)
+	if q.err == nil {
+		crashPoint("after-inventory")
+	}
+	return m.decide(ctx, d, slug, q.a, q.err)
+}
+
+// asked is what the question to the holder sources gave.
+type asked struct {
+	a   answer
+	err error
 }
 
 // look looks for slug's lease in d (nil when the directory is missing,
-// so that there is none) and renews it if it is there, after calling
-// abandon; found says that it was there. When the exclusive lock is free
-// at once, the look takes it and renews in that same open: a renewal is
-// one open. When it is held, the look is made under the shared lock,
-// beside the other looks, and only a lease found takes the exclusive
-// lock, to renew (ErrNotFound when it was released in between).
-func (m *Manager) look(ctx context.Context, d *safefile.Dir, slug string, abandon func()) (res AcquireResult, found bool, err error) {
+// so that there is none) under the exclusive lock. A lease found is
+// renewed there, after abandon; without one, a new lease is decided
+// there if the question has been answered by then (as in a burst, where
+// the lock is waited for), else the look ends, not done, and the
+// decision opens the database again once Docker has answered: the lock
+// is never held while Docker is waited for.
+func (m *Manager) look(ctx context.Context, d *safefile.Dir, slug string, abandon func(), answered <-chan asked) (res AcquireResult, done bool, err error) {
 	if d == nil {
 		return res, false, nil
 	}
-	s, err := m.openIn(ctx, d, &storeOptions{NoWait: true})
-	if err == nil {
-		defer s.Close()
-		if _, err := s.Get(slug); err != nil {
-			return res, false, absent(err)
-		}
+	s, err := m.openIn(ctx, d, &storeOptions{})
+	if errors.Is(err, ErrNoDatabase) {
+		return res, false, nil
+	}
+	if err != nil {
+		return res, false, err
+	}
+	defer s.Close()
+	switch _, err := s.Get(slug); {
+	case err == nil:
 		abandon()
 		res, err = m.renew(s, slug)
 		return res, true, err
+	case !errors.Is(err, ErrNotFound):
+		return res, false, err
 	}
-	if !errors.Is(err, ErrLocked) {
-		return res, false, absent(err)
+	select {
+	case q := <-answered:
+		if q.err == nil {
+			crashPoint("after-inventory")
+		}
+		res, err = m.decideIn(s, slug, q.a, q.err)
+		return res, true, err
+	default:
+		return res, false, nil
 	}
-	found, err = m.openIfExistsIn(ctx, d, true, func(s *store) error {
-		_, err := s.Get(slug)
-		return err
-	})
-	if !found || err != nil {
-		return res, false, absent(err)
-	}
-	abandon()
-	res, err = m.decide(ctx, d, acquireRequest{Slug: slug, RenewOnly: true})
-	return res, true, err
-}
-
-// absent is a look's error: none when there is no lease or no database.
-func absent(err error) error {
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoDatabase) {
-		return nil
-	}
-	return err
 }
 
 // renew renews slug's lease in s, ErrNotFound when it has none.
@@ -140,28 +136,31 @@ func (m *Manager) renew(s *store, slug string) (AcquireResult, error) {
 	return s.Acquire(acquireRequest{Slug: slug, RenewOnly: true, Pool: m.Pool, Now: m.now(), Grace: m.Grace})
 }
 
-// decideNew decides a new lease with what the holder sources answered.
-func (m *Manager) decideNew(ctx context.Context, d *safefile.Dir, slug string, a answer, err error) (AcquireResult, error) {
+// decide decides slug's lease (renewing it, or a new one) with what the
+// holder sources answered, a (or their error err), in one transaction
+// under the exclusive lock, in d when it is not nil, creating the
+// database if need be.
+func (m *Manager) decide(ctx context.Context, d *safefile.Dir, slug string, a answer, err error) (AcquireResult, error) {
+	if err != nil {
+		return AcquireResult{}, err
+	}
+	s, err := m.openIn(ctx, d, &storeOptions{Create: true})
+	if err != nil {
+		return AcquireResult{}, err
+	}
+	defer s.Close()
+	return m.decideIn(s, slug, a, nil)
+}
+
+// decideIn is decide's transaction in s, open for writing.
+func (m *Manager) decideIn(s *store, slug string, a answer, err error) (AcquireResult, error) {
 	if err != nil {
 		return AcquireResult{}, err
 	}
 	if a.fellBack != nil {
 		m.warn(fmt.Errorf("%w; deciding from the leases and the host's listeners alone, reclaiming nothing", a.fellBack))
 	}
-	crashPoint("after-inventory")
-	return m.decide(ctx, d, acquireRequest{Slug: slug, Snapshot: a.snap})
-}
-
-// decide runs one acquire transaction under the exclusive lock, in d
-// when it is not nil, creating the database if need be.
-func (m *Manager) decide(ctx context.Context, d *safefile.Dir, req acquireRequest) (AcquireResult, error) {
-	s, err := m.openIn(ctx, d, &storeOptions{Create: true})
-	if err != nil {
-		return AcquireResult{}, err
-	}
-	defer s.Close()
-	req.Pool, req.Now, req.Grace = m.Pool, m.now(), m.Grace
-	return s.Acquire(req)
+	return s.Acquire(acquireRequest{Slug: slug, Snapshot: a.snap, Pool: m.Pool, Now: m.now(), Grace: m.Grace})
 }
 
 func (m *Manager) up(ctx context.Context, res AcquireResult) error {

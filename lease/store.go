@@ -61,10 +61,6 @@ type storeOptions struct {
 	// path's directory: the open walks nothing and leaves Dir open, so
 	// that the opens of one decision walk the path once. Nil walks it.
 	Dir *safefile.Dir
-	// NoWait takes the lock only if it is free now, ErrLocked otherwise;
-	// also where there is no lock file, since bbolt's own lock of the
-	// file can only be waited for.
-	NoWait bool
 }
 
 // withDefaults returns a copy of o (the zero value for nil) with every
@@ -113,6 +109,9 @@ func openStore(path string, opts *storeOptions) (*store, error) {
 // commits (each returns ctx.Err() instead), so that nothing is changed
 // after an interruption.
 func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store, error) {
+	if countOpen != nil {
+		countOpen()
+	}
 	o := opts.withDefaults()
 	base := filepath.Base(path)
 	if base == "." || base == ".." || base == "/" || strings.HasSuffix(path, "/") {
@@ -140,15 +139,15 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 	if s.lock, err = lockDB(ctx, d, base, o, vet); err != nil {
 		return nil, err
 	}
-	if s.lock == nil && o.NoWait {
-		return nil, fmt.Errorf("%w: %s has no lock file to take at once", ErrLocked, path)
-	}
 	if err := s.open(d, base, o); err != nil {
 		s.lock.Unlock()
 		return nil, err
 	}
 	return s, nil
 }
+
+// countOpen, when set (by tests), is called on every open of a store.
+var countOpen func()
 
 // openDir opens the directory of the database at path (see safefile's
 // OpenDir), creating it with create; a missing one is ErrNoDatabase

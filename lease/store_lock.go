@@ -122,7 +122,7 @@ func parseHolder(b []byte) (pid int, since time.Time, command string) {
 // yet or beside one that passes every check (vet), so that no lock file
 // appears beside a path that is not a database (see safefile's Dir.Lock).
 func lockDB(ctx context.Context, d *safefile.Dir, base string, o storeOptions, vet func() error) (*safefile.Lock, error) {
-	h, err := d.Lock(ctx, base+lockSuffix, safefile.LockOptions{Shared: o.ReadOnly, Create: o.Create, Timeout: o.LockTimeout, NoWait: o.NoWait, Vet: vet})
+	h, err := d.Lock(ctx, base+lockSuffix, safefile.LockOptions{Shared: o.ReadOnly, Create: o.Create, Timeout: o.LockTimeout, Vet: vet})
 	if h != nil && !o.ReadOnly {
 		recordHolder(h.File(), o.Command)
 	}

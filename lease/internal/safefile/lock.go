@@ -31,9 +31,6 @@ type LockOptions struct {
 	Create bool
 	// Timeout bounds the wait for the lock (ErrLocked after it).
 	Timeout time.Duration
-	// NoWait takes the lock only if it is free now: one try, no wait
-	// (ErrLocked when it is held).
-	NoWait bool
 	// Vet is called before a missing lock file is made; its error is
 	// returned and nothing is made.
 	Vet func() error

@@ -25,8 +25,7 @@ const (
 var newReleaseWatch = watchRelease
 
 // waitLock takes the lock on f, shared or exclusive as o says, within
-// o.Timeout (or at once, with o.NoWait); the wait ends early when ctx
-// does. flock(2) needs no write access, so a
+// o.Timeout; the wait ends early when ctx does. flock(2) needs no write access, so a
 // reader on a read-only file system can lock too.
 //
 // A failed try is repeated as soon as the lock file is closed by a
@@ -58,11 +57,7 @@ func waitLock(ctx context.Context, f *os.File, o LockOptions) (*Lock, error) {
 	}
 	var w *releaseWatch
 	ok, err := try()
-	switch {
-	case err != nil || ok:
-	case o.NoWait:
-		err = fmt.Errorf("%w: %s is held by another process", ErrLocked, f.Name())
-	default:
+	if err == nil && !ok {
 		if w = newReleaseWatch(f); w != nil {
 			ok, err = try()
 		}
