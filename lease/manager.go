@@ -103,12 +103,7 @@ func (m *Manager) openIn(ctx context.Context, d *safefile.Dir, o *storeOptions) 
 // place where a database not created yet counts as empty: then fn is not
 // called, nothing is created, and found is false.
 func (m *Manager) openIfExists(ctx context.Context, readOnly bool, fn func(*store) error) (found bool, err error) {
-	return m.openIfExistsIn(ctx, nil, readOnly, fn)
-}
-
-// openIfExistsIn is openIfExists in d, when it is not nil.
-func (m *Manager) openIfExistsIn(ctx context.Context, d *safefile.Dir, readOnly bool, fn func(*store) error) (found bool, err error) {
-	s, err := m.openIn(ctx, d, &storeOptions{ReadOnly: readOnly})
+	s, err := m.open(ctx, false, readOnly)
 	if errors.Is(err, ErrNoDatabase) {
 		return false, nil
 	}

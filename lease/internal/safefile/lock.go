@@ -64,7 +64,7 @@ func (d *Dir) Lock(ctx context.Context, name string, o LockOptions) (*Lock, erro
 		}
 		switch {
 		case err == nil:
-			h, err := waitLock(ctx, f, o)
+			h, err := waitLock(ctx, f, o.Timeout, o.Shared)
 			if err != nil {
 				f.Close()
 				return nil, err

@@ -24,8 +24,8 @@ const (
 // newReleaseWatch is watchRelease; tests replace it to wait by polling.
 var newReleaseWatch = watchRelease
 
-// waitLock takes the lock on f, shared or exclusive as o says, within
-// o.Timeout; the wait ends early when ctx does. flock(2) needs no write access, so a
+// waitLock takes the lock on f, shared or exclusive, within timeout; the
+// wait ends early when ctx does. flock(2) needs no write access, so a
 // reader on a read-only file system can lock too.
 //
 // A failed try is repeated as soon as the lock file is closed by a
@@ -42,10 +42,10 @@ var newReleaseWatch = watchRelease
 // taken its close is only begun, and the Lock's Unlock waits for it to
 // end: the kernel's close of an inotify instance waits for a grace period
 // (0.1-17 ms measured here), which would otherwise lengthen every hold.
-func waitLock(ctx context.Context, f *os.File, o LockOptions) (*Lock, error) {
+func waitLock(ctx context.Context, f *os.File, timeout time.Duration, shared bool) (*Lock, error) {
 	lk := flock.New(f.Name(), flock.SetFlag(lockFlags))
 	lock := lk.TryLock
-	if o.Shared {
+	if shared {
 		lock = lk.TryRLock
 	}
 	try := func() (bool, error) {
@@ -62,7 +62,7 @@ func waitLock(ctx context.Context, f *os.File, o LockOptions) (*Lock, error) {
 			ok, err = try()
 		}
 		if err == nil && !ok {
-			err = retry(ctx, f, try, w, o.Timeout)
+			err = retry(ctx, f, try, w, timeout)
 		}
 	}
 	h := &Lock{f: f, lk: lk}
