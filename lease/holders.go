@@ -39,11 +39,18 @@ type ProcessHolder struct {
 	// a reused number is not taken for the run's group (TreeProcGroup).
 	PGID  int
 	Start uint64
+	// Confined is the tree's firewall confinement, nil for none. It is
+	// recorded in a bucket of its own beside the holder (see
+	// bucketConfinements).
+	Confined *Confinement
 }
 
 // String names the holder for messages: "cgroup NAME" or "process group N".
 func (h ProcessHolder) String() string {
 	if h.Kind == TreeCgroup {
+		if h.Confined != nil {
+			return "confined cgroup " + h.Cgroup
+		}
 		return "cgroup " + h.Cgroup
 	}
 	return "process group " + strconv.Itoa(h.PGID)
@@ -129,9 +136,10 @@ func holdersOf(tx *bolt.Tx, slug string, gen uint64) (hs []ProcessHolder, void [
 		return nil, nil
 	}
 	prefix := holderKey(slug, "")
-	c := b.Cursor()
+	c, conf := b.Cursor(), tx.Bucket(bucketConfinements)
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if h, ok := decodeHolder(k, v); ok && h.Generation == gen {
+			confinementOf(conf, &h)
 			hs = append(hs, h)
 		} else {
 			void = append(void, bytes.Clone(k))
@@ -140,24 +148,31 @@ func holdersOf(tx *bolt.Tx, slug string, gen uint64) (hs []ProcessHolder, void [
 	return hs, void
 }
 
-// putHolder records h, creating the bucket in a database made before it.
+// putHolder records h and its confinement, creating the buckets in a
+// database made before them.
 func putHolder(tx *bolt.Tx, h ProcessHolder) error {
 	b, err := tx.CreateBucketIfNotExists(bucketHolders)
 	if err != nil {
 		return err
 	}
-	return b.Put(holderKey(h.Slug, h.RunID), encodeHolder(h))
+	if err := b.Put(holderKey(h.Slug, h.RunID), encodeHolder(h)); err != nil {
+		return err
+	}
+	return putConfinement(tx, h)
 }
 
-// deleteHolders removes the entries with these keys.
+// deleteHolders removes the entries with these keys, and their
+// confinements.
 func deleteHolders(tx *bolt.Tx, keys [][]byte) error {
-	b := tx.Bucket(bucketHolders)
-	if b == nil {
-		return nil
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
+	for _, name := range [][]byte{bucketHolders, bucketConfinements} {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -170,6 +185,7 @@ func deleteHolders(tx *bolt.Tx, keys [][]byte) error {
 type holderJoin struct {
 	c    *bolt.Cursor
 	k, v []byte
+	conf *bolt.Bucket // confinements, looked up per entry: few leases have one
 }
 
 func joinHolders(tx *bolt.Tx) *holderJoin {
@@ -177,7 +193,7 @@ func joinHolders(tx *bolt.Tx) *holderJoin {
 	if b == nil {
 		return &holderJoin{}
 	}
-	j := &holderJoin{c: b.Cursor()}
+	j := &holderJoin{c: b.Cursor(), conf: tx.Bucket(bucketConfinements)}
 	j.k, j.v = j.c.First()
 	return j
 }
@@ -193,6 +209,9 @@ func (j *holderJoin) of(slug []byte, fn func(k []byte, h ProcessHolder, ok bool)
 			return
 		case c == 0:
 			h, ok := decodeHolder(j.k, j.v)
+			if ok {
+				confinementOf(j.conf, &h)
+			}
 			fn(j.k, h, ok)
 		}
 		j.k, j.v = j.c.Next()

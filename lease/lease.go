@@ -75,6 +75,7 @@ type Holder struct {
 	ID    string // container ID; for a listener, "socket:INODE"
 	Name  string // container name, without the leading slash; for a listener, "tcp 127.0.0.16:8080"
 	Slug  string // value of the SlugLabel label, "" when absent
+	Owner string // value of the OwnerLabel label (a uid), "" when absent
 	State string // Docker's state: running, exited, created, ...; listening or bound
 	Port  string // one published binding, "HOSTPORT->PORT/PROTO", or a listener's "PORT/PROTO", for reports
 }

@@ -71,6 +71,7 @@ type Manager struct {
 	Warn        func(error)      // receives warnings; nil drops them
 	Now         func() time.Time // nil means time.Now
 	Command     string           // names the command in the audit log and lock record
+	Shared      string           // the shared place of several users' databases ("" for none; see DefaultSharedDir)
 }
 
 func (m *Manager) now() time.Time {
@@ -90,11 +91,11 @@ func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, erro
 	return m.openIn(ctx, nil, &storeOptions{Create: create, ReadOnly: readOnly})
 }
 
-// openIn opens the database with o (its LockTimeout, Command and Trees
-// the Manager's), in d when it is not nil.
+// openIn opens the database with o (its LockTimeout, Command, Trees and
+// Shared the Manager's), in d when it is not nil.
 func (m *Manager) openIn(ctx context.Context, d *safefile.Dir, o *storeOptions) (*store, error) {
 	opts := *o
-	opts.LockTimeout, opts.Command, opts.Trees, opts.Dir = m.LockTimeout, m.Command, m.Trees, d
+	opts.LockTimeout, opts.Command, opts.Trees, opts.Shared, opts.Dir = m.LockTimeout, m.Command, m.Trees, m.Shared, d
 	return openStoreCtx(ctx, m.Path, &opts)
 }
 

@@ -76,7 +76,17 @@ func (m *Manager) acquireOnce(ctx context.Context, slug string) (AcquireResult, 
 		defer d.Close()
 	}
 	res, done, err := m.look(ctx, d, slug, abandon, answered)
-	if done || err != nil {
+	switch {
+	case done && errors.Is(err, ErrNotFound):
+		// The renewal removed the lease (another database took its alias
+		// over): a new lease after all, asked for again, as the question
+		// was abandoned.
+		a, err := m.take(ctx, ifNoEngine)
+		if err == nil {
+			crashPoint("after-inventory")
+		}
+		return m.decide(ctx, d, slug, a, err)
+	case done || err != nil:
 		return res, err
 	}
 	q := <-answered
@@ -94,7 +104,8 @@ type asked struct {
 
 // look looks for slug's lease in d (nil when the directory is missing,
 // so that there is none) under the exclusive lock. A lease found is
-// renewed there, after abandon; without one, a new lease is decided
+// renewed there, after abandon (ErrNotFound, done, when the renewal
+// removed it instead: see store.Acquire); without one, a new lease is decided
 // there if the question has been answered by then (as in a burst, where
 // the lock is waited for), else the look ends, not done, and the
 // decision opens the database again once Docker has answered: the lock

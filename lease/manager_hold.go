@@ -27,6 +27,28 @@ func (m *Manager) Hold(ctx context.Context, h ProcessHolder, made, keep bool) er
 	return err
 }
 
+// Unconfine removes the record of the confinement of slug's holder runID,
+// in a transaction of its own, and returns the holder as it was, so that
+// the caller removes its rules next: a crash between the two leaves rules
+// without a record (still refusing), never a record that gc would install
+// again. The holder stays a holder of the lease. gen 0 matches any
+// generation. ErrNotFound when there is no such confined holder;
+// ErrGenerationMismatch when the lease is of another generation.
+func (m *Manager) Unconfine(ctx context.Context, slug string, gen uint64, runID string) (ProcessHolder, error) {
+	if err := ValidateSlug(slug); err != nil {
+		return ProcessHolder{}, err
+	}
+	var h ProcessHolder
+	found, err := m.openIfExists(ctx, false, func(s *store) (err error) {
+		h, err = s.unconfine(slug, gen, runID)
+		return err
+	})
+	if !found && err == nil {
+		err = fmt.Errorf("%w for %s", ErrNotFound, slug)
+	}
+	return h, err
+}
+
 // EndRun removes the holder runID of slug's lease, in a transaction of
 // its own, and in the same one releases the lease when a run made it for
 // itself (see Hold), it is still generation gen, and no other recorded

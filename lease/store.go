@@ -57,6 +57,9 @@ type storeOptions struct {
 	// Command names the command in the audit log and in the lock file's
 	// record of its holder ("acquire", "gc", ...).
 	Command string
+	// Shared is the shared place's directory ("" for none; see
+	// Manager.Shared).
+	Shared string
 	// Dir is the database's directory, opened already by OpenDir on the
 	// path's directory: the open walks nothing and leaves Dir open, so
 	// that the opens of one decision walk the path once. Nil walks it.
@@ -87,6 +90,8 @@ type store struct {
 	ro      bool
 	command string
 	trees   Trees // tells which recorded process trees live; nil: all do
+	shared  string
+	timeout time.Duration
 }
 
 // openStore locks path's lock file (path + ".lock") and opens the database at
@@ -125,7 +130,7 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 		}
 		defer d.Close()
 	}
-	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command, trees: o.Trees}
+	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command, trees: o.Trees, shared: o.Shared, timeout: o.LockTimeout}
 	vet := func() error { // a database found without a lock file
 		v := &store{path: path, ro: true}
 		err := v.open(d, base, storeOptions{ReadOnly: true, LockTimeout: o.LockTimeout})

@@ -22,6 +22,8 @@ type acquireRequest struct {
 	// ErrNotFound without writing anything, so a caller can renew without
 	// asking the inventory first.
 	RenewOnly bool
+
+	claims *claimSet // the shared place's claims, nil when there is none
 }
 
 // Outcome says how Acquire satisfied a request.
@@ -40,17 +42,40 @@ type AcquireResult struct {
 // on, or leases the lowest pool alias that is neither leased nor held. It
 // is one transaction. It returns ErrExhausted when no alias is free, and
 // ErrNotFound for a RenewOnly request of a slug without a lease.
+//
+// With a shared place, the place is locked beside the database (always
+// after it) for the whole transaction: aliases other databases claim are
+// neither picked nor adopted, and the lease's claim is written before
+// the commit, so no lease is ever committed unclaimed.
 func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 	var res AcquireResult
 	idx := &holderIndex{}
+	at := instant{wall: req.Now}
 	if req.Snapshot != nil {
-		idx = indexHolders(req.Snapshot.Holders)
+		idx, at = indexHolders(req.Snapshot.Holders), req.Snapshot.instant()
 	}
-	err := s.update(func(tx *bolt.Tx) error {
+	p, err := s.place()
+	if err != nil {
+		return res, err
+	}
+	defer p.Close()
+	observe := req.Snapshot != nil && req.Snapshot.Containers == Listed
+	req.claims = newClaimSet(p, idx, at, req.Grace, observe)
+	err = s.update(func(tx *bolt.Tx) error {
+		// The observation counted first, as sweep counts it: the claims
+		// are then judged with it.
+		if _, err := req.claims.observeAll(tx); err != nil {
+			return err
+		}
 		var err error
-		res, err = s.acquire(tx, req, idx)
-		return err
+		if res, err = s.acquire(tx, req, idx); err != nil {
+			return err
+		}
+		return req.claims.dropOrphans(tx)
 	})
+	if err == nil && res.Outcome == outcomeSuperseded {
+		return AcquireResult{}, fmt.Errorf("%w for %s: another database took its alias %s over", ErrNotFound, req.Slug, res.Lease.Alias)
+	}
 	return res, err
 }
 
@@ -61,7 +86,21 @@ func (s *store) acquire(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (Acqu
 	case err != nil:
 		return AcquireResult{}, err
 	case found:
-		return s.renew(tx, l, req.Now)
+		now := l
+		now.RenewedAt = req.Now.UTC()
+		superseded, err := req.claims.renewed(tx, now)
+		if err != nil || !superseded {
+			if err != nil {
+				return AcquireResult{}, err
+			}
+			return s.renew(tx, l, req.Now)
+		}
+		if err := s.reclaim(tx, req.Now, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonClaimedElsewhere}); err != nil {
+			return AcquireResult{}, err
+		}
+		if req.RenewOnly {
+			return AcquireResult{Lease: l, Outcome: outcomeSuperseded}, nil
+		}
 	case req.RenewOnly:
 		return AcquireResult{}, fmt.Errorf("%w for %s", ErrNotFound, req.Slug)
 	}
@@ -84,6 +123,9 @@ func (s *store) acquire(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (Acqu
 	res.Lease = Lease{Slug: req.Slug, Alias: alias, Generation: gen, AcquiredAt: now, RenewedAt: now}
 	res.Outcome = outcome
 	if err := putLease(tx, res.Lease); err != nil {
+		return res, err
+	}
+	if err := req.claims.claimNew(res.Lease); err != nil {
 		return res, err
 	}
 	kind := EventAcquire
@@ -123,8 +165,8 @@ func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.A
 	// Adoption and reclaim need the inventory's answer: without it
 	// (Docker off, nothing there) only what is held is skipped.
 	if snap := req.Snapshot; snap != nil && snap.Containers == Listed {
-		isLeased := func(a netip.Addr) bool { return aliases.Get(aliasKey(a)) != nil }
-		if a, ok := adoptable(req.Slug, snap.Holders, req.Pool, isLeased); ok {
+		isLeased := func(a netip.Addr) bool { return aliases.Get(aliasKey(a)) != nil || req.claims.taken(tx, a) }
+		if a, ok := adoptable(req.Slug, ownersOnly(snap.Holders), req.Pool, isLeased); ok {
 			return a, OutcomeAdopted, nil, nil
 		}
 		if !noneStale(tx, snap.TakenAt, req.Grace) { // else no record need be read
@@ -134,9 +176,13 @@ func (s *store) pick(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (netip.A
 			}
 		}
 	}
-	a, free := lowestFree(req.Pool, aliasIndex(aliases), idx.holds)
+	held := idx.holds
+	if req.claims != nil {
+		held = func(a netip.Addr) bool { return idx.holds(a) || req.claims.taken(tx, a) }
+	}
+	a, free := lowestFree(req.Pool, aliasIndex(aliases), held)
 	switch {
-	case stale != nil && (!free || stale.Alias.Less(a)):
+	case stale != nil && (!free || stale.Alias.Less(a)) && !req.claims.taken(tx, stale.Alias):
 		return stale.Alias, OutcomeNew, stale, nil
 	case free:
 		return a, OutcomeNew, nil, nil
@@ -161,4 +207,6 @@ const (
 	OutcomeNew     Outcome = "new"     // a new lease on the lowest free alias
 	OutcomeRenewed Outcome = "renewed" // the slug's existing lease, renewed
 	OutcomeAdopted Outcome = "adopted" // a new lease on the alias its labelled container already uses
+
+	outcomeSuperseded Outcome = "superseded" // a renewal that found its alias taken over: the lease removed
 )

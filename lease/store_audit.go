@@ -28,6 +28,11 @@ const (
 	EventRelease EventKind = "release"
 	EventReclaim EventKind = "reclaim" // a stale lease removed by gc or acquire
 	EventRecover EventKind = "recover" // a lease rebuilt from Docker
+	// EventConfine records a process tree confined to the lease's alias
+	// (a holder recorded with a Confinement), EventUnconfine one whose
+	// confinement was lifted on purpose (Manager.Unconfine).
+	EventConfine   EventKind = "confine"
+	EventUnconfine EventKind = "unconfine"
 )
 
 // Event is one entry of the audit log, written in the same transaction

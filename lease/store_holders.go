@@ -26,8 +26,38 @@ func (s *store) addHolder(h ProcessHolder, made, keep bool) error {
 				return err
 			}
 		}
-		return putHolder(tx, h)
+		if err := putHolder(tx, h); err != nil || h.Confined == nil {
+			return err
+		}
+		return s.logEvent(tx, time.Now(), EventConfine, l, "")
 	})
+}
+
+// unconfine removes the confinement record of slug's holder runID and
+// returns the holder as it was; ErrNotFound when the lease of generation
+// gen has no such confined holder.
+func (s *store) unconfine(slug string, gen uint64, runID string) (h ProcessHolder, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		l, err := leaseOf(tx, slug, gen)
+		if err != nil {
+			return err
+		}
+		for _, p := range l.Processes {
+			if p.RunID == runID && p.Confined != nil {
+				h = p
+			}
+		}
+		if h.Confined == nil {
+			return fmt.Errorf("%w: no confinement %s of %s", ErrNotFound, runID, slug)
+		}
+		unconfined := h
+		unconfined.Confined = nil
+		if err := putConfinement(tx, unconfined); err != nil {
+			return err
+		}
+		return s.logEvent(tx, time.Now(), EventUnconfine, l, "")
+	})
+	return h, err
 }
 
 // endRun removes the holder runID of slug's lease, and releases the lease
@@ -51,6 +81,9 @@ func (s *store) endRun(slug string, gen uint64, runID string) (released bool, er
 		released = true
 		return s.logEvent(tx, time.Now(), EventRelease, l, "")
 	})
+	if released && err == nil {
+		err = s.unclaimGeneration(slug, gen)
+	}
 	return released, err
 }
 

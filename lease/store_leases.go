@@ -68,6 +68,9 @@ func (s *store) release(slug string, generation uint64, reason Reason) (Lease, e
 		}
 		return s.logEvent(tx, time.Now(), EventRelease, l, reason)
 	})
+	if err == nil {
+		err = s.unclaim(l)
+	}
 	return l, err
 }
 
@@ -106,6 +109,9 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 			}
 			return nil
 		})
+	}
+	if err == nil && !dryRun && !s.ro {
+		err = s.syncClaims(snap, grace)
 	}
 	slices.SortFunc(stale, func(a, b Decision) int { return byAlias(a.Lease, b.Lease) })
 	return stale, err

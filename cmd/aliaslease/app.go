@@ -58,8 +58,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			acquireCommand(), releaseCommand(), listCommand(), inspectCommand(), gcCommand(), poolCommand(),
 			doctorCommand(), logCommand(), runCommand(), recoverCommand(), completionCommand(),
-			metricsCommand(), cleanupCommand(),
-			verifyCommand(),
+			metricsCommand(), cleanupCommand(), shareCommand(),
+			verifyCommand(), confineCommand(),
 			probeCommand(),
 			completeCommand(), genDocsCommand(),
 		},

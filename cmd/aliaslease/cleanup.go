@@ -36,6 +36,13 @@ func cleanup(c *cli.Context, args *cleanupArgs) error {
 	for _, p := range paths {
 		fmt.Fprintf(c.App.Writer, "%s leftover %s\n", verb, escape(p))
 	}
+	claims, err := m.SharedLeftovers(c.Context, args.dryRun)
+	if err != nil {
+		return err
+	}
+	for _, p := range claims {
+		fmt.Fprintf(c.App.Writer, "%s shared-place entry %s\n", verb, escape(p))
+	}
 	done, errs := confine.Cleanup(args.dryRun, cleanupMinAge)
 	for _, g := range done.Groups {
 		fmt.Fprintf(c.App.Writer, "%s cgroup %s\n", verb, escape(g))
@@ -57,12 +64,15 @@ func cleanupCommand() *cli.Command {
 	var args cleanupArgs
 	return &cli.Command{
 		Name:  "cleanup",
-		Usage: "remove what aliaslease made outside its database that nothing uses: empty run cgroups, rules of cgroups gone or empty, the database's leftovers",
+		Usage: "remove what aliaslease made outside its database that nothing uses: empty run cgroups, rules of cgroups gone (or its own, empty), the database's leftovers",
 		UsageText: "aliaslease cleanup [--dry-run]\n\n" +
 			"Removes the leftovers of interrupted database creations (under the lock, never the lock\n" +
 			"file), the empty cgroups of runs (at least a minute old: a starting run's is empty until\n" +
-			"its command starts), and the firewall rules of cgroups that are gone or empty; never\n" +
-			"a populated cgroup's rules. For uninstalling, and after a lost database.",
+			"its command starts), and the firewall rules of cgroups that are gone or, of aliaslease's own,\n" +
+			"empty; never a populated cgroup's rules, nor those of a cgroup someone else made that still\n" +
+			"exists (confine --cgroup); and the shared place's claims of databases that are gone\n" +
+			"(this user's, or every user's as root; as root also entries that are not regular files).\n" +
+			"For uninstalling, and after a lost database.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Destination: &args.dryRun, Usage: "print what would be removed; remove nothing"},
 		},

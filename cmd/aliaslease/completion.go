@@ -90,7 +90,7 @@ func candidates(app *cli.App, before []string, cur string) []string {
 		return commandNames(cmds)
 	case cmd.Name == "completion" && positional == 0:
 		return []string{"bash", "fish", "zsh"}
-	case (cmd.Name == "acquire" || cmd.Name == "release" || cmd.Name == "run" || cmd.Name == "verify") && positional == 0:
+	case (cmd.Name == "acquire" || cmd.Name == "release" || cmd.Name == "run" || cmd.Name == "verify" || cmd.Name == "confine") && positional == 0:
 		return databaseSlugs(global)
 	}
 	return nil

@@ -33,6 +33,7 @@ func doctorCmd(c *cli.Context, args *doctorArgs) error {
 		Interface:  netif.System{Stdin: os.Stdin, Stderr: c.App.ErrWriter},
 		StuckAfter: 30 * time.Second,
 		Trees:      treesHere(),
+		Firewall:   hostConfinements{},
 	})
 	if args.json {
 		if err := writeJSON(c.App.Writer, r); err != nil {
@@ -84,14 +85,9 @@ func printReport(w io.Writer, r *doctor.Report) {
 	} else {
 		fmt.Fprintf(tw, "pool\t%s: %d aliases; leases unknown (the database was not read)\n", p.Spec, p.Size)
 	}
-	up := 0
-	for _, a := range r.Interface {
-		if a.Up {
-			up++
-		}
-	}
-	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", up, len(r.Interface))
+	fmt.Fprintf(tw, "interface\t%d of %d checked pool aliases usable\n", usable(r.Interface), len(r.Interface))
 	printIsolation(tw, r.Isolation)
+	fmt.Fprintf(tw, "shared\t%s: %s (%s)\n", escape(r.Shared.Path), r.Shared.State, escape(r.Shared.Note))
 	tw.Flush()
 	if p.Outside > 0 {
 		fmt.Fprintf(w, "note: %d lease(s) hold aliases outside the pool; they are kept and renewed until released\n", p.Outside)
@@ -108,6 +104,17 @@ func printReport(w io.Writer, r *doctor.Report) {
 	for _, pr := range r.Problems {
 		fmt.Fprintf(w, "- %s: %s\n  hint: %s\n", pr.Kind, escape(pr.Detail), escape(pr.Hint))
 	}
+}
+
+// usable counts the aliases up on the interface.
+func usable(as []doctor.Alias) int {
+	up := 0
+	for _, a := range as {
+		if a.Up {
+			up++
+		}
+	}
+	return up
 }
 
 // printVacant says of each lease observations found vacant since when,
@@ -134,6 +141,10 @@ func printIsolation(w io.Writer, iso doctor.Isolation) {
 	fmt.Fprintf(w, "isolation\t%s\n", iso.Enforced)
 	unverified := 0
 	for _, l := range iso.Leases {
+		if l.Isolation == "confined" && l.VerifiedAt == nil {
+			fmt.Fprintf(w, "isolation: %s on %s: confined\n", escape(l.Slug), l.Alias)
+			continue
+		}
 		if l.VerifiedAt == nil {
 			unverified++
 			continue

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/aliaslease/aliaslease/internal/confine"
@@ -25,12 +27,16 @@ func gc(c *cli.Context, args *gcArgs) error {
 		return err
 	}
 	m.Verbose = args.verbose
+	if t, ok := m.Trees.(*confine.Trees); ok {
+		t.Repair = !args.dryRun // under the lock: restore the rules of live confined trees
+	}
 	ds, err := m.GC(c.Context, args.dryRun)
 	if err != nil {
 		return err
 	}
 	if !args.dryRun {
 		pruneGroups(c)
+		removeGoneRules(c)
 	}
 	if args.json {
 		now := time.Now()
@@ -79,5 +85,16 @@ func pruneGroups(c *cli.Context) {
 	}
 	if _, err := root.Prune(orphanAge); err != nil {
 		say(c.App.ErrWriter, "warning", "removing empty cgroups of runs: %v", err)
+	}
+}
+
+// removeGoneRules removes the firewall rules of cgroups that are gone (a
+// wrapper killed between installing its rules and recording them; rules
+// whose record went first). Without root or nftables there are none of
+// aliaslease's to see.
+func removeGoneRules(c *cli.Context) {
+	_, err := confine.RemoveGone(confine.HostFirewall())
+	if err != nil && !errors.Is(err, fs.ErrPermission) && !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, confine.ErrNoCgroup) {
+		say(c.App.ErrWriter, "warning", "removing the firewall rules of cgroups that are gone: %v", err)
 	}
 }

@@ -32,6 +32,9 @@ type rowCells struct {
 	now        time.Time      // what SEEN and VACANT count from
 	holders    []lease.Holder // HOLDERS: their names in text, grouped by container in JSON
 	isolation  string         // ISOLATION (isolationOf); "-" for a foreign alias
+	// confined are the lease's live confined trees (liveConfinements):
+	// what they allow is the Allows field, and the holder names say it.
+	confined []lease.ProcessHolder
 }
 
 // row decides what list says of d at now.
@@ -40,7 +43,8 @@ func row(d lease.Decision, now time.Time) rowCells {
 	// one alias serves the table, the JSON and the order.
 	r := rowCells{slugText: "-", alias: d.Alias, state: string(d.State), reason: string(d.Reason), holders: d.Holders, now: now, isolation: "-"}
 	if d.Lease.Slug != "" {
-		r.isolation = isolationOf(d.Lease)
+		r.isolation, r.confined = isolationOf(d), liveConfinements(d)
+		r.holders = namedConfined(r.holders, r.confined)
 		r.leased, r.slug, r.slugText = true, d.Lease.Slug, escape(d.Lease.Slug)
 		r.age = now.Sub(d.Lease.RenewedAt)
 		r.generation, r.acquiredAt, r.renewedAt = d.Lease.Generation, d.Lease.AcquiredAt, d.Lease.RenewedAt
@@ -77,7 +81,7 @@ func (r *rowCells) holderNames() string { return holderNames(r.holders) }
 func (r *rowCells) fields() listRow {
 	f := listRow{Slug: r.slugText, Alias: r.alias.String(), State: r.state, Age: string(r.appendAge(nil)),
 		Seen: string(r.appendSince(nil, r.heldAt)), Vacant: string(r.appendSince(nil, r.vacant)), Holders: r.holderNames(),
-		Isolation: r.isolation, Reason: r.reason}
+		Isolation: r.isolation, Allows: allowsText(r.confined), Reason: r.reason}
 	if r.leased {
 		f.Generation = generation(r.generation)
 		f.AcquiredAt, f.RenewedAt, f.HeldAt, f.VacantSince = optTime(r.acquiredAt), optTime(r.renewedAt), optTime(r.heldAt), optTime(r.vacant)
@@ -142,7 +146,7 @@ func (r *rowCells) object(withHolders bool) object {
 			vacant := r.vacant.UTC()
 			o.VacantSince = &vacant
 		}
-		o.Isolation = r.isolation
+		o.Isolation, o.Confinements = r.isolation, confinementObjects(r.confined)
 	}
 	if withHolders {
 		hs := holderObjects(r.holders)
@@ -163,6 +167,7 @@ type listRow struct {
 	Vacant      string     `json:"vacant"`
 	Holders     string     `json:"holders"`
 	Isolation   string     `json:"isolation"`
+	Allows      string     `json:"allows"`
 	Generation  generation `json:"generation"`
 	AcquiredAt  *when      `json:"acquired_at"`
 	RenewedAt   *when      `json:"renewed_at"`

@@ -60,7 +60,7 @@ func countPool(pool lease.Pool, ds []lease.Decision) poolCounts {
 		}
 		c.leased++
 		c.states[d.State]++
-		c.isolation[isolationOf(d.Lease)]++
+		c.isolation[isolationOf(d)]++
 	}
 	return c
 }
@@ -83,7 +83,7 @@ func writeMetrics(w io.Writer, c poolCounts) error {
 	}
 	family("aliaslease_foreign_aliases", "Pool aliases that something holds without a lease.")
 	fmt.Fprintf(&b, "aliaslease_foreign_aliases %d\n", c.foreign)
-	family("aliaslease_leases_by_isolation", "Leases by isolation outcome (verify's last verdict for the lease).")
+	family("aliaslease_leases_by_isolation", "Leases by isolation outcome (confined while a confined tree of the lease lives; else verify's last verdict).")
 	for _, s := range isolationStates {
 		fmt.Fprintf(&b, "aliaslease_leases_by_isolation{isolation=%q} %d\n", s, c.isolation[s])
 	}

@@ -28,8 +28,11 @@ type object struct {
 	HeldAt      *time.Time `json:"held_at,omitempty"`
 	VacantSince *time.Time `json:"vacant_since,omitempty"`
 	Isolation   string     `json:"isolation,omitempty"` // list: see isolationOf
-	Holders     *[]holder  `json:"holders,omitempty"`
-	Reason      string     `json:"reason,omitempty"`
+	// Confinements are the lease's confined live trees (list, inspect);
+	// left out when none.
+	Confinements []confinementObject `json:"confinements,omitempty"`
+	Holders      *[]holder           `json:"holders,omitempty"`
+	Reason       string              `json:"reason,omitempty"`
 }
 
 // holder is one container (or listener, or process tree) holding an

@@ -118,8 +118,9 @@ func releaseCommand() *cli.Command {
 		UsageText: "aliaslease release [--json] [--generation N] [--force [--kill-after DURATION]] SLUG...\n\n" +
 			"Several SLUGs are released each in turn; the exit status is the first failure's, and\n" +
 			"--json prints an array of their objects (one SLUG: one object).\n\n" +
-			"A lease that a running command's process tree holds (aliaslease run) is not released:\n" +
-			"exit 2, naming the trees. --force ends them first (SIGTERM, then SIGKILL after --kill-after).\n\n" +
+			"A lease that a running command's process tree holds (aliaslease run), or a cgroup confined\n" +
+			"to it (aliaslease confine), is not released: exit 2, naming the trees. --force ends them first\n" +
+			"(SIGTERM, then SIGKILL after --kill-after), then removes their firewall rules.\n\n" +
 			"EXAMPLE:\n   aliaslease release --generation 42 bottle-7   # only if still the lease acquire returned",
 		Flags: []cli.Flag{
 			jsonFlag(&args.json),

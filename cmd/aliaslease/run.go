@@ -42,7 +42,8 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	cmd.Env = append(os.Environ(),
 		"ALIASLEASE_SLUG="+slug,
 		"ALIASLEASE_ALIAS="+res.Lease.Alias.String(),
-		"ALIASLEASE_GENERATION="+strconv.FormatUint(gen, 10))
+		"ALIASLEASE_GENERATION="+strconv.FormatUint(gen, 10),
+		"ALIASLEASE_OWNER="+strconv.Itoa(os.Geteuid())) // for the owner label (lease.OwnerLabel)
 	dieWithParent(cmd)
 	// From here on signals are the command's: forwarded to its tree, never
 	// a reason to stop waiting for it. The forwarder listens before the
@@ -141,7 +142,7 @@ func runCommand() *cli.Command {
 		Usage:     "acquire SLUG, run COMMAND with ALIASLEASE_ALIAS set, release when it ends",
 		ArgsUsage: "SLUG -- COMMAND [ARGS...]",
 		UsageText: "aliaslease run [--keep] [--kill-after DURATION] [--wait DURATION] [--grace DURATION] [--no-ifup] SLUG -- COMMAND [ARGS...]\n\n" +
-			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS and ALIASLEASE_GENERATION in its environment.\n" +
+			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS, ALIASLEASE_GENERATION and ALIASLEASE_OWNER in its environment.\n" +
 			"It runs in a process tree of its own (a cgroup on Linux as root or in a delegated subtree,\n" +
 			"else a process group), and the lease is held while any process of that tree lives, so it\n" +
 			"is never reclaimed under a descendant. Signals go to the whole tree (SIGINT only when stdin\n" +

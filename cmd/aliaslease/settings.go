@@ -92,15 +92,15 @@ func manager(c *cli.Context) (*lease.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	warn := func(err error) { say(c.App.ErrWriter, "warning", "%v", err) }
 	m := &lease.Manager{
 		Path:        st.db,
 		Pool:        st.pool,
 		LockTimeout: st.lockTimeout,
 		Command:     c.Command.FullName(),
-		Trees:       &confine.Trees{},
-		Warn: func(err error) {
-			say(c.App.ErrWriter, "warning", "%v", err)
-		},
+		Trees:       &confine.Trees{Warn: warn},
+		Warn:        warn,
+		Shared:      sharedDir(),
 	}
 	switch st.docker {
 	case "off":

@@ -12,6 +12,7 @@ type Root struct {
 
 	level uint32 // depth of Dir below the cgroup2 root
 	path  string // Dir as /proc/PID/cgroup names it ("/aliaslease")
+	mroot string // the cgroup at Mount as /proc/PID/cgroup names it ("/")
 }
 
 // subtreeName is the directory of aliaslease's subtree.

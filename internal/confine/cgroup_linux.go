@@ -47,6 +47,7 @@ func Find() (Root, error) {
 	rel, _ := filepath.Rel(m.point, r.Dir)
 	r.path = filepath.Join(m.root, rel)
 	r.level = depth(r.path)
+	r.mroot = m.root
 	return r, nil
 }
 

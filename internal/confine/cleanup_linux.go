@@ -20,8 +20,10 @@ type Cleaned struct {
 // least minAge old (a run's cgroup is empty from New until its command
 // starts: the age keeps it), and the confinements whose cgroup is gone or
 // empty. A populated cgroup and its rules are never touched. It judges a
-// confinement by the cgroups of aliaslease's subtree, where every
-// confinement's cgroup is. The errors say which part could not be done
+// confinement by the cgroups of aliaslease's subtree, and one whose cgroup
+// is not there by its id wherever it is (cgroupState): such a cgroup is
+// someone else's (confine --cgroup), and keeps its rules, as its holder
+// keeps its lease, as long as it exists. The errors say which part could not be done
 // (no cgroup v2, not root for the firewall); the rest is done anyway.
 func Cleanup(dryRun bool, minAge time.Duration) (Cleaned, []error) {
 	var out Cleaned
@@ -55,7 +57,15 @@ func Cleanup(dryRun bool, minAge time.Duration) (Cleaned, []error) {
 		return out, append(errs, err)
 	}
 	for _, c := range confs {
-		if populated[c.CgroupID] {
+		keep, ours := populated[c.CgroupID]
+		if !ours { // someone else's cgroup (confine --cgroup) keeps its rules while it exists
+			keep, _, err = cgroupState(root.Mount, c.CgroupID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if keep {
 			continue
 		}
 		if !dryRun {

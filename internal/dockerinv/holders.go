@@ -256,7 +256,7 @@ func (c *call) holder(s summary, mode, ip, port string) (lease.Holder, error) {
 	if err != nil {
 		return lease.Holder{}, fmt.Errorf("binding %s: %w", quote(port), err)
 	}
-	return lease.Holder{Alias: a, ID: s.ID, Name: name(s), Slug: s.Labels[lease.SlugLabel], State: s.State, Port: port}, nil
+	return lease.Holder{Alias: a, ID: s.ID, Name: name(s), Slug: s.Labels[lease.SlugLabel], Owner: s.Labels[lease.OwnerLabel], State: s.State, Port: port}, nil
 }
 
 // validID says whether id can name a container in a request path.

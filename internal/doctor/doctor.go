@@ -31,6 +31,8 @@ type Config struct {
 	StuckAfter time.Duration
 	// Trees is how run holds process trees here; nil leaves it out.
 	Trees *Trees
+	// Firewall reads the confinements in force; nil leaves them out.
+	Firewall Firewall
 }
 
 // Report is the health report. Its JSON form is what doctor --json prints.
@@ -49,6 +51,8 @@ type Report struct {
 	Isolation Isolation `json:"isolation"`
 	// Warnings are worth knowing but do not make the report unhealthy.
 	Warnings []Problem `json:"warnings"`
+	// Shared is the shared place of several users' databases.
+	Shared Shared `json:"shared"`
 	// Trees is how run holds its command's process tree here.
 	Trees   *Trees    `json:"process_trees,omitempty"`
 	Checked time.Time `json:"checked_at"`
@@ -143,9 +147,12 @@ func Run(ctx context.Context, cfg Config) *Report {
 	leases := r.database(ctx, cfg)
 	decisions := r.docker(ctx, cfg, leases)
 	r.pool(cfg, decisions)
-	r.isolation(decisions)
+	confined := liveConfined(cfg, decisions)
+	r.isolation(decisions, confined)
+	r.confinements(ctx, cfg, decisions, confined)
 	r.iface(ctx, cfg)
 	r.trees(cfg)
+	r.shared(ctx, cfg)
 	return r
 }
 

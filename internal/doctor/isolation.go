@@ -39,14 +39,14 @@ func enforcement(goos string) string {
 
 // isolation records each lease's isolation, and warns of a lease verify
 // found leaky or cut-off.
-func (r *Report) isolation(decisions []lease.Decision) {
+func (r *Report) isolation(decisions []lease.Decision, confined map[string][]lease.ProcessHolder) {
 	r.Isolation = Isolation{Platform: runtime.GOOS, Enforced: enforcement(runtime.GOOS), Leases: []LeaseIsolation{}}
 	for _, d := range decisions {
 		l := d.Lease
 		if l.Slug == "" {
 			continue
 		}
-		li := LeaseIsolation{Slug: l.Slug, Alias: l.Alias.String(), Isolation: l.Isolation.Status()}
+		li := LeaseIsolation{Slug: l.Slug, Alias: l.Alias.String(), Isolation: IsolationOf(l, confined[l.Slug])}
 		if !l.Isolation.At.IsZero() {
 			at := l.Isolation.At
 			li.VerifiedAt = &at

@@ -24,7 +24,7 @@ func TestReportIsolation(t *testing.T) {
 	ds := []lease.Decision{mk("a", lease.VerdictIsolated), mk("bb", lease.VerdictLeaky), mk("ccc", lease.VerdictCutOff), mk("dddd", ""),
 		{Alias: netip.MustParseAddr("127.0.0.30"), State: lease.Foreign}}
 	var r Report
-	r.isolation(ds)
+	r.isolation(ds, nil)
 	want := map[string]string{"a": "verified", "bb": "leaky", "ccc": "cut-off", "dddd": "unverified"}
 	if len(r.Isolation.Leases) != len(want) {
 		t.Fatalf("isolation leases = %+v, want %d", r.Isolation.Leases, len(want))

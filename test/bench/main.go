@@ -14,6 +14,7 @@
 //	burst  N concurrent acquires against N concurrent floors (-burst-n)
 //	gc     gc with 1,000 leases and 60 containers against the floor
 //	big    acquire, list and gc at 65,000 leases against 16 leases
+//	share  acquire with and without a shared place ("aliaslease share")
 //	go     the library's Go benchmarks (go test -bench ./lease)
 package main
 
@@ -54,7 +55,7 @@ var (
 	seed         = flag.Int64("seed", 1, "seed of the shuffles")
 )
 
-var allParts = []string{"cli", "floor", "burst", "gc", "big", "go"}
+var allParts = []string{"cli", "floor", "burst", "gc", "big", "share", "go"}
 
 var (
 	tmpDir   string // the bench's scratch directory, on disk (os.TempDir)
@@ -144,7 +145,7 @@ func main() {
 		os.Exit(130)
 	}()
 
-	docker := want["cli"] || want["floor"] || want["burst"] || want["gc"] || want["big"]
+	docker := want["cli"] || want["floor"] || want["burst"] || want["gc"] || want["big"] || want["share"]
 	if docker {
 		logf("building aliaslease, the floor program and the bundle image")
 		bin = *binFlag
@@ -184,6 +185,9 @@ func main() {
 	}
 	if want["gc"] {
 		tasks = append(tasks, task{*gcK, "gc", func() { parts["gc"] = gcPart(*gcK) }})
+	}
+	if want["share"] {
+		tasks = append(tasks, task{*burstK, "share", func() { parts["share"] = sharePart(*burstK) }})
 	}
 	var bigRuns []bigRun
 	if want["big"] {

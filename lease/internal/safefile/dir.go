@@ -43,12 +43,12 @@ type Info struct {
 	dev, ino uint64
 	mode     uint32
 	nlink    uint64
-	uid      uint32
+	uid, gid uint32
 	size     int64
 }
 
 func toInfo(st *unix.Stat_t) Info {
-	return Info{dev: uint64(st.Dev), ino: uint64(st.Ino), mode: uint32(st.Mode), nlink: uint64(st.Nlink), uid: st.Uid, size: st.Size}
+	return Info{dev: uint64(st.Dev), ino: uint64(st.Ino), mode: uint32(st.Mode), nlink: uint64(st.Nlink), uid: st.Uid, gid: st.Gid, size: st.Size}
 }
 
 // Fstat is the Info of the open file fd.
@@ -171,6 +171,7 @@ type walker struct {
 	info   Info   // its stat
 	unsafe error  // why it may not be walked through, if it may not
 	create bool
+	mode   uint32 // of the directories it makes; zero means 0700
 	links  int
 }
 
@@ -238,7 +239,7 @@ func (w *walker) step(name string) (link string, err error) {
 	fd, err := unix.Openat(w.fd, name, dirFlags, 0)
 	made := false
 	if errors.Is(err, unix.ENOENT) && w.create && name != ".." {
-		merr := unix.Mkdirat(w.fd, name, 0o700)
+		merr := unix.Mkdirat(w.fd, name, w.dirMode())
 		if merr != nil && !errors.Is(merr, unix.EEXIST) {
 			return "", &fs.PathError{Op: "mkdir", Path: path, Err: merr}
 		}
@@ -255,7 +256,7 @@ func (w *walker) step(name string) (link string, err error) {
 		// 0700 whatever the umask; and the new entry synced in its parent,
 		// so that a power cut cannot lose the directory, and the database
 		// in it, after a command confirmed a lease.
-		if err := fixMode(fd); err != nil {
+		if err := fixMode(fd, w.dirMode()); err != nil {
 			unix.Close(fd)
 			return "", &fs.PathError{Op: "chmod", Path: path, Err: err}
 		}
@@ -267,19 +268,28 @@ func (w *walker) step(name string) (link string, err error) {
 	return "", w.moveTo(fd, path)
 }
 
-// fixMode gives a directory this process just made mode 0700 whatever the
-// umask. It only ever adds owner bits to a directory of this user with no
-// group or other bits: one that a racer swapped in is never loosened,
-// never tightened, and never another user's.
-func fixMode(fd int) error {
+// dirMode is the mode of the directories the walk makes.
+func (w *walker) dirMode() uint32 {
+	if w.mode == 0 {
+		return 0o700
+	}
+	return w.mode
+}
+
+// fixMode gives a directory this process just made mode (0700 for a
+// database's) whatever the umask. It only ever adds bits of mode to a
+// directory of this user that has no others: one that a racer swapped in
+// is never loosened beyond mode, never tightened, and never another
+// user's.
+func fixMode(fd int, mode uint32) error {
 	i, err := Fstat(fd)
 	if err != nil {
 		return err
 	}
-	if int(i.uid) != os.Geteuid() || i.perm()&^0o700 != 0 || i.perm() == 0o700 {
+	if int(i.uid) != os.Geteuid() || i.perm()&^mode != 0 || i.perm() == mode {
 		return nil
 	}
-	return unix.Fchmod(fd, 0o700)
+	return unix.Fchmod(fd, mode)
 }
 
 // symlink handles a component that did not open as a directory: a

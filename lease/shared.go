@@ -1,0 +1,223 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/aliaslease/aliaslease/lease/internal/safefile"
+)
+
+// DefaultSharedDir is where "aliaslease share" makes the shared place, the
+// directory of claims that keeps several users' databases apart (see
+// docs/design.md, *Several users, one host*): under /run, which the
+// system empties at boot, on Linux; under /var/run on macOS, whose /run
+// does not exist.
+var DefaultSharedDir = map[bool]string{true: "/var/run/aliaslease/shared", false: "/run/aliaslease/shared"}[runtime.GOOS == "darwin"]
+
+// MakeShared makes the shared place dir for the group gid, as root (see
+// safefile.MakeShared): its parents 0755 where missing, the place root's
+// and the group's with mode 3770. made says whether it was made now; a
+// place already there is kept only when it is exactly what this makes,
+// anything else is ErrUnsafePath and left alone.
+func MakeShared(dir string, gid uint32) (made bool, err error) { return safefile.MakeShared(dir, gid) }
+
+// identity names one database in the shared place: its owner and its
+// absolute path.
+type identity struct {
+	uid uint32
+	db  string
+}
+
+// sharedPlace is the shared place, open and locked for one decision.
+type sharedPlace struct {
+	dir    *safefile.Dir
+	unlock func()
+	self   identity
+}
+
+// placeAbsent says why openPlace found no place to use: nil when it
+// found one, else that none is set up (fs.ErrNotExist) or that this user
+// is not in its group (fs.ErrPermission).
+func placeAbsent(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)
+}
+
+// openPlace opens and locks the shared place dir for the database db
+// (its path as given), taking the place's lock within timeout. It is nil
+// and no error when dir is "" or no place is there to use (none set up,
+// or this user not in its group: the health report says so). A place
+// that fails safefile's rules is ErrUnsafePath.
+func openPlace(ctx context.Context, dir, db string, timeout time.Duration) (*sharedPlace, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	abs, err := filepath.Abs(db)
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := safefile.OpenShared(dir)
+	if placeAbsent(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := d.LockPlace(ctx, timeout)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &sharedPlace{dir: d, unlock: unlock, self: identity{uid: uint32(os.Geteuid()), db: abs}}, nil
+}
+
+// Close releases the place's lock and closes it; a nil place is a no-op.
+func (p *sharedPlace) Close() {
+	if p != nil {
+		p.unlock()
+		p.dir.Close()
+	}
+}
+
+// read returns every claim in the place. An entry that cannot be taken
+// at its word (not a regular file, unreadable, its content naming
+// another alias or user than its name and owner do) is returned with
+// bad set: it is honoured, never reclaimed, and the health report names
+// it.
+func (p *sharedPlace) read() []*claim {
+	var out []*claim
+	for _, name := range p.dir.Names("") {
+		a, uid, ok := parseClaimName(name)
+		if !ok {
+			continue
+		}
+		b, i, err := p.dir.ReadShared(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		c := &claim{Alias: a, name: name, owner: i.UID(), bad: err}
+		if err == nil {
+			if pc, perr := parseClaim(b); perr != nil {
+				c.bad = fmt.Errorf("%s: %w", name, perr)
+			} else {
+				pc.name, pc.owner = name, i.UID()
+				c = &pc
+			}
+		}
+		if c.bad == nil && (c.Alias != a || c.UID != uid || c.UID != c.owner) {
+			c.bad = fmt.Errorf("%w: %s is owned by uid %d but claims %s for uid %d: forged", ErrUnsafePath, name, c.owner, c.Alias, c.UID)
+		}
+		if c.bad == nil && uid != c.owner {
+			c.bad = fmt.Errorf("%w: %s is owned by uid %d, not by the uid its name gives", ErrUnsafePath, name, c.owner)
+		}
+		c.Alias = a
+		out = append(out, c)
+	}
+	return out
+}
+
+// ours says whether c is a claim of this very database.
+func (p *sharedPlace) ours(c *claim) bool {
+	return c.bad == nil && c.owner == p.self.uid && c.UID == p.self.uid && c.DB == p.self.db
+}
+
+// gone says whether the database of c is provably gone: it is of this
+// user, so its path can be looked at, and nothing is there. A database
+// of another user is never taken for gone (its directory may be closed
+// to this one); its claim ends by the vacancy rule.
+func (p *sharedPlace) gone(c *claim) bool {
+	if c.bad != nil || c.owner != p.self.uid || c.DB == p.self.db {
+		return false
+	}
+	_, err := os.Lstat(c.DB)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// put writes this database's claim of l's alias, with seq. The crash
+// point after it is where an acquire killed leaves a claim without a
+// lease.
+func (p *sharedPlace) put(l Lease, seq uint64, held time.Time) error {
+	c := claim{Alias: l.Alias, UID: p.self.uid, DB: p.self.db, Slug: l.Slug, Generation: l.Generation,
+		Seq: seq, Renewed: l.RenewedAt, Held: held}
+	if err := p.dir.WriteShared(claimName(l.Alias, p.self.uid), encodeClaim(c)); err != nil {
+		return fmt.Errorf("claiming %s in the shared place %s: %w", l.Alias, p.dir.Path(), err)
+	}
+	crashPoint("after-claim")
+	return nil
+}
+
+// drop removes the claim entry c, one of this user's.
+func (p *sharedPlace) drop(c *claim) error { return p.dir.Remove(c.name) }
+
+// path is the place's path, for messages.
+func (p *sharedPlace) path() string { return filepath.Join(p.dir.Path()) }
+
+// uidString is uid as an owner label's value gives it.
+func uidString(uid uint32) string { return strconv.FormatUint(uint64(uid), 10) }
+
+// OwnerLabel is the container label that names the user whose database
+// leases a bundle's alias (a uid, in decimal): "run" gives it to its
+// command as ALIASLEASE_OWNER. A labelled container of another user is
+// never adopted.
+const OwnerLabel = "aliaslease.owner"
+
+// onAlias groups claims by alias.
+func onAlias(cs []*claim) map[netip.Addr][]*claim {
+	m := make(map[netip.Addr][]*claim, len(cs))
+	for _, c := range cs {
+		m[c.Alias] = append(m[c.Alias], c)
+	}
+	return m
+}
+
+// place opens and locks the store's shared place, nil when there is none.
+// The store's lock is held: the database first, then the place, always
+// in that order, so that no two decisions wait for each other.
+func (s *store) place() (*sharedPlace, error) {
+	ctx := s.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return openPlace(ctx, s.shared, s.path, s.timeout)
+}
+
+// ownersOnly leaves out the holders labelled for another user (OwnerLabel
+// naming another uid): they are never adopted.
+func ownersOnly(hs []Holder) []Holder {
+	me := uidString(uint32(os.Geteuid()))
+	out := hs[:0:0]
+	for _, h := range hs {
+		if h.Owner == "" || h.Owner == me {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// unclaim removes this database's claim of l, a lease just released (after
+// the commit: a release killed before it leaves a claim without a lease,
+// which the next decision removes, never a lease without a claim).
+func (s *store) unclaim(l Lease) error { return s.unclaimGeneration(l.Slug, l.Generation) }
+
+// unclaimGeneration removes this database's claim of slug's lease of
+// generation gen, one just released.
+func (s *store) unclaimGeneration(slug string, gen uint64) error {
+	p, err := s.place()
+	if err != nil || p == nil {
+		return err
+	}
+	defer p.Close()
+	for _, c := range p.read() {
+		if p.ours(c) && c.Slug == slug && c.Generation == gen {
+			return p.drop(c)
+		}
+	}
+	return nil
+}
