@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/aliaslease/aliaslease/lease/internal/safefile"
 )
 
 // Interface makes an alias usable on the loopback interface.
@@ -86,7 +88,15 @@ func (m *Manager) warn(err error) {
 }
 
 func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, error) {
-	return openStoreCtx(ctx, m.Path, &storeOptions{LockTimeout: m.LockTimeout, Create: create, ReadOnly: readOnly, Command: m.Command, Trees: m.Trees, Shared: m.Shared})
+	return m.openIn(ctx, nil, &storeOptions{Create: create, ReadOnly: readOnly})
+}
+
+// openIn opens the database with o (its LockTimeout, Command, Trees and
+// Shared the Manager's), in d when it is not nil.
+func (m *Manager) openIn(ctx context.Context, d *safefile.Dir, o *storeOptions) (*store, error) {
+	opts := *o
+	opts.LockTimeout, opts.Command, opts.Trees, opts.Shared, opts.Dir = m.LockTimeout, m.Command, m.Trees, m.Shared, d
+	return openStoreCtx(ctx, m.Path, &opts)
 }
 
 // openIfExists runs fn on the database if it exists, opened read-only under

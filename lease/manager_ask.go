@@ -80,38 +80,84 @@ type answer struct {
 // fb lets fall back on is the answer's fellBack; an interruption (ctx
 // ended), an unusable endpoint or an unsafe Docker configuration, and
 // the listeners' failure are errors in every mode.
+//
+// The listeners are read beside the inventory's question, which waits
+// for the engine most of its time: the two overlap instead of adding up.
+// What this process itself has bound meanwhile is not a holder either
+// way (internal/listeners leaves out its own sockets); the Docker client
+// binds none on a pool alias.
 func (m *Manager) take(ctx context.Context, fb fallback) (answer, error) {
 	at := readClocks(m.now())
 	snap := &Snapshot{TakenAt: at.wall, at: at, Containers: NotAsked}
-	var a answer
-	if m.usesInventory() {
-		hs, err := m.Inventory.Holders(ctx)
-		switch {
-		case err == nil:
-			snap.Holders, snap.Containers = hs, Listed
-		case ctx.Err() != nil:
-			return a, fmt.Errorf("asking docker: %w", ctx.Err())
-		case errors.Is(err, ErrEndpoint), errors.Is(err, ErrUnsafePath):
-			return a, err
-		default:
-			if !errors.Is(err, ErrInventory) {
-				err = fmt.Errorf("%w: %w", ErrInventory, err)
-			}
-			noEngine := errors.Is(err, ErrNoEngine)
-			if m.Mode != InventoryAuto || !(fb == ifNoEngine && noEngine || fb == ifUnavailable) {
-				return a, err
-			}
-			a.fellBack = err
-			if noEngine {
-				snap.Containers = NoEngine
-			}
-		}
+	bound := m.boundBeside(ctx)
+	a, err := m.askInventory(ctx, fb, snap)
+	ls, lerr := bound()
+	if err != nil {
+		return answer{}, err
 	}
-	if err := m.addListeners(ctx, snap); err != nil {
-		return a, err
+	if err := m.addListeners(ctx, snap, ls, lerr); err != nil {
+		return answer{}, err
 	}
 	a.snap = snap
 	return a, nil
+}
+
+// askInventory asks the inventory, unless it is off, into snap's
+// holders (see take).
+func (m *Manager) askInventory(ctx context.Context, fb fallback, snap *Snapshot) (answer, error) {
+	var a answer
+	if !m.usesInventory() {
+		return a, nil
+	}
+	hs, err := m.Inventory.Holders(ctx)
+	switch {
+	case err == nil:
+		snap.Holders, snap.Containers = hs, Listed
+	case ctx.Err() != nil:
+		return a, fmt.Errorf("asking docker: %w", ctx.Err())
+	case errors.Is(err, ErrEndpoint), errors.Is(err, ErrUnsafePath):
+		return a, err
+	default:
+		if !errors.Is(err, ErrInventory) {
+			err = fmt.Errorf("%w: %w", ErrInventory, err)
+		}
+		noEngine := errors.Is(err, ErrNoEngine)
+		if m.Mode != InventoryAuto || !(fb == ifNoEngine && noEngine || fb == ifUnavailable) {
+			return a, err
+		}
+		a.fellBack = err
+		if noEngine {
+			snap.Containers = NoEngine
+		}
+	}
+	return a, nil
+}
+
+// boundBeside begins to read the host's listeners and returns the wait
+// for them: in a goroutine of its own when the inventory is asked
+// meanwhile, else when the wait is called. The wait is always called, so
+// that the goroutine has ended when take returns.
+func (m *Manager) boundBeside(ctx context.Context) func() ([]Holder, error) {
+	if m.Listeners == nil {
+		return func() ([]Holder, error) { return nil, nil }
+	}
+	read := func() ([]Holder, error) { return m.Listeners.Bound(ctx, loopbackAliases) }
+	if !m.usesInventory() {
+		return read
+	}
+	type bound struct {
+		hs  []Holder
+		err error
+	}
+	done := make(chan bound, 1)
+	go func() {
+		hs, err := read()
+		done <- bound{hs, err}
+	}()
+	return func() ([]Holder, error) {
+		b := <-done
+		return b.hs, b.err
+	}
 }
 
 // takeAll is take with no fallback: every container's bindings are read
@@ -125,14 +171,10 @@ func (m *Manager) takeAll(ctx context.Context) (*Snapshot, error) {
 // or a pool can name (one condition for the kernel's filter).
 var loopbackAliases = []netip.Prefix{loopback}
 
-// addListeners adds the host's listeners to snap, except those that are
-// a container's published bindings (which are that container: the proxy
-// of a running one).
-func (m *Manager) addListeners(ctx context.Context, snap *Snapshot) error {
-	if m.Listeners == nil {
-		return nil
-	}
-	ls, err := m.Listeners.Bound(ctx, loopbackAliases)
+// addListeners adds the host's listeners ls (read with error err) to
+// snap, except those that are a container's published bindings (which
+// are that container: the proxy of a running one).
+func (m *Manager) addListeners(ctx context.Context, snap *Snapshot, ls []Holder, err error) error {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("reading the host's listeners: %w", ctx.Err())

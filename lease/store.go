@@ -60,6 +60,10 @@ type storeOptions struct {
 	// Shared is the shared place's directory ("" for none; see
 	// Manager.Shared).
 	Shared string
+	// Dir is the database's directory, opened already by OpenDir on the
+	// path's directory: the open walks nothing and leaves Dir open, so
+	// that the opens of one decision walk the path once. Nil walks it.
+	Dir *safefile.Dir
 }
 
 // withDefaults returns a copy of o (the zero value for nil) with every
@@ -110,19 +114,22 @@ func openStore(path string, opts *storeOptions) (*store, error) {
 // commits (each returns ctx.Err() instead), so that nothing is changed
 // after an interruption.
 func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store, error) {
+	if countOpen != nil {
+		countOpen()
+	}
 	o := opts.withDefaults()
 	base := filepath.Base(path)
 	if base == "." || base == ".." || base == "/" || strings.HasSuffix(path, "/") {
 		return nil, fmt.Errorf("database path %s names a directory, not a file", path)
 	}
-	d, err := safefile.OpenDir(filepath.Dir(path), o.Create)
-	if errors.Is(err, fs.ErrNotExist) && !o.Create {
-		return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
+	d := o.Dir
+	if d == nil {
+		var err error
+		if d, err = openDir(path, o.Create); err != nil {
+			return nil, err
+		}
+		defer d.Close()
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
 	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command, trees: o.Trees, shared: o.Shared, timeout: o.LockTimeout}
 	vet := func() error { // a database found without a lock file
 		v := &store{path: path, ro: true}
@@ -133,6 +140,7 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 		v.Close()
 		return err
 	}
+	var err error
 	if s.lock, err = lockDB(ctx, d, base, o, vet); err != nil {
 		return nil, err
 	}
@@ -141,6 +149,20 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 		return nil, err
 	}
 	return s, nil
+}
+
+// countOpen, when set (by tests), is called on every open of a store.
+var countOpen func()
+
+// openDir opens the directory of the database at path (see safefile's
+// OpenDir), creating it with create; a missing one is ErrNoDatabase
+// without.
+func openDir(path string, create bool) (*safefile.Dir, error) {
+	d, err := safefile.OpenDir(filepath.Dir(path), create)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
+	}
+	return d, err
 }
 
 // open opens the database base in d under the lock: it checks the file

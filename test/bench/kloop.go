@@ -33,7 +33,10 @@ var engineCount = map[int][2]int{}
 func measureK(k int, withCLI bool) map[string]*series {
 	dir := filepath.Join(tmpDir, fmt.Sprintf("k-%d", k))
 	on, off := dockerOn(filepath.Join(dir, "on", "leases.db")), dockerOff(filepath.Join(dir, "off", "leases.db"))
-	names := []string{"acquire-on", "acquire-off", "version", "floor"}
+	names := []string{"acquire-on", "acquire-off", "acquire-renew", "version", "floor"}
+	if *againstBin != "" {
+		names = append(names, "against-acquire-on", "against-acquire-off", "against-acquire-renew")
+	}
 	if withCLI {
 		names = append(names, "docker-cli", "curl-list", "inproc-list")
 	}
@@ -54,15 +57,21 @@ func measureK(k int, withCLI bool) map[string]*series {
 	for i := range *runs {
 		for _, n := range shuffled(names) {
 			var s sample
-			switch n {
+			b := bin
+			if strings.HasPrefix(n, "against-") {
+				b = *againstBin
+			}
+			switch strings.TrimPrefix(n, "against-") {
 			case "acquire-on", "acquire-off":
 				env := on
-				if n == "acquire-off" {
+				if strings.HasSuffix(n, "acquire-off") {
 					env = off
 				}
 				slug := fmt.Sprintf("new-%d", i)
-				s = run(cmdSpec{env: env, argv: []string{bin, "acquire", slug}})
+				s = run(cmdSpec{env: env, argv: []string{b, "acquire", slug}})
 				run(cmdSpec{env: env, argv: []string{bin, "release", slug}})
+			case "acquire-renew":
+				s = run(cmdSpec{env: on, argv: []string{b, "acquire", "warm"}})
 			case "version":
 				s = run(cmdSpec{argv: []string{bin, "--version"}})
 			case "floor":
@@ -166,6 +175,15 @@ func floorPart(ks []int, kres map[int]map[string]*series) *partOut {
 		p.row("acquire-on", k, -1, -1, a, "")
 		p.row("floor", k, -1, -1, f, "")
 	}
+	p.printf("\nA renewal (Docker on; the warm lease, acquired again), in the same iterations:\n\n| K | renewal | floor | renewal / floor |\n|---|---|---|---|\n")
+	for _, k := range ks {
+		if ss := kres[k]; ss != nil {
+			r, f := ss["acquire-renew"], ss["floor"]
+			p.printf("| %s | %s | %s | %s |\n", containersNote(k), ms(r.median()), ms(f.median()), ratio(r.median(), f.median()))
+			p.row("acquire-renew", k, -1, -1, r, "renewal of the warm lease")
+		}
+	}
+	againstTable(p, ks, kres)
 	p.printf("\nDocker off: a new lease from the database alone against process start (`aliaslease --version`):\n\n")
 	p.printf("| K | acquire, Docker off | `--version` | difference (ms) | peak RSS acquire | peak RSS `--version` |\n|---|---|---|---|---|---|\n")
 	for _, k := range ks {
@@ -179,4 +197,27 @@ func floorPart(ks []int, kres map[int]map[string]*series) *partOut {
 		p.row("version", k, -1, -1, v, "")
 	}
 	return p
+}
+
+// againstTable reports the -against binary's acquires, measured in the
+// same iterations, beside this binary's.
+func againstTable(p *partOut, ks []int, kres map[int]map[string]*series) {
+	if *againstBin == "" {
+		return
+	}
+	p.printf("\nThe -against binary (%s) in the same iterations (medians in ms; CPU in parentheses):\n\n", *againstBin)
+	p.printf("| K | command | against | this binary | this / against | against / floor | this / floor |\n|---|---|---|---|---|---|---|\n")
+	for _, k := range ks {
+		ss := kres[k]
+		if ss == nil {
+			continue
+		}
+		f := ss["floor"].median()
+		for _, n := range []string{"acquire-on", "acquire-renew", "acquire-off"} {
+			g, a := ss["against-"+n], ss[n]
+			p.printf("| %s | %s | %s (%s) | %s (%s) | %s | %s | %s |\n", containersNote(k), n, ms(g.median()), ms(g.medianCPU()), ms(a.median()), ms(a.medianCPU()),
+				ratio(a.median(), g.median()), ratio(g.median(), f), ratio(a.median(), f))
+			p.row("against-"+n, k, -1, -1, g, "the -against binary")
+		}
+	}
 }

@@ -34,24 +34,25 @@ import (
 )
 
 var (
-	runs        = flag.Int("runs", 21, "iterations per measurement (cli, floor, gc, big)")
-	only        = flag.String("only", "", "parts to run, comma-separated: "+strings.Join(allParts, ",")+" (default all)")
-	ksFlag      = flag.String("k", "0,14,60", "cli part: numbers of bundle containers")
-	floorKs     = flag.String("floor-k", "14,60", "floor part: numbers of bundle containers")
-	burstNs     = flag.String("burst-n", "1,8,16,32,64", "burst part: numbers of concurrent processes")
-	burstK      = flag.Int("burst-k", 14, "burst part: bundle containers present")
-	burstRounds = flag.Int("burst-rounds", 3, "burst part: rounds per N")
-	gcLeases    = flag.Int("gc-leases", 1000, "gc part: leases in the database")
-	gcK         = flag.Int("gc-k", 60, "gc part: bundle containers present")
-	bigLeases   = flag.Int("big-leases", 65000, "big part: leases in the large database (pool 127.1.0.0/16)")
-	smallLeases = flag.Int("small-leases", 16, "big part: leases in the small database (same pool)")
-	bigKs       = flag.String("big-k", "0,60", "big part: numbers of bundle containers")
-	outDir      = flag.String("out", "docs/bench", "where to write results.md, results.csv, part files and plots")
-	binFlag     = flag.String("bin", "", "aliaslease binary (default: build ./cmd/aliaslease statically)")
-	againstBin  = flag.String("against", "", "big part: another aliaslease binary measured in the same iterations (its rows are named against-COMMAND)")
-	sock        = flag.String("sock", "/var/run/docker.sock", "the engine's unix socket")
-	procTimeout = flag.Duration("timeout", 60*time.Second, "kill a measured process after this long")
-	seed        = flag.Int64("seed", 1, "seed of the shuffles")
+	runs         = flag.Int("runs", 21, "iterations per measurement (cli, floor, gc, big)")
+	only         = flag.String("only", "", "parts to run, comma-separated: "+strings.Join(allParts, ",")+" (default all)")
+	ksFlag       = flag.String("k", "0,14,60", "cli part: numbers of bundle containers")
+	floorKs      = flag.String("floor-k", "14,60", "floor part: numbers of bundle containers")
+	burstNs      = flag.String("burst-n", "1,8,16,32,64", "burst part: numbers of concurrent processes")
+	burstK       = flag.Int("burst-k", 14, "burst part: bundle containers present")
+	burstRounds  = flag.Int("burst-rounds", 3, "burst part: rounds per N")
+	gcLeases     = flag.Int("gc-leases", 1000, "gc part: leases in the database")
+	gcK          = flag.Int("gc-k", 60, "gc part: bundle containers present")
+	bigLeases    = flag.Int("big-leases", 65000, "big part: leases in the large database (pool 127.1.0.0/16)")
+	smallLeases  = flag.Int("small-leases", 16, "big part: leases in the small database (same pool)")
+	bigKs        = flag.String("big-k", "0,60", "big part: numbers of bundle containers")
+	outDir       = flag.String("out", "docs/bench", "where to write results.md, results.csv, part files and plots")
+	binFlag      = flag.String("bin", "", "aliaslease binary (default: build ./cmd/aliaslease statically)")
+	assembleOnly = flag.Bool("assemble", false, "measure nothing: rebuild results.md, results.csv and the plots from the part files in -out")
+	againstBin   = flag.String("against", "", "parts cli, floor, burst and big: another aliaslease binary measured in the same iterations and rounds (its rows are named against-COMMAND)")
+	sock         = flag.String("sock", "/var/run/docker.sock", "the engine's unix socket")
+	procTimeout  = flag.Duration("timeout", 60*time.Second, "kill a measured process after this long")
+	seed         = flag.Int64("seed", 1, "seed of the shuffles")
 )
 
 var allParts = []string{"cli", "floor", "burst", "gc", "big", "share", "go"}
@@ -104,6 +105,11 @@ type task struct {
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
+	if *assembleOnly {
+		assemble()
+		plots()
+		return
+	}
 	want := map[string]bool{}
 	if *only == "" {
 		for _, p := range allParts {
