@@ -64,10 +64,11 @@ func (cs *claimSet) taken(tx *bolt.Tx, a netip.Addr) bool {
 
 // stale judges another database's claim by the one rule of every
 // verdict: its holders as this database sees them, its last-wanted time
-// as the renewal, and the vacancy this database counted for it.
+// as the renewal, the vacancy this database counted for it, and the
+// longer of the two databases' grace periods.
 func (cs *claimSet) stale(tx *bolt.Tx, c *claim) bool {
 	v := vacancyFor(claimVacancyOf(tx, c.name), c.Seq, c.wanted())
-	st, _ := verdict(c.Slug, c.wanted(), &v, cs.idx.on(c.Alias), cs.at, cs.grace, true)
+	st, _ := verdict(c.Slug, c.wanted(), &v, cs.idx.on(c.Alias), cs.at, max(cs.grace, c.Grace), true)
 	return st == Stale
 }
 
@@ -129,7 +130,7 @@ func (cs *claimSet) claimNew(l Lease) error {
 		return nil
 	}
 	cs.written[claimName(l.Alias, cs.p.self.uid)] = true
-	return cs.p.put(l, cs.nextSeq(l.Alias), time.Time{})
+	return cs.p.put(l, cs.nextSeq(l.Alias), time.Time{}, cs.grace)
 }
 
 // renewed brings l's claim up to its renewal. superseded is true when a
@@ -155,7 +156,7 @@ func (cs *claimSet) renewed(tx *bolt.Tx, l Lease) (superseded bool, err error) {
 		}
 	}
 	cs.written[c.name] = true
-	return false, cs.p.put(l, c.Seq, c.Held)
+	return false, cs.p.put(l, c.Seq, c.Held, cs.grace)
 }
 
 // dropOrphans removes this database's claims that no lease of it

@@ -140,12 +140,13 @@ func (p *sharedPlace) gone(c *claim) bool {
 	return errors.Is(err, fs.ErrNotExist)
 }
 
-// put writes this database's claim of l's alias, with seq. The crash
+// put writes this database's claim of l's alias, with seq and the
+// grace of the decision that writes it. The crash
 // point after it is where an acquire killed leaves a claim without a
 // lease.
-func (p *sharedPlace) put(l Lease, seq uint64, held time.Time) error {
+func (p *sharedPlace) put(l Lease, seq uint64, held time.Time, grace time.Duration) error {
 	c := claim{Alias: l.Alias, UID: p.self.uid, DB: p.self.db, Slug: l.Slug, Generation: l.Generation,
-		Seq: seq, Renewed: l.RenewedAt, Held: held}
+		Seq: seq, Renewed: l.RenewedAt, Held: held, Grace: grace}
 	if err := p.dir.WriteShared(claimName(l.Alias, p.self.uid), encodeClaim(c)); err != nil {
 		return fmt.Errorf("claiming %s in the shared place %s: %w", l.Alias, p.dir.Path(), err)
 	}

@@ -1,0 +1,60 @@
+package lease
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestSharedGraceIsTheClaimOwners: another database's --grace 0s does not
+// make a claim stale at once; the claim's own database's grace counts
+// too. A lease held only by a run's process tree has no holder another
+// user can see, so before the claim carried its grace, one user's
+// "acquire --grace 0s" took the alias of another user's bottle that had
+// started a second before.
+func TestSharedGraceIsTheClaimOwners(t *testing.T) {
+	first := netip.MustParseAddr("127.0.77.16")
+	for _, tc := range []struct {
+		name       string
+		ownerGrace time.Duration
+		taken      bool // the other database, grace 0, takes the alias
+	}{
+		{"owner's grace 10m", DefaultGrace, false},
+		{"owner's grace 0", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shared := sharedPlaceForTest(t)
+			ms := sharingManagers(t, shared, &fakeInventory{}, 2)
+			ctx := context.Background()
+			ms[0].Grace, ms[1].Grace = tc.ownerGrace, 0
+			a, err := ms[0].Acquire(ctx, "a", 0)
+			if err != nil || a.Lease.Alias != first {
+				t.Fatalf("Acquire(a) = %v, %v, want %v", a.Lease.Alias, err, first)
+			}
+			b, err := ms[1].Acquire(ctx, "b", 0)
+			if err != nil || (b.Lease.Alias == first) != tc.taken {
+				t.Fatalf("Acquire(b) with grace 0 beside a claim of grace %v = %v, %v, want taken %v", tc.ownerGrace, b.Lease.Alias, err, tc.taken)
+			}
+		})
+	}
+}
+
+// TestSharedClaimGraceRecord: a claim records its database's grace; one
+// written without it (by the first binaries of #29) has DefaultGrace.
+func TestSharedClaimGraceRecord(t *testing.T) {
+	c := claim{Alias: netip.MustParseAddr("127.0.77.16"), UID: 7, DB: "/d", Slug: "s", Generation: 1, Seq: 1, Grace: 90 * time.Second}
+	for _, tc := range []struct {
+		name string
+		rec  []byte
+		want time.Duration
+	}{
+		{"written now", encodeClaim(c), 90 * time.Second},
+		{"without grace", []byte("aliaslease-claim 1\nalias 127.0.77.16\nuid 7\ndb \"/d\"\nslug s\ngeneration 1\nseq 1\nrenewed 0\nheld 0\n"), DefaultGrace},
+	} {
+		got, err := parseClaim(tc.rec)
+		if err != nil || got.Grace != tc.want {
+			t.Errorf("parseClaim(%s) = grace %v, %v, want %v", tc.name, got.Grace, err, tc.want)
+		}
+	}
+}
