@@ -2,9 +2,14 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSharedGraceIsTheClaimOwners: another database's --grace 0s does not
@@ -56,5 +61,36 @@ func TestSharedClaimGraceRecord(t *testing.T) {
 		if err != nil || got.Grace != tc.want {
 			t.Errorf("parseClaim(%s) = grace %v, %v, want %v", tc.name, got.Grace, err, tc.want)
 		}
+	}
+}
+
+// TestSharedLeftoversPlantedDirectories: root's cleanup removes a
+// directory planted at a claim's name, and one it cannot remove (not
+// empty) does not stop it removing the rest; what is in it is left alone.
+func TestSharedLeftoversPlantedDirectories(t *testing.T) {
+	shared := sharedPlaceForTest(t)
+	ms := sharingManagers(t, shared, nil, 1)
+	empty := filepath.Join(shared, "127.0.77.16@4242")
+	full := filepath.Join(shared, "127.0.77.17@4242")
+	fifo := filepath.Join(shared, "127.0.77.18@4242")
+	link := filepath.Join(shared, "127.0.77.19@4242")
+	inside := filepath.Join(full, "kept")
+	for _, err := range []error{os.Mkdir(empty, 0o755), os.Mkdir(full, 0o755), os.WriteFile(inside, []byte("x"), 0o600),
+		unix.Mkfifo(fifo, 0o644), os.Symlink(inside, link)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ms[0].SharedLeftovers(context.Background(), false)
+	if err == nil || len(got) != 3 {
+		t.Fatalf("SharedLeftovers() = %q, %v, want the empty directory, the FIFO and the link removed and an error for %s", got, err, full)
+	}
+	for _, p := range []string{empty, fifo, link} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after SharedLeftovers: %v, want it removed", p, err)
+		}
+	}
+	if b, err := os.ReadFile(inside); err != nil || string(b) != "x" {
+		t.Errorf("%s after SharedLeftovers = %q, %v, want it untouched", inside, b, err)
 	}
 }

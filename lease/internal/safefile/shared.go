@@ -230,9 +230,15 @@ func (d *Dir) openMine(name string, want Info) (*os.File, Info, error) {
 }
 
 // Remove removes the entry name of d (unlinkat: a link is removed, never
-// followed); a missing one is no error.
+// followed; a directory planted there is removed when it is empty); a
+// missing one is no error.
 func (d *Dir) Remove(name string) error {
 	err := unix.Unlinkat(d.fd, name, 0)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) { // a directory: EISDIR on Linux, EPERM on macOS
+		if i, lerr := d.Lstat(name); lerr == nil && i.typ() == unix.S_IFDIR {
+			err = unix.Unlinkat(d.fd, name, unix.AT_REMOVEDIR)
+		}
+	}
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return &fs.PathError{Op: "remove", Path: filepath.Join(d.path, name), Err: err}
 	}
