@@ -135,11 +135,13 @@ func (cs *claimSet) claimNew(l Lease) error {
 
 // renewed brings l's claim up to its renewal. superseded is true when a
 // later claim of another database has taken the alias over: l was given
-// up by the vacancy rule, and is to be removed. A lease without a claim
+// up by the vacancy rule, and is to be removed; unless held, this
+// database sees l held (see heldHere): then the later claim is not taken
+// at its word, and l's claim is renewed beside it. A lease without a claim
 // (made before the place, or whose claim was removed) is claimed anew
 // unless another database's claim stands on its alias; then it is left
 // unclaimed, and the health report names the conflict.
-func (cs *claimSet) renewed(tx *bolt.Tx, l Lease) (superseded bool, err error) {
+func (cs *claimSet) renewed(tx *bolt.Tx, l Lease, held bool) (superseded bool, err error) {
 	if cs == nil {
 		return false, nil
 	}
@@ -151,7 +153,7 @@ func (cs *claimSet) renewed(tx *bolt.Tx, l Lease) (superseded bool, err error) {
 		return false, cs.claimNew(l)
 	}
 	for _, o := range cs.on[l.Alias] {
-		if o != c && o.bad == nil && cs.foreign(o) && o.Seq > c.Seq {
+		if !held && o != c && o.bad == nil && cs.foreign(o) && o.Seq > c.Seq {
 			return true, nil
 		}
 	}

@@ -222,3 +222,21 @@ func (s *store) unclaimGeneration(slug string, gen uint64) error {
 	}
 	return nil
 }
+
+// heldHere says whether this database sees l held: by a live process tree
+// of its run, or by a holder labelled for its slug and not for another
+// owner. Such a lease is never given up to a later claim on its alias
+// (one a member may write by hand, whatever its sequence): its bottle is
+// there, and giving the lease up would only free the alias under it. The
+// health report names the two claims.
+func (s *store) heldHere(l Lease, idx *holderIndex) bool {
+	if len(s.liveProcesses(l)) > 0 {
+		return true
+	}
+	for _, h := range ownersOnly(idx.on(l.Alias)) {
+		if h.Slug == l.Slug {
+			return true
+		}
+	}
+	return false
+}

@@ -73,9 +73,6 @@ func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 		}
 		return req.claims.dropOrphans(tx)
 	})
-	if err == nil && res.Outcome == outcomeSuperseded {
-		return AcquireResult{}, fmt.Errorf("%w for %s: another database took its alias %s over", ErrNotFound, req.Slug, res.Lease.Alias)
-	}
 	return res, err
 }
 
@@ -88,18 +85,17 @@ func (s *store) acquire(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (Acqu
 	case found:
 		now := l
 		now.RenewedAt = req.Now.UTC()
-		superseded, err := req.claims.renewed(tx, now)
-		if err != nil || !superseded {
-			if err != nil {
-				return AcquireResult{}, err
-			}
+		superseded, err := req.claims.renewed(tx, now, s.heldHere(l, idx))
+		switch {
+		case err != nil:
+			return AcquireResult{}, err
+		case !superseded:
 			return s.renew(tx, l, req.Now)
+		case req.RenewOnly: // no holder asked yet: the full decision judges it, with the inventory's
+			return AcquireResult{}, fmt.Errorf("%w for %s: another database's later claim stands on its alias %s", ErrNotFound, req.Slug, l.Alias)
 		}
 		if err := s.reclaim(tx, req.Now, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonClaimedElsewhere}); err != nil {
 			return AcquireResult{}, err
-		}
-		if req.RenewOnly {
-			return AcquireResult{Lease: l, Outcome: outcomeSuperseded}, nil
 		}
 	case req.RenewOnly:
 		return AcquireResult{}, fmt.Errorf("%w for %s", ErrNotFound, req.Slug)
@@ -207,6 +203,4 @@ const (
 	OutcomeNew     Outcome = "new"     // a new lease on the lowest free alias
 	OutcomeRenewed Outcome = "renewed" // the slug's existing lease, renewed
 	OutcomeAdopted Outcome = "adopted" // a new lease on the alias its labelled container already uses
-
-	outcomeSuperseded Outcome = "superseded" // a renewal that found its alias taken over: the lease removed
 )

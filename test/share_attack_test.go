@@ -1,9 +1,12 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestSharePlaceChangedByRoot: a place whose owner, group or mode root
@@ -51,4 +54,47 @@ func TestSharePlaceChangedByRoot(t *testing.T) {
 	if a := e.acquire(t, e.u2, "a"); a == "" {
 		t.Fatalf("acquire as %s once the place is restored: no alias", e.u2.name)
 	}
+}
+
+// TestShareHandWrittenClaimBesideARun: a member's claim written by hand,
+// with a later sequence, on the alias of another member's running bottle
+// neither makes that user's acquire give the lease up nor, once removed,
+// lets the member be handed the alias under the bottle. Before, the
+// acquire reclaimed the lease under the run's live tree
+// ("claimed-elsewhere"), and the next acquire anywhere was given its alias.
+func TestShareHandWrittenClaimBesideARun(t *testing.T) {
+	e := newShareEnv(t)
+	if r := e.share(t); r.code != 0 {
+		t.Fatalf("share = %v", r)
+	}
+	ready := e.u1.home + "/ready"
+	p := startProc(t, e.command(e.u1, e.bin, nil, "run", "--no-ifup", "bot", "--", "sh", "-c", `echo "$ALIASLEASE_ALIAS" > "$1"; sleep 30`, "sh", ready))
+	alias := ""
+	for i := 0; i < 200 && alias == ""; i++ {
+		b, _ := os.ReadFile(ready)
+		alias = strings.TrimSpace(string(b))
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alias == "" {
+		t.Fatalf("run bot as %s never started its command", e.u1.name)
+	}
+	forged := e.claimPath(e.u2, alias)
+	body := fmt.Sprintf("aliaslease-claim 1\nalias %s\nuid %d\ndb %q\nslug q\ngeneration 1\nseq 99\nrenewed 1\nheld 0\ngrace 0\n", alias, e.u2.uid, e.u2.home+"/other.db")
+	if err := e.asUser(t, e.u2, "sh", "-c", `printf '%s' "$1" > "$2"`, "sh", body, forged); err != nil {
+		t.Fatalf("writing %s as %s: %v", forged, e.u2.name, err)
+	}
+	if a := e.acquire(t, e.u1, "bot"); a != alias {
+		t.Fatalf("acquire bot as %s while its run holds %s, beside a later claim = %s, want %s kept", e.u1.name, alias, a, alias)
+	}
+	if err := e.asUser(t, e.u2, "rm", forged); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.acquire(t, e.u2, "b"); a == alias {
+		t.Fatalf("acquire b as %s = %s, the alias of %s's running bottle", e.u2.name, a, e.u1.name)
+	}
+	if !p.running() {
+		t.Fatalf("run bot ended early: %v", p.result())
+	}
+	p.signal(t, syscall.SIGTERM) // run passes it to its tree and releases
+	p.wait(t, 10*time.Second)
 }
