@@ -129,3 +129,28 @@ func TestSharedHeldLeaseNotGivenUp(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedSameUserTakeover: two databases of one user share one claim
+// entry per alias, so a takeover by one writes over the other's claim;
+// the other's next renewal gives the lease up as it does for another
+// user's later claim. Before, it found no claim of its own, took the
+// one there for a conflict older than the place, and renewed the lease
+// beside the other database's on the same alias, at every acquire.
+func TestSharedSameUserTakeover(t *testing.T) {
+	shared := sharedPlaceForTest(t)
+	ms := sharingManagers(t, shared, &fakeInventory{}, 2)
+	ctx := context.Background()
+	first := netip.MustParseAddr("127.0.77.16")
+	ms[0].Grace, ms[1].Grace = 0, 0
+	if a, err := ms[0].Acquire(ctx, "a", 0); err != nil || a.Lease.Alias != first {
+		t.Fatalf("Acquire(a) = %v, %v, want %v", a.Lease.Alias, err, first)
+	}
+	if b, err := ms[1].Acquire(ctx, "b", 0); err != nil || b.Lease.Alias != first {
+		t.Fatalf("Acquire(b), grace 0, over a's claim of grace 0 = %v, %v, want %v taken over", b.Lease.Alias, err, first)
+	}
+	ms[0].Grace = DefaultGrace // else b's claim, of grace 0, is stale to a at once
+	a, err := ms[0].Acquire(ctx, "a", 0)
+	if err != nil || a.Lease.Alias == first {
+		t.Fatalf("Acquire(a) after another database of its user took %v over = %v %v, %v, want a new alias", first, a.Lease.Alias, a.Outcome, err)
+	}
+}
