@@ -29,6 +29,7 @@ type claimSet struct {
 	grace   time.Duration
 	observe bool            // the holders are an observation: count vacancies, let stale claims go
 	written map[string]bool // entries this decision wrote
+	drops   []*claim        // orphans to remove once the decision is committed
 }
 
 // newClaimSet reads the place's claims for a decision with the holders
@@ -180,16 +181,21 @@ func (cs *claimSet) renewed(tx *bolt.Tx, l Lease, held bool) (superseded bool, e
 	return false, cs.p.put(l, c.Seq, c.Held, cs.grace)
 }
 
-// dropOrphans removes this database's claims that no lease of it
-// matches (an acquire killed between its claim and its commit, a lease
-// reclaimed or released): such a claim is provably nobody's.
+// dropOrphans finds this database's claims that no lease of it matches
+// (an acquire killed between its claim and its commit, a lease
+// reclaimed or released): such a claim is provably nobody's. They are
+// removed by dropped, once the decision is committed, so that a
+// decision killed before its commit never leaves a lease it did not
+// give up without its claim. A claim on an alias a lease of this
+// database is on is kept: that lease's renewal rewrites it.
 func (cs *claimSet) dropOrphans(tx *bolt.Tx) error {
 	if cs == nil {
 		return nil
 	}
+	cs.drops = cs.drops[:0]
 	for _, cl := range cs.on {
 		for _, c := range cl {
-			if !cs.p.ours(c) || cs.written[c.name] {
+			if !cs.p.ours(c) || cs.written[c.name] || tx.Bucket(bucketAliases).Get(aliasKey(c.Alias)) != nil {
 				continue
 			}
 			l, found, err := getLease(tx, c.Slug)
@@ -197,10 +203,21 @@ func (cs *claimSet) dropOrphans(tx *bolt.Tx) error {
 				return err
 			}
 			if !found || l.Generation != c.Generation || l.Alias != c.Alias {
-				if err := cs.p.drop(c); err != nil {
-					return err
-				}
+				cs.drops = append(cs.drops, c)
 			}
+		}
+	}
+	return nil
+}
+
+// dropped removes the claims dropOrphans found, after the commit.
+func (cs *claimSet) dropped() error {
+	if cs == nil {
+		return nil
+	}
+	for _, c := range cs.drops {
+		if err := cs.p.drop(c); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -40,6 +40,9 @@ func (s *store) syncClaims(snap Snapshot, grace time.Duration) error {
 		due, err = cs.observeAll(tx)
 		return err
 	})
+	if err == nil {
+		err = cs.dropped()
+	}
 	if err != nil || due == 0 {
 		return err
 	}

@@ -71,8 +71,15 @@ func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 		if res, err = s.acquire(tx, req, idx); err != nil {
 			return err
 		}
-		return req.claims.dropOrphans(tx)
+		if err := req.claims.dropOrphans(tx); err != nil {
+			return err
+		}
+		crashPoint("before-commit")
+		return nil
 	})
+	if err == nil {
+		err = req.claims.dropped()
+	}
 	return res, err
 }
 

@@ -98,3 +98,31 @@ func TestShareHandWrittenClaimBesideARun(t *testing.T) {
 	p.signal(t, syscall.SIGTERM) // run passes it to its tree and releases
 	p.wait(t, 10*time.Second)
 }
+
+// TestShareSupersededAcquireKilledBeforeCommit: an acquire that gives a
+// lease up to another user's later claim and is killed before its commit
+// leaves the lease with its claim, so that the next acquire gives it up
+// again. Before, the claim was removed inside the transaction: the lease
+// outlived it, and every later acquire renewed it, unclaimed, beside the
+// other user's claim on the same alias.
+func TestShareSupersededAcquireKilledBeforeCommit(t *testing.T) {
+	e := newShareEnv(t)
+	if r := e.share(t); r.code != 0 {
+		t.Fatalf("share = %v", r)
+	}
+	alias := e.acquire(t, e.u1, "s0")
+	later := e.claimPath(e.u2, alias)
+	body := fmt.Sprintf("aliaslease-claim 1\nalias %s\nuid %d\ndb %q\nslug q\ngeneration 1\nseq 99\nrenewed 1\nheld 0\ngrace 0\n", alias, e.u2.uid, e.u2.home+"/other.db")
+	if err := e.asUser(t, e.u2, "sh", "-c", `printf '%s' "$1" > "$2"`, "sh", body, later); err != nil {
+		t.Fatalf("writing %s as %s: %v", later, e.u2.name, err)
+	}
+	if r := finish(t, e.command(e.u1, e.crash, []string{"ALIASLEASE_CRASH=before-commit"}, "acquire", "--no-ifup", "s0")); !r.signaled() {
+		t.Fatalf("acquire s0 killed before its commit: %v, want killed", r)
+	}
+	if _, err := os.Lstat(e.claimPath(e.u1, alias)); err != nil {
+		t.Fatalf("%s's claim of %s after an acquire killed before its commit: %v, want it kept", e.u1.name, alias, err)
+	}
+	if a := e.acquire(t, e.u1, "s0"); a == alias {
+		t.Fatalf("acquire s0 as %s beside %s's later claim of %s = %s, want another alias", e.u1.name, e.u2.name, alias, a)
+	}
+}
