@@ -202,19 +202,25 @@ func ownersOnly(hs []Holder) []Holder {
 	return out
 }
 
-// unclaim removes this database's claim of l, a lease just released (after
-// the commit: a release killed before it leaves a claim without a lease,
-// which the next decision removes, never a lease without a claim).
-func (s *store) unclaim(l Lease) error { return s.unclaimGeneration(l.Slug, l.Generation) }
-
 // unclaimGeneration removes this database's claim of slug's lease of
-// generation gen, one just released.
+// generation gen, one just released (after the commit: a release killed
+// before it leaves a claim without a lease, which the next decision
+// removes, never a lease without a claim).
 func (s *store) unclaimGeneration(slug string, gen uint64) error {
 	p, err := s.place()
 	if err != nil || p == nil {
 		return err
 	}
 	defer p.Close()
+	return p.unclaim(slug, gen)
+}
+
+// unclaim removes this database's claim of slug's lease of generation
+// gen from the open place p; a nil place is a no-op.
+func (p *sharedPlace) unclaim(slug string, gen uint64) error {
+	if p == nil {
+		return nil
+	}
 	for _, c := range p.read() {
 		if p.ours(c) && c.Slug == slug && c.Generation == gen {
 			return p.drop(c)

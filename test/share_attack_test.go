@@ -11,7 +11,7 @@ import (
 
 // TestSharePlaceChangedByRoot: a place whose owner, group or mode root
 // changed after share is refused (exit 8) by every user, also one it
-// now keeps out: before, a member kept out of a place of group root took
+// now keeps out, and a release refused so writes nothing: before, a member kept out of a place of group root took
 // it for a group it is not in and went on without it, so that its
 // leases were claimed nowhere and another member was handed their
 // aliases.
@@ -20,6 +20,7 @@ func TestSharePlaceChangedByRoot(t *testing.T) {
 	if r := e.share(t); r.code != 0 {
 		t.Fatalf("share = %v", r)
 	}
+	kept := e.acquire(t, e.u1, "r")
 	for _, tc := range []struct {
 		name   string
 		change func() error
@@ -48,6 +49,13 @@ func TestSharePlaceChangedByRoot(t *testing.T) {
 				if r := e.cli(t, u, nil, "doctor"); r.code != 10 || !strings.Contains(r.stdout, "unsafe") {
 					t.Errorf("doctor as %s with a shared place of %s = %v, want exit 10 naming it unsafe", u.name, tc.name, r)
 				}
+			}
+			// Refused before anything is written: the lease stays.
+			if r := e.cli(t, e.u1, nil, "release", "r"); r.code != 8 {
+				t.Errorf("release r as %s with a shared place of %s = %v, want exit 8", e.u1.name, tc.name, r)
+			}
+			if r := e.cli(t, e.u1, nil, "list"); !strings.Contains(r.stdout, kept) {
+				t.Errorf("list as %s after a refused release = %v, want r on %s kept", e.u1.name, r, kept)
 			}
 		})
 	}
