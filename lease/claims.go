@@ -172,8 +172,13 @@ func (cs *claimSet) renewed(tx *bolt.Tx, l Lease, held bool) (superseded bool, e
 		}
 		return false, nil
 	}
+	// A later claim took the alias over only if this claim could be
+	// found stale: unwanted for its grace (every judge uses at least
+	// it, and the host has one clock). One written sooner is no
+	// takeover, whatever its sequence: a member can write it by hand.
+	unwanted := cs.at.wall.Sub(c.wanted()) >= c.Grace
 	for _, o := range cs.on[l.Alias] {
-		if !held && o != c && o.bad == nil && cs.foreign(o) && o.Seq > c.Seq {
+		if !held && unwanted && o != c && o.bad == nil && cs.foreign(o) && o.Seq > c.Seq {
 			return true, nil
 		}
 	}

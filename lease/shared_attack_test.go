@@ -95,26 +95,30 @@ func TestSharedLeftoversPlantedDirectories(t *testing.T) {
 	}
 }
 
-// TestSharedHeldLeaseNotGivenUp: a later claim on the alias of a lease this
-// database sees held (its labelled container here; a run's tree alike)
-// does not make its renewal give the lease up. A member could write such
-// a claim by hand (any sequence), and, once it removed it, be handed the
-// alias under the bottle that still ran on it.
+// TestSharedHeldLeaseNotGivenUp: a later claim on the alias of a lease
+// this database sees held (its labelled container here; a run's tree
+// alike), or of one it renewed within its grace, does not make its
+// renewal give the lease up: no judge could have found it stale. A
+// member could write such a claim by hand (any sequence), and, once it
+// removed it, be handed the alias under the bottle that still ran on it.
 func TestSharedHeldLeaseNotGivenUp(t *testing.T) {
 	first := netip.MustParseAddr("127.0.77.16")
 	for _, tc := range []struct {
 		name    string
+		grace   time.Duration
 		holders []Holder
 		kept    bool
 	}{
-		{"held by its container", []Holder{{Alias: first, ID: "c1", Name: "a-1", Slug: "a", State: "running"}}, true},
-		{"no holder", nil, false},
+		{"held by its container", 0, []Holder{{Alias: first, ID: "c1", Name: "a-1", Slug: "a", State: "running"}}, true},
+		{"renewed within its grace", DefaultGrace, nil, true},
+		{"no holder, grace 0", 0, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			shared := sharedPlaceForTest(t)
 			inv := &fakeInventory{}
 			ms := sharingManagers(t, shared, inv, 1)
 			ctx := context.Background()
+			ms[0].Grace = tc.grace
 			a, err := ms[0].Acquire(ctx, "a", 0)
 			if err != nil || a.Lease.Alias != first {
 				t.Fatalf("Acquire(a) = %v, %v, want %v", a.Lease.Alias, err, first)
@@ -122,6 +126,7 @@ func TestSharedHeldLeaseNotGivenUp(t *testing.T) {
 			inv.holders = tc.holders
 			other := writeClaim(t, shared, claim{Alias: first, UID: 4242, DB: "/home/u2/l.db", Slug: "q", Generation: 1, Seq: 99, Renewed: time.Now()})
 			os.Chown(other, 4242, testGID)
+			ms[0].Grace = DefaultGrace // judged with a's claim's own grace; the other claim stands
 			r, err := ms[0].Acquire(ctx, "a", 0)
 			if err != nil || (r.Lease.Alias == first) != tc.kept {
 				t.Fatalf("Acquire(a) %s, beside a later claim on its alias = %v %v, %v, want kept %v", tc.name, r.Lease.Alias, r.Outcome, err, tc.kept)

@@ -118,7 +118,11 @@ func TestShareSupersededAcquireKilledBeforeCommit(t *testing.T) {
 	if r := e.share(t); r.code != 0 {
 		t.Fatalf("share = %v", r)
 	}
-	alias := e.acquire(t, e.u1, "s0")
+	r := e.cli(t, e.u1, nil, "acquire", "--no-ifup", "--grace", "0s", "s0") // its claim may be found stale at once
+	alias := strings.TrimSpace(r.stdout)
+	if r.code != 0 {
+		t.Fatalf("acquire s0 --grace 0s as %s: %v", e.u1.name, r)
+	}
 	later := e.claimPath(e.u2, alias)
 	body := fmt.Sprintf("aliaslease-claim 1\nalias %s\nuid %d\ndb %q\nslug q\ngeneration 1\nseq 99\nrenewed 1\nheld 0\ngrace 0\n", alias, e.u2.uid, e.u2.home+"/other.db")
 	if err := e.asUser(t, e.u2, "sh", "-c", `printf '%s' "$1" > "$2"`, "sh", body, later); err != nil {
