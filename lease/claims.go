@@ -124,18 +124,6 @@ func (cs *claimSet) mine(l Lease) *claim {
 	return nil
 }
 
-// sameUser says whether another database of this user claims a: in the
-// one entry of this user's on a, which a takeover by that database wrote
-// over this one's claim.
-func (cs *claimSet) sameUser(a netip.Addr) bool {
-	for _, o := range cs.on[a] {
-		if o.bad == nil && cs.foreign(o) && o.owner == cs.p.self.uid {
-			return true
-		}
-	}
-	return false
-}
-
 // claimNew claims the alias of l, a lease this decision makes, above
 // every claim on it (the stale ones it takes over included).
 func (cs *claimSet) claimNew(l Lease) error {
@@ -153,8 +141,8 @@ func (cs *claimSet) claimNew(l Lease) error {
 // at its word, and l's claim is renewed beside it. A lease without a claim
 // (made before the place, or whose claim was removed) is claimed anew
 // unless another database's claim stands on its alias; then it is left
-// unclaimed, and the health report names the conflict. A claim of
-// another database of this user is a takeover: l is superseded.
+// unclaimed, and the health report names the conflict, only while this
+// database sees it held; else it is superseded, as by a later claim.
 func (cs *claimSet) renewed(tx *bolt.Tx, l Lease, held bool) (superseded bool, err error) {
 	if cs == nil {
 		return false, nil
@@ -162,13 +150,16 @@ func (cs *claimSet) renewed(tx *bolt.Tx, l Lease, held bool) (superseded bool, e
 	c := cs.mine(l)
 	if c == nil {
 		switch {
-		case !held && cs.sameUser(l.Alias):
-			// Another database of this user claims the alias: its claim
-			// took the place of this one's (one entry per alias and
-			// user), so it took the alias over; this one gives it up.
-			return true, nil
 		case !cs.taken(tx, l.Alias):
 			return false, cs.claimNew(l)
+		case !held:
+			// Another database's claim stands on the alias of this
+			// lease, which has none: made before the place, or its
+			// claim written over by another database of this user (one
+			// entry per alias and user), which took the alias over.
+			// The claim is what every database sees: this one gives
+			// the lease up.
+			return true, nil
 		}
 		return false, nil
 	}

@@ -159,3 +159,29 @@ func TestSharedSameUserTakeover(t *testing.T) {
 		t.Fatalf("Acquire(a) after another database of its user took %v over = %v %v, %v, want a new alias", first, a.Lease.Alias, a.Outcome, err)
 	}
 }
+
+// TestSharedSupersededWithNoAliasLeft: a renewal that gives its lease up to
+// a later claim gives it up even when no other alias is free (the
+// acquire fails, pool exhausted). Before, the whole transaction was
+// undone: the lease stayed on the alias another database had taken over,
+// renewed there by the next acquire that found the pool full again.
+func TestSharedSupersededWithNoAliasLeft(t *testing.T) {
+	shared := sharedPlaceForTest(t)
+	ms := sharingManagers(t, shared, &fakeInventory{}, 1)
+	m, ctx := ms[0], context.Background()
+	first := netip.MustParseAddr("127.0.77.16")
+	m.Pool = MustParsePool(first.String())
+	m.Grace = 0 // a's claim may be found stale at once
+	if a, err := m.Acquire(ctx, "a", 0); err != nil || a.Lease.Alias != first {
+		t.Fatalf("Acquire(a) = %v, %v, want %v", a.Lease.Alias, err, first)
+	}
+	other := writeClaim(t, shared, claim{Alias: first, UID: 4242, DB: "/home/u2/l.db", Slug: "q", Generation: 1, Seq: 99, Renewed: time.Now(), Grace: DefaultGrace})
+	os.Chown(other, 4242, testGID)
+	m.Grace = DefaultGrace
+	if r, err := m.Acquire(ctx, "a", 0); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("Acquire(a) after its only alias was taken over = %v, %v, want ErrExhausted", r.Lease.Alias, err)
+	}
+	if l, err := m.Lease(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Lease(a) after it was given up = %v, %v, want ErrNotFound", l.Alias, err)
+	}
+}

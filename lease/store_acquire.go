@@ -34,6 +34,8 @@ type AcquireResult struct {
 	Lease     Lease
 	Outcome   Outcome
 	Reclaimed []Decision // stale leases reclaimed on the way
+
+	failed error // the pick's error after a lease given up to a later claim, which is committed
 }
 
 // Acquire renews slug's lease if it has one, even if its alias has since
@@ -80,6 +82,9 @@ func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 	if err == nil {
 		err = req.claims.dropped()
 	}
+	if err == nil && res.failed != nil {
+		return AcquireResult{}, res.failed
+	}
 	return res, err
 }
 
@@ -109,6 +114,10 @@ func (s *store) acquire(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (Acqu
 	}
 	var res AcquireResult
 	alias, outcome, stale, err := s.pick(tx, req, idx)
+	if err != nil && found { // the lease given up stays given up: committed, with the pick's error
+		res.failed = err
+		return res, nil
+	}
 	if err != nil {
 		return res, err
 	}
