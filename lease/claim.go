@@ -16,7 +16,11 @@ import (
 // which slug, in which generation, when the lease was last renewed and
 // last seen held by its database, and its sequence on the alias (a
 // claim that takes over a stale one is one higher, so the later claim
-// wins whatever the clocks say).
+// wins whatever the clocks say). Grace is its database's grace period:
+// another database judges the claim with the longer of its own and this
+// one, so that one user's --grace 0s never makes another user's lease
+// stale at once (a lease held by a run's process tree is seen by no
+// other user).
 type claim struct {
 	Alias      netip.Addr
 	UID        uint32
@@ -26,6 +30,7 @@ type claim struct {
 	Seq        uint64
 	Renewed    time.Time
 	Held       time.Time
+	Grace      time.Duration
 
 	name  string // the entry's name in the shared place
 	owner uint32 // the entry's owner, from the file system, not from it
@@ -76,8 +81,8 @@ func parseClaimName(name string) (a netip.Addr, uid uint32, ok bool) {
 // line per field; the path is quoted, so no byte of it can end a line.
 func encodeClaim(c claim) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\nalias %s\nuid %d\ndb %s\nslug %s\ngeneration %d\nseq %d\nrenewed %d\nheld %d\n",
-		claimHeader, c.Alias, c.UID, strconv.Quote(c.DB), c.Slug, c.Generation, c.Seq, unixNano(c.Renewed), unixNano(c.Held))
+	fmt.Fprintf(&b, "%s\nalias %s\nuid %d\ndb %s\nslug %s\ngeneration %d\nseq %d\nrenewed %d\nheld %d\ngrace %d\n",
+		claimHeader, c.Alias, c.UID, strconv.Quote(c.DB), c.Slug, c.Generation, c.Seq, unixNano(c.Renewed), unixNano(c.Held), max(c.Grace, 0))
 	return b.Bytes()
 }
 
@@ -96,7 +101,9 @@ func fromUnixNano(n int64) time.Time {
 }
 
 // parseClaim reads a claim record. Keys it does not know are a newer
-// binary's, and skipped; every field it knows must be there and valid.
+// binary's, and skipped; every field it knows must be there and valid,
+// but grace, which the first binaries did not write: without it the
+// claim's grace is DefaultGrace.
 func parseClaim(b []byte) (claim, error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	if !sc.Scan() || sc.Text() != claimHeader {
@@ -130,6 +137,10 @@ func claimFields(f map[string]string) (claim, error) {
 	c.UID = uint32(num("uid", 32))
 	c.Generation, c.Seq = num("generation", 64), num("seq", 64)
 	c.Renewed, c.Held = fromUnixNano(int64(num("renewed", 63))), fromUnixNano(int64(num("held", 63)))
+	c.Grace = DefaultGrace
+	if _, ok := f["grace"]; ok {
+		c.Grace = time.Duration(num("grace", 63))
+	}
 	a, err := netip.ParseAddr(f["alias"])
 	if err != nil || !a.Is4() {
 		errs = append(errs, fmt.Errorf("alias %q", f["alias"]))

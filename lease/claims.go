@@ -29,6 +29,7 @@ type claimSet struct {
 	grace   time.Duration
 	observe bool            // the holders are an observation: count vacancies, let stale claims go
 	written map[string]bool // entries this decision wrote
+	drops   []*claim        // orphans to remove once the decision is committed
 }
 
 // newClaimSet reads the place's claims for a decision with the holders
@@ -64,10 +65,11 @@ func (cs *claimSet) taken(tx *bolt.Tx, a netip.Addr) bool {
 
 // stale judges another database's claim by the one rule of every
 // verdict: its holders as this database sees them, its last-wanted time
-// as the renewal, and the vacancy this database counted for it.
+// as the renewal, the vacancy this database counted for it, and the
+// longer of the two databases' grace periods.
 func (cs *claimSet) stale(tx *bolt.Tx, c *claim) bool {
 	v := vacancyFor(claimVacancyOf(tx, c.name), c.Seq, c.wanted())
-	st, _ := verdict(c.Slug, c.wanted(), &v, cs.idx.on(c.Alias), cs.at, cs.grace, true)
+	st, _ := verdict(c.Slug, c.wanted(), &v, cs.idx.on(c.Alias), cs.at, max(cs.grace, c.Grace), true)
 	return st == Stale
 }
 
@@ -129,45 +131,67 @@ func (cs *claimSet) claimNew(l Lease) error {
 		return nil
 	}
 	cs.written[claimName(l.Alias, cs.p.self.uid)] = true
-	return cs.p.put(l, cs.nextSeq(l.Alias), time.Time{})
+	return cs.p.put(l, cs.nextSeq(l.Alias), time.Time{}, cs.grace)
 }
 
 // renewed brings l's claim up to its renewal. superseded is true when a
 // later claim of another database has taken the alias over: l was given
-// up by the vacancy rule, and is to be removed. A lease without a claim
+// up by the vacancy rule, and is to be removed; unless held, this
+// database sees l held (see heldHere): then the later claim is not taken
+// at its word, and l's claim is renewed beside it. A lease without a claim
 // (made before the place, or whose claim was removed) is claimed anew
 // unless another database's claim stands on its alias; then it is left
-// unclaimed, and the health report names the conflict.
-func (cs *claimSet) renewed(tx *bolt.Tx, l Lease) (superseded bool, err error) {
+// unclaimed, and the health report names the conflict, only while this
+// database sees it held; else it is superseded, as by a later claim.
+func (cs *claimSet) renewed(tx *bolt.Tx, l Lease, held bool) (superseded bool, err error) {
 	if cs == nil {
 		return false, nil
 	}
 	c := cs.mine(l)
 	if c == nil {
-		if cs.taken(tx, l.Alias) {
-			return false, nil
+		switch {
+		case !cs.taken(tx, l.Alias):
+			return false, cs.claimNew(l)
+		case !held:
+			// Another database's claim stands on the alias of this
+			// lease, which has none: made before the place, or its
+			// claim written over by another database of this user (one
+			// entry per alias and user), which took the alias over.
+			// The claim is what every database sees: this one gives
+			// the lease up.
+			return true, nil
 		}
-		return false, cs.claimNew(l)
+		return false, nil
 	}
+	// A later claim took the alias over only if this claim could be
+	// found stale: unwanted for its grace (every judge uses at least
+	// it, and the host has one clock). One written sooner is no
+	// takeover, whatever its sequence: a member can write it by hand.
+	unwanted := cs.at.wall.Sub(c.wanted()) >= c.Grace
 	for _, o := range cs.on[l.Alias] {
-		if o != c && o.bad == nil && cs.foreign(o) && o.Seq > c.Seq {
+		if !held && unwanted && o != c && o.bad == nil && cs.foreign(o) && o.Seq > c.Seq {
 			return true, nil
 		}
 	}
 	cs.written[c.name] = true
-	return false, cs.p.put(l, c.Seq, c.Held)
+	return false, cs.p.put(l, c.Seq, c.Held, cs.grace)
 }
 
-// dropOrphans removes this database's claims that no lease of it
-// matches (an acquire killed between its claim and its commit, a lease
-// reclaimed or released): such a claim is provably nobody's.
+// dropOrphans finds this database's claims that no lease of it matches
+// (an acquire killed between its claim and its commit, a lease
+// reclaimed or released): such a claim is provably nobody's. They are
+// removed by dropped, once the decision is committed, so that a
+// decision killed before its commit never leaves a lease it did not
+// give up without its claim. A claim on an alias a lease of this
+// database is on is kept: that lease's renewal rewrites it.
 func (cs *claimSet) dropOrphans(tx *bolt.Tx) error {
 	if cs == nil {
 		return nil
 	}
+	cs.drops = cs.drops[:0]
 	for _, cl := range cs.on {
 		for _, c := range cl {
-			if !cs.p.ours(c) || cs.written[c.name] {
+			if !cs.p.ours(c) || cs.written[c.name] || tx.Bucket(bucketAliases).Get(aliasKey(c.Alias)) != nil {
 				continue
 			}
 			l, found, err := getLease(tx, c.Slug)
@@ -175,10 +199,21 @@ func (cs *claimSet) dropOrphans(tx *bolt.Tx) error {
 				return err
 			}
 			if !found || l.Generation != c.Generation || l.Alias != c.Alias {
-				if err := cs.p.drop(c); err != nil {
-					return err
-				}
+				cs.drops = append(cs.drops, c)
 			}
+		}
+	}
+	return nil
+}
+
+// dropped removes the claims dropOrphans found, after the commit.
+func (cs *claimSet) dropped() error {
+	if cs == nil {
+		return nil
+	}
+	for _, c := range cs.drops {
+		if err := cs.p.drop(c); err != nil {
+			return err
 		}
 	}
 	return nil

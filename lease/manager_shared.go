@@ -107,7 +107,9 @@ func (m *Manager) lockTimeout() time.Duration {
 // databases that are gone (no file at their path; this user's claims,
 // or every user's when run as root), claims written aside by a write
 // killed half way, and as root the entries that are not regular files
-// (nothing aliaslease makes); it returns their paths.
+// (nothing aliaslease makes); it returns their paths. An entry that
+// cannot be removed (a planted directory that is not empty) is an error
+// that does not stop the others' removal.
 // Nothing outside the place is touched: entries are removed, never
 // followed.
 func (m *Manager) SharedLeftovers(ctx context.Context, dryRun bool) ([]string, error) {
@@ -118,6 +120,7 @@ func (m *Manager) SharedLeftovers(ctx context.Context, dryRun bool) ([]string, e
 	defer p.Close()
 	root := os.Geteuid() == 0
 	var out []string
+	var errs []error
 	for _, c := range p.read() {
 		mine := c.owner == p.self.uid || root
 		switch {
@@ -131,12 +134,14 @@ func (m *Manager) SharedLeftovers(ctx context.Context, dryRun bool) ([]string, e
 		}
 		if !dryRun {
 			if err := p.drop(c); err != nil {
-				return out, err
+				errs = append(errs, err)
+				continue
 			}
 		}
 		out = append(out, filepath.Join(p.path(), c.name))
 	}
-	return p.asideLeftovers(out, root, dryRun)
+	out, err = p.asideLeftovers(out, root, dryRun)
+	return out, errors.Join(append(errs, err)...)
 }
 
 // asideLeftovers adds to out, and removes unless dryRun, the files of

@@ -140,12 +140,13 @@ func (p *sharedPlace) gone(c *claim) bool {
 	return errors.Is(err, fs.ErrNotExist)
 }
 
-// put writes this database's claim of l's alias, with seq. The crash
+// put writes this database's claim of l's alias, with seq and the
+// grace of the decision that writes it. The crash
 // point after it is where an acquire killed leaves a claim without a
 // lease.
-func (p *sharedPlace) put(l Lease, seq uint64, held time.Time) error {
+func (p *sharedPlace) put(l Lease, seq uint64, held time.Time, grace time.Duration) error {
 	c := claim{Alias: l.Alias, UID: p.self.uid, DB: p.self.db, Slug: l.Slug, Generation: l.Generation,
-		Seq: seq, Renewed: l.RenewedAt, Held: held}
+		Seq: seq, Renewed: l.RenewedAt, Held: held, Grace: grace}
 	if err := p.dir.WriteShared(claimName(l.Alias, p.self.uid), encodeClaim(c)); err != nil {
 		return fmt.Errorf("claiming %s in the shared place %s: %w", l.Alias, p.dir.Path(), err)
 	}
@@ -201,23 +202,47 @@ func ownersOnly(hs []Holder) []Holder {
 	return out
 }
 
-// unclaim removes this database's claim of l, a lease just released (after
-// the commit: a release killed before it leaves a claim without a lease,
-// which the next decision removes, never a lease without a claim).
-func (s *store) unclaim(l Lease) error { return s.unclaimGeneration(l.Slug, l.Generation) }
-
 // unclaimGeneration removes this database's claim of slug's lease of
-// generation gen, one just released.
+// generation gen, one just released (after the commit: a release killed
+// before it leaves a claim without a lease, which the next decision
+// removes, never a lease without a claim).
 func (s *store) unclaimGeneration(slug string, gen uint64) error {
 	p, err := s.place()
 	if err != nil || p == nil {
 		return err
 	}
 	defer p.Close()
+	return p.unclaim(slug, gen)
+}
+
+// unclaim removes this database's claim of slug's lease of generation
+// gen from the open place p; a nil place is a no-op.
+func (p *sharedPlace) unclaim(slug string, gen uint64) error {
+	if p == nil {
+		return nil
+	}
 	for _, c := range p.read() {
 		if p.ours(c) && c.Slug == slug && c.Generation == gen {
 			return p.drop(c)
 		}
 	}
 	return nil
+}
+
+// heldHere says whether this database sees l held: by a live process tree
+// of its run, or by a holder labelled for its slug and not for another
+// owner. Such a lease is never given up to a later claim on its alias
+// (one a member may write by hand, whatever its sequence): its bottle is
+// there, and giving the lease up would only free the alias under it. The
+// health report names the two claims.
+func (s *store) heldHere(l Lease, idx *holderIndex) bool {
+	if len(s.liveProcesses(l)) > 0 {
+		return true
+	}
+	for _, h := range ownersOnly(idx.on(l.Alias)) {
+		if h.Slug == l.Slug {
+			return true
+		}
+	}
+	return false
 }

@@ -40,6 +40,9 @@ func (s *store) syncClaims(snap Snapshot, grace time.Duration) error {
 		due, err = cs.observeAll(tx)
 		return err
 	})
+	if err == nil {
+		err = cs.dropped()
+	}
 	if err != nil || due == 0 {
 		return err
 	}
@@ -59,7 +62,7 @@ func (cs *claimSet) keep(tx *bolt.Tx, l Lease, grace time.Duration) error {
 		return cs.claimNew(l)
 	case c != nil && l.HeldAt.Sub(c.Held) >= max(grace/4, time.Nanosecond):
 		cs.written[c.name] = true
-		return cs.p.put(l, c.Seq, l.HeldAt)
+		return cs.p.put(l, c.Seq, l.HeldAt, grace)
 	}
 	return nil
 }

@@ -260,6 +260,7 @@ func TestSharedSupersededRenewal(t *testing.T) {
 	shared := sharedPlaceForTest(t)
 	ms := sharingManagers(t, shared, &fakeInventory{}, 1)
 	ctx := context.Background()
+	ms[0].Grace = 0 // a's claim may be found stale at once
 	a, err := ms[0].Acquire(ctx, "a", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +268,7 @@ func TestSharedSupersededRenewal(t *testing.T) {
 	// Another user's database took a's alias over while a was vacant.
 	other := writeClaim(t, shared, claim{Alias: a.Lease.Alias, UID: 4242, DB: "/home/u2/l.db", Slug: "b", Generation: 1, Seq: 2, Renewed: time.Now()})
 	os.Chown(other, 4242, testGID)
+	ms[0].Grace = DefaultGrace // the other claim, just written, stands
 	r, err := ms[0].Acquire(ctx, "a", 0)
 	if err != nil || r.Lease.Alias == a.Lease.Alias || r.Outcome != OutcomeNew {
 		t.Fatalf("Acquire(a) after its alias was taken over = %v %v, %v, want a new lease elsewhere", r.Lease.Alias, r.Outcome, err)

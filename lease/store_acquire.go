@@ -34,6 +34,8 @@ type AcquireResult struct {
 	Lease     Lease
 	Outcome   Outcome
 	Reclaimed []Decision // stale leases reclaimed on the way
+
+	failed error // the pick's error after a lease given up to a later claim, which is committed
 }
 
 // Acquire renews slug's lease if it has one, even if its alias has since
@@ -71,10 +73,17 @@ func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 		if res, err = s.acquire(tx, req, idx); err != nil {
 			return err
 		}
-		return req.claims.dropOrphans(tx)
+		if err := req.claims.dropOrphans(tx); err != nil {
+			return err
+		}
+		crashPoint("before-commit")
+		return nil
 	})
-	if err == nil && res.Outcome == outcomeSuperseded {
-		return AcquireResult{}, fmt.Errorf("%w for %s: another database took its alias %s over", ErrNotFound, req.Slug, res.Lease.Alias)
+	if err == nil {
+		err = req.claims.dropped()
+	}
+	if err == nil && res.failed != nil {
+		return AcquireResult{}, res.failed
 	}
 	return res, err
 }
@@ -88,24 +97,27 @@ func (s *store) acquire(tx *bolt.Tx, req acquireRequest, idx *holderIndex) (Acqu
 	case found:
 		now := l
 		now.RenewedAt = req.Now.UTC()
-		superseded, err := req.claims.renewed(tx, now)
-		if err != nil || !superseded {
-			if err != nil {
-				return AcquireResult{}, err
-			}
+		superseded, err := req.claims.renewed(tx, now, s.heldHere(l, idx))
+		switch {
+		case err != nil:
+			return AcquireResult{}, err
+		case !superseded:
 			return s.renew(tx, l, req.Now)
+		case req.RenewOnly: // no holder asked yet: the full decision judges it, with the inventory's
+			return AcquireResult{}, fmt.Errorf("%w for %s: another database's later claim stands on its alias %s", ErrNotFound, req.Slug, l.Alias)
 		}
 		if err := s.reclaim(tx, req.Now, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonClaimedElsewhere}); err != nil {
 			return AcquireResult{}, err
-		}
-		if req.RenewOnly {
-			return AcquireResult{Lease: l, Outcome: outcomeSuperseded}, nil
 		}
 	case req.RenewOnly:
 		return AcquireResult{}, fmt.Errorf("%w for %s", ErrNotFound, req.Slug)
 	}
 	var res AcquireResult
 	alias, outcome, stale, err := s.pick(tx, req, idx)
+	if err != nil && found { // the lease given up stays given up: committed, with the pick's error
+		res.failed = err
+		return res, nil
+	}
 	if err != nil {
 		return res, err
 	}
@@ -207,6 +219,4 @@ const (
 	OutcomeNew     Outcome = "new"     // a new lease on the lowest free alias
 	OutcomeRenewed Outcome = "renewed" // the slug's existing lease, renewed
 	OutcomeAdopted Outcome = "adopted" // a new lease on the alias its labelled container already uses
-
-	outcomeSuperseded Outcome = "superseded" // a renewal that found its alias taken over: the lease removed
 )

@@ -52,10 +52,18 @@ func (s *store) Release(slug string, generation uint64) (Lease, error) {
 	return s.release(slug, generation, "")
 }
 
-// release is Release, logging reason with the event.
+// release is Release, logging reason with the event. The shared place is
+// opened first: one that is refused refuses the release before anything
+// is written (exit 8 touches nothing); its claim is removed after the
+// commit.
 func (s *store) release(slug string, generation uint64, reason Reason) (Lease, error) {
 	var l Lease
-	err := s.update(func(tx *bolt.Tx) error {
+	p, err := s.place()
+	if err != nil {
+		return l, err
+	}
+	defer p.Close()
+	err = s.update(func(tx *bolt.Tx) error {
 		var err error
 		if l, err = leaseOf(tx, slug, generation); err != nil {
 			return err
@@ -69,7 +77,7 @@ func (s *store) release(slug string, generation uint64, reason Reason) (Lease, e
 		return s.logEvent(tx, time.Now(), EventRelease, l, reason)
 	})
 	if err == nil {
-		err = s.unclaim(l)
+		err = p.unclaim(l.Slug, l.Generation)
 	}
 	return l, err
 }

@@ -37,11 +37,11 @@ func cleanup(c *cli.Context, args *cleanupArgs) error {
 		fmt.Fprintf(c.App.Writer, "%s leftover %s\n", verb, escape(p))
 	}
 	claims, err := m.SharedLeftovers(c.Context, args.dryRun)
-	if err != nil {
-		return err
-	}
 	for _, p := range claims {
 		fmt.Fprintf(c.App.Writer, "%s shared-place entry %s\n", verb, escape(p))
+	}
+	if err != nil {
+		return err
 	}
 	done, errs := confine.Cleanup(args.dryRun, cleanupMinAge)
 	for _, g := range done.Groups {

@@ -60,6 +60,9 @@ func OpenShared(dir string) (*Dir, Info, error) {
 	}
 	if err := w.walk(abs); err != nil {
 		unix.Close(w.fd)
+		if errors.Is(err, fs.ErrPermission) {
+			err = refusedFromOutside(abs, dir, err)
+		}
 		return nil, Info{}, err
 	}
 	if err := checkShared(dir, w.info); err != nil {
@@ -67,6 +70,31 @@ func OpenShared(dir string) (*Dir, Info, error) {
 		return nil, w.info, err
 	}
 	return &Dir{fd: w.fd, path: dir}, w.info, nil
+}
+
+// refusedFromOutside tells a place this user may not enter (denied, the
+// error of the walk) that share did not make, seen from its parent:
+// another owner, group root, another mode or a link is ErrUnsafePath, as
+// for a member, so that a place root changed by mistake is refused
+// rather than taken for a group this user is not in. A place that looks
+// as share makes it is denied: the user is not in its group.
+func refusedFromOutside(abs, dir string, denied error) error {
+	w := &walker{fd: -1}
+	if err := w.root(); err != nil {
+		return denied
+	}
+	defer func() { unix.Close(w.fd) }()
+	if err := w.walk(filepath.Dir(abs)); err != nil {
+		return denied
+	}
+	i, err := (&Dir{fd: w.fd, path: filepath.Dir(dir)}).Lstat(filepath.Base(abs))
+	if err != nil {
+		return denied
+	}
+	if err := checkShared(dir, i); err != nil {
+		return err
+	}
+	return denied
 }
 
 // MakeShared makes the shared place dir for group gid, as root: its
@@ -230,9 +258,15 @@ func (d *Dir) openMine(name string, want Info) (*os.File, Info, error) {
 }
 
 // Remove removes the entry name of d (unlinkat: a link is removed, never
-// followed); a missing one is no error.
+// followed; a directory planted there is removed when it is empty); a
+// missing one is no error.
 func (d *Dir) Remove(name string) error {
 	err := unix.Unlinkat(d.fd, name, 0)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EPERM) { // a directory: EISDIR on Linux, EPERM on macOS
+		if i, lerr := d.Lstat(name); lerr == nil && i.typ() == unix.S_IFDIR {
+			err = unix.Unlinkat(d.fd, name, unix.AT_REMOVEDIR)
+		}
+	}
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return &fs.PathError{Op: "remove", Path: filepath.Join(d.path, name), Err: err}
 	}
