@@ -23,7 +23,9 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 log=${DOCKERD_LOG:-/tmp/dockerd.log}
 echo "docker-up: starting dockerd (log: $log)"
-nohup dockerd >"$log" 2>&1 &
+# A session of its own: an engine others share must not end with the
+# process group of whoever happened to start it.
+setsid nohup dockerd >"$log" 2>&1 &
 for _ in $(seq 1 120); do
   if [ -S "$sock" ] && answering; then
     echo "docker-up: engine answering ($(docker version --format '{{.Server.Version}}'), API $(docker version --format '{{.Server.APIVersion}}'))"
