@@ -138,3 +138,32 @@ type alwaysAlive struct{}
 
 func (alwaysAlive) Alive(ProcessHolder) (bool, error)                       { return true, nil }
 func (alwaysAlive) End(context.Context, ProcessHolder, time.Duration) error { return nil }
+
+// TestRenew checks that Renew renews only the lease of its generation,
+// and never makes one.
+func TestRenew(t *testing.T) {
+	ctx := context.Background()
+	m, _ := testManager(t, nil, InventoryOff)
+	if _, err := m.Renew(ctx, "web", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Renew(web) without a database = %v, want %v", err, ErrNotFound)
+	}
+	res, err := m.Acquire(ctx, "web", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Renew(ctx, "other", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Renew(other) = %v, want %v", err, ErrNotFound)
+	}
+	if _, err := m.Renew(ctx, "web", res.Lease.Generation+1); !errors.Is(err, ErrGenerationMismatch) {
+		t.Errorf("Renew(web, another generation) = %v, want %v", err, ErrGenerationMismatch)
+	}
+	later := res.Lease.RenewedAt.Add(time.Hour)
+	m.Now = func() time.Time { return later }
+	l, err := m.Renew(ctx, "web", res.Lease.Generation)
+	if err != nil || !l.RenewedAt.Equal(later) || l.Generation != res.Lease.Generation || l.Alias != res.Lease.Alias {
+		t.Errorf("Renew(web) = %+v, %v; want the same lease renewed at %v", l, err, later)
+	}
+	if ls, _ := m.Leases(ctx); len(ls) != 1 || !ls[0].RenewedAt.Equal(later) {
+		t.Errorf("after Renew, Leases() = %+v; want web renewed at %v", ls, later)
+	}
+}

@@ -27,6 +27,32 @@ func (m *Manager) Hold(ctx context.Context, h ProcessHolder, made, keep bool) er
 	return err
 }
 
+// Renew renews slug's lease of generation gen, in a transaction of its
+// own, as a renewal by acquire does (its renewal time, and its claim in a
+// shared place), without ever making a new one. "aliaslease run" renews
+// the lease it holds this way while its tree lives, since other users'
+// databases see a tree only through that claim. ErrNotFound when slug has
+// no lease (or another database's claim superseded it);
+// ErrGenerationMismatch when its lease is of another generation.
+func (m *Manager) Renew(ctx context.Context, slug string, gen uint64) (Lease, error) {
+	if err := ValidateSlug(slug); err != nil {
+		return Lease{}, err
+	}
+	var l Lease
+	found, err := m.openIfExists(ctx, false, func(s *store) error {
+		if err := s.view(func(tx *bolt.Tx) error { _, err := leaseOf(tx, slug, gen); return err }); err != nil {
+			return err
+		}
+		res, err := m.renew(s, slug)
+		l = res.Lease
+		return err
+	})
+	if !found && err == nil {
+		err = fmt.Errorf("%w for %s", ErrNotFound, slug)
+	}
+	return l, err
+}
+
 // Unconfine removes the record of the confinement of slug's holder runID,
 // in a transaction of its own, and returns the holder as it was, so that
 // the caller removes its rules next: a crash between the two leaves rules

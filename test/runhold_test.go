@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -216,4 +217,37 @@ func TestRunKilledWrapperParentDeath(t *testing.T) {
 		t.Errorf("something still answers on %s after the command died", w.addr)
 	}
 	t.Logf("another slug got %s after the command died: %v", p.at(0), got == p.at(0))
+}
+
+// TestRunRenewsWhileItRuns: run renews the lease it holds every quarter
+// of its grace while its command runs (other users' databases see the
+// tree only through the lease's claim, kept fresh so), and stops when
+// the command ends.
+func TestRunRenewsWhileItRuns(t *testing.T) {
+	p := freePool(t, 4)
+	env := []string{"ALIASLEASE_DB=" + filepath.Join(t.TempDir(), "leases.db"), "ALIASLEASE_DOCKER=off", "ALIASLEASE_POOL=" + p.spec()}
+	mustCLI(t, env, "run", "--no-ifup", "--keep", "--grace", "4s", "r", "--", "sleep", "3.5")
+	renewals := func() int {
+		var events []struct {
+			Event string `json:"event"`
+		}
+		if err := json.Unmarshal([]byte(mustCLI(t, env, "log", "--json", "-n", "0", "--slug", "r")), &events); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range events {
+			if e.Event == "renew" {
+				n++
+			}
+		}
+		return n
+	}
+	n := renewals()
+	if n < 2 || n > 3 {
+		t.Errorf("run --grace 4s of a 3.5 s command renewed its lease %d times, want 3 (every second; 2 on a loaded machine)", n)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if after := renewals(); after != n {
+		t.Errorf("after the command ended, the lease was renewed %d times more: the renewing did not stop", after-n)
+	}
 }

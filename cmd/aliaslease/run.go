@@ -76,7 +76,9 @@ func runCmd(c *cli.Context, args *runArgs) error {
 	} else if rt.recorded != nil {
 		rt.recorded(func() (bool, error) { return stillConfined(m, rt.holder) })
 	}
+	stopRenewing := keepRenewed(m, rt.holder, c.App.ErrWriter)
 	status := rt.wait(cmd, sigs, args.killAfter)
+	stopRenewing()
 	rt.finish(m, c.App.ErrWriter)
 	return exitStatus(status)
 }
@@ -187,7 +189,8 @@ func runCommand() *cli.Command {
 			"COMMAND gets ALIASLEASE_SLUG, ALIASLEASE_ALIAS, ALIASLEASE_GENERATION and ALIASLEASE_OWNER in its environment.\n" +
 			"It runs in a process tree of its own (a cgroup on Linux as root or in a delegated subtree,\n" +
 			"else a process group), and the lease is held while any process of that tree lives, so it\n" +
-			"is never reclaimed under a descendant. Signals go to the whole tree (SIGINT only when stdin\n" +
+			"is never reclaimed under a descendant (run renews it every quarter of --grace meanwhile).\n" +
+			"Signals go to the whole tree (SIGINT only when stdin\n" +
 			"is not a terminal, since a terminal's Ctrl-C reaches COMMAND directly); what is left of the\n" +
 			"tree after --kill-after, and when COMMAND itself ends, is sent SIGTERM, then SIGKILL after\n" +
 			"--kill-after. run releases only a lease it made (not with --keep), once no other run of\n" +
