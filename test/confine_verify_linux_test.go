@@ -62,3 +62,27 @@ func (e *confineEnv) verify(t *testing.T, slug string) (verifyJSON, result) {
 	}
 	return v, r
 }
+
+// verify of a lease that confine --cgroup confined, with no PREFIX, runs
+// its probe inside that cgroup too (a cgroup outside aliaslease's
+// subtree, named by its path): isolated, exit 0, only its own alias
+// reached. Once the confinement is lifted, the same verify is leaky.
+func TestVerifyConfineCgroup(t *testing.T) {
+	e := newConfineEnv(t)
+	e.acquire(t, "other")
+	e.acquire(t, "own")
+	dir, rel := foreignCgroup(t)
+	c := confineCLI(t, e.env, "own", "--cgroup", rel)
+	startClient(t, dir) // populated: a cgroup that holds the lease
+	v, r := e.verify(t, "own")
+	if v.Verdict != "isolated" || r.code != 0 || !slices.Equal(v.reached(), []string{"own alias"}) {
+		t.Errorf("verify own under confine --cgroup %s = %q (exit %d) reaching %v, want isolated (exit 0) reaching only its own alias; probe said %v; stderr %q",
+			rel, v.Verdict, r.code, v.reached(), v.Probe.Output, r.stderr)
+	}
+	if r := e.cli(t, "confine", "--release", "own"); r.code != 0 || present(t, c.CgroupID) {
+		t.Fatalf("confine --release own: %v, rules present %v; want them lifted", r, present(t, c.CgroupID))
+	}
+	if v, _ := e.verify(t, "own"); v.Verdict != "leaky" {
+		t.Errorf("verify own after confine --release = %q, want leaky (its probe a host process)", v.Verdict)
+	}
+}
