@@ -2,6 +2,8 @@ package test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -85,4 +87,32 @@ func TestVerifyConfineCgroup(t *testing.T) {
 	if v, _ := e.verify(t, "own"); v.Verdict != "leaky" {
 		t.Errorf("verify own after confine --release = %q, want leaky (its probe a host process)", v.Verdict)
 	}
+}
+
+// verify with no PREFIX, by a binary the confined user cannot execute
+// (one in root's own 0700 directory, where go install puts it for root):
+// cut-off, exit 9, and the one error line says why and what to do.
+func TestVerifyProbeNotExecutable(t *testing.T) {
+	e := newConfineEnv(t)
+	cr := e.start(t, nil, "own", `"$R" main id; exec sleep 60`)
+	cr.results(t, []string{key("main", "id")}, 30*time.Second)
+	e.waitConfinedHolder(t, "own")
+	dir := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(e.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(dir, "aliaslease")
+	if err := os.WriteFile(private, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, private, e.env, "verify", "own")
+	if r.code != 9 || !strings.Contains(r.stderr, "(cut-off): the probe did not run") ||
+		!strings.Contains(r.stderr, "must be able to execute it") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("verify own by %s, which the confined user cannot execute: %v, want exit 9 and one error line saying the tree's user must be able to execute it", private, r)
+	}
+	cr.end(t)
 }
