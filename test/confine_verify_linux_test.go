@@ -2,6 +2,8 @@ package test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,4 +63,56 @@ func (e *confineEnv) verify(t *testing.T, slug string) (verifyJSON, result) {
 		t.Fatalf("verify --json %s: %v; not JSON: %v", slug, r, err)
 	}
 	return v, r
+}
+
+// verify of a lease that confine --cgroup confined, with no PREFIX, runs
+// its probe inside that cgroup too (a cgroup outside aliaslease's
+// subtree, named by its path): isolated, exit 0, only its own alias
+// reached. Once the confinement is lifted, the same verify is leaky.
+func TestVerifyConfineCgroup(t *testing.T) {
+	e := newConfineEnv(t)
+	e.acquire(t, "other")
+	e.acquire(t, "own")
+	dir, rel := foreignCgroup(t)
+	c := confineCLI(t, e.env, "own", "--cgroup", rel)
+	startClient(t, dir) // populated: a cgroup that holds the lease
+	v, r := e.verify(t, "own")
+	if v.Verdict != "isolated" || r.code != 0 || !slices.Equal(v.reached(), []string{"own alias"}) {
+		t.Errorf("verify own under confine --cgroup %s = %q (exit %d) reaching %v, want isolated (exit 0) reaching only its own alias; probe said %v; stderr %q",
+			rel, v.Verdict, r.code, v.reached(), v.Probe.Output, r.stderr)
+	}
+	if r := e.cli(t, "confine", "--release", "own"); r.code != 0 || present(t, c.CgroupID) {
+		t.Fatalf("confine --release own: %v, rules present %v; want them lifted", r, present(t, c.CgroupID))
+	}
+	if v, _ := e.verify(t, "own"); v.Verdict != "leaky" {
+		t.Errorf("verify own after confine --release = %q, want leaky (its probe a host process)", v.Verdict)
+	}
+}
+
+// verify with no PREFIX, by a binary the confined user cannot execute
+// (one in root's own 0700 directory, where go install puts it for root):
+// cut-off, exit 9, and the one error line says why and what to do.
+func TestVerifyProbeNotExecutable(t *testing.T) {
+	e := newConfineEnv(t)
+	cr := e.start(t, nil, "own", `"$R" main id; exec sleep 60`)
+	cr.results(t, []string{key("main", "id")}, 30*time.Second)
+	e.waitConfinedHolder(t, "own")
+	dir := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(e.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(dir, "aliaslease")
+	if err := os.WriteFile(private, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, private, e.env, "verify", "own")
+	if r.code != 9 || !strings.Contains(r.stderr, "(cut-off): the probe did not run") ||
+		!strings.Contains(r.stderr, "must be able to execute it") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("verify own by %s, which the confined user cannot execute: %v, want exit 9 and one error line saying the tree's user must be able to execute it", private, r)
+	}
+	cr.end(t)
 }

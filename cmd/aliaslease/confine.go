@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
+	"syscall"
 
 	"github.com/aliaslease/aliaslease/internal/confine"
 	"github.com/aliaslease/aliaslease/lease"
@@ -101,13 +104,25 @@ func confineCmd(c *cli.Context, args *confineArgs) error {
 		return err
 	}
 	if args.pid > 0 {
-		say(c.App.ErrWriter, "note", "connections pid %d had open before now are not confined; the ones it opens from now on are", args.pid)
+		notePID(c.App.ErrWriter, args.pid)
 	}
 	if args.json {
 		return writeJSON(c.App.Writer, out)
 	}
 	_, err = fmt.Fprintln(c.App.Writer, escape(out.Cgroup))
 	return err
+}
+
+// notePID says what confine --pid does not cover: the connections pid
+// already had, and everything when pid runs as root (which can delete the
+// rules and leave the cgroup: isolation.md, What is not enforced).
+func notePID(w io.Writer, pid int) {
+	say(w, "note", "connections pid %d had open before now are not confined; the ones it opens from now on are", pid)
+	if fi, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid == 0 {
+			say(w, "warning", "pid %d runs as root, which can lift its own confinement (delete the rules, leave the cgroup): confine only unprivileged processes", pid)
+		}
+	}
 }
 
 // confineTree confines what --cgroup or --pid names to slug's lease.

@@ -142,17 +142,17 @@ func printIsolation(w io.Writer, iso doctor.Isolation) {
 	unverified := 0
 	for _, l := range iso.Leases {
 		if l.Isolation == "confined" && l.VerifiedAt == nil {
-			fmt.Fprintf(w, "isolation: %s on %s: confined\n", escape(l.Slug), l.Alias)
+			fmt.Fprintf(w, "\t%s on %s: confined\n", escape(l.Slug), l.Alias)
 			continue
 		}
 		if l.VerifiedAt == nil {
 			unverified++
 			continue
 		}
-		fmt.Fprintf(w, "isolation: %s on %s: %s (verify at %s)\n", escape(l.Slug), l.Alias, l.Isolation, l.VerifiedAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "\t%s on %s: %s (verify at %s)\n", escape(l.Slug), l.Alias, l.Isolation, l.VerifiedAt.Format(time.RFC3339))
 	}
 	if unverified > 0 {
-		fmt.Fprintf(w, "isolation: %d lease(s) unverified (aliaslease verify SLUG checks one)\n", unverified)
+		fmt.Fprintf(w, "\t%d lease(s) unverified (aliaslease verify SLUG checks one)\n", unverified)
 	}
 }
 

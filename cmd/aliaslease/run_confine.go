@@ -53,8 +53,11 @@ type confineSpec struct {
 // (9); then a command that would run as root is a usage error again.
 func (a *runConfineArgs) prepare() (*confineSpec, error) {
 	if !a.on {
-		if a.user != "" || len(a.allow.Value()) > 0 {
-			return nil, usagef("run: --user and --confine-allow need --confine")
+		if a.user != "" {
+			return nil, usagef("run: --user needs --confine")
+		}
+		if len(a.allow.Value()) > 0 {
+			return nil, usagef("run: --confine-allow needs --confine")
 		}
 		return nil, nil
 	}

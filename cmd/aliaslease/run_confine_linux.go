@@ -56,6 +56,11 @@ func startConfined(cmd *exec.Cmd, h lease.ProcessHolder, alias netip.Addr, spec 
 		return fail(fmt.Errorf("run --confine: %w: %v", errConfine, err))
 	}
 	cmd.SysProcAttr.Credential = spec.cred
+	// A session of its own: the caller's terminal, which the tree may
+	// still read and write, is then not its controlling terminal, and
+	// TIOCSTI (pushing input that the caller's shell reads as root's
+	// next command once run has ended) is refused to it.
+	cmd.SysProcAttr.Setsid = true
 	// no_new_privs is a property of the thread, inherited by what it
 	// forks and kept across exec: set on this locked thread, it is the
 	// command's from its first instruction. The thread keeps it, so it
@@ -70,7 +75,7 @@ func startConfined(cmd *exec.Cmd, h lease.ProcessHolder, alias netip.Addr, spec 
 	}
 	_, _, h.RunID, _ = confine.ParseRunName(h.Cgroup)
 	h.Kind, h.Confined = lease.TreeCgroup, &plan
-	rt := &runTree{tree: g, group: g, holder: h, unconfine: gd.lift, recorded: gd.follow}
+	rt := &runTree{tree: g, group: g, holder: h, session: true, unconfine: gd.lift, recorded: gd.follow}
 	gd.guarding(g)
 	return rt, nil
 }

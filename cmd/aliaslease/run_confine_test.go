@@ -16,8 +16,8 @@ func TestConfineArgsUsage(t *testing.T) {
 		args runConfineArgs
 		want string // in the usage error
 	}{
-		{"--user without --confine", runConfineArgs{user: "nobody"}, "need --confine"},
-		{"--confine-allow without --confine", runConfineArgs{allow: *cli.NewStringSlice("127.0.0.1:53")}, "need --confine"},
+		{"--user without --confine", runConfineArgs{user: "nobody"}, "--user needs --confine"},
+		{"--confine-allow without --confine", runConfineArgs{allow: *cli.NewStringSlice("127.0.0.1:53")}, "--confine-allow needs --confine"},
 		{"port 0", runConfineArgs{on: true, allow: *cli.NewStringSlice("127.0.0.1:0")}, "port 0"},
 		{"a name", runConfineArgs{on: true, allow: *cli.NewStringSlice("localhost:53")}, "not ADDR:PORT"},
 		{"no port", runConfineArgs{on: true, allow: *cli.NewStringSlice("127.0.0.1")}, "not ADDR:PORT"},

@@ -26,6 +26,9 @@ type runTree struct {
 	group      *confine.Group // nil for a process group
 	holder     lease.ProcessHolder
 	foreground bool // a process group made the terminal's foreground group
+	// session: the tree has a session of its own (a confined one), so a
+	// terminal's Ctrl-C reaches only run, which passes it on.
+	session bool
 	// unconfine removes the tree's firewall rules once it is gone (nil
 	// when it is not confined): before its group and its record go.
 	unconfine func() error
@@ -111,7 +114,7 @@ func (rt *runTree) wait(cmd *exec.Cmd, sigs <-chan os.Signal, killAfter time.Dur
 			select {
 			case s := <-sigs:
 				sig, _ := s.(syscall.Signal)
-				if sig == syscall.SIGINT && tty && (rt.group != nil || rt.foreground) {
+				if sig == syscall.SIGINT && tty && !rt.session && (rt.group != nil || rt.foreground) {
 					continue // the terminal sent it to the command's foreground group itself
 				}
 				rt.tree.Signal(sig)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -126,6 +127,11 @@ func (r *verifyReport) failure() error {
 	switch {
 	case r.verdict == verify.Leaky:
 		return fmt.Errorf("%s is %w (leaky): its probe reached %s", r.lease.Slug, errNotIsolated, strings.Join(r.leaks, ", "))
+	case r.probe.err != nil && errors.Is(r.probe.err, fs.ErrPermission):
+		// Root may execute any file: only a probe run in a confinement, as
+		// its tree's user, meets this, and the fix is where the binary is.
+		return fmt.Errorf("%s is %w (cut-off): the probe did not run: %v (it runs in the confinement as the tree's user, who must be able to execute it: install aliaslease in /usr/local/bin)",
+			r.lease.Slug, errNotIsolated, r.probe.err)
 	case r.probe.err != nil:
 		return fmt.Errorf("%s is %w (cut-off): the probe did not run: %v", r.lease.Slug, errNotIsolated, r.probe.err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/aliaslease/aliaslease/internal/confine"
@@ -14,7 +15,8 @@ import (
 
 // confinedAttach returns how verify puts its probe (no PREFIX) into l's
 // confinement: the cgroup of a live confined holder (one whose group is
-// still the one recorded, by id), entered with CLONE_INTO_CGROUP, as the
+// still the one recorded, by id: a run --confine's, a confine --pid's in
+// aliaslease's subtree, or the cgroup confine --cgroup named), entered with CLONE_INTO_CGROUP, as the
 // user its processes run as (nobody if that cannot be read, never root),
 // so that the probe's sockets are judged by the same rules as the tree's.
 // attach is nil when l has no live confinement (the probe then runs as a
@@ -28,7 +30,7 @@ func confinedAttach(l lease.Lease) (attach func(*exec.Cmd) error, closeFn func()
 		if h.Confined == nil || h.Kind != lease.TreeCgroup {
 			continue
 		}
-		g, err := root.Open(h.Cgroup)
+		g, err := openHeld(root, h.Cgroup)
 		if err != nil {
 			continue
 		}
@@ -46,6 +48,16 @@ func confinedAttach(l lease.Lease) (attach func(*exec.Cmd) error, closeFn func()
 		}, func() { g.Close() }
 	}
 	return nil, func() {}
+}
+
+// openHeld opens a confined holder's cgroup: a name in aliaslease's
+// subtree, or the path below the mount (with its leading slash) of a
+// cgroup confine --cgroup was given.
+func openHeld(root confine.Root, cgroup string) (*confine.Group, error) {
+	if strings.HasPrefix(cgroup, "/") {
+		return root.OpenCgroup(cgroup)
+	}
+	return root.Open(cgroup)
 }
 
 // nobody is the user a probe runs as when the tree's cannot be read.

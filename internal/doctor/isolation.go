@@ -30,7 +30,7 @@ type LeaseIsolation struct {
 func enforcement(goos string) string {
 	switch goos {
 	case "linux":
-		return "on Linux aliaslease can confine a bottle it starts (run --confine: a cgroup of its own and nftables rules refusing every host address but its alias); any other bottle is confined only by its VMM's or container network's own rules, and only verify can tell whether they hold"
+		return "on Linux aliaslease can confine a bottle, as root: one it starts (run --confine) or one someone else started (confine --cgroup or --pid), in a cgroup whose nftables rules refuse every host address but its alias; any other bottle is confined only by its VMM's or container network's own rules, and only verify can tell whether they hold"
 	case "darwin":
 		return "on macOS aliaslease cannot confine a bottle: only the VMM's own allow-list can, and only verify can tell whether it does"
 	}

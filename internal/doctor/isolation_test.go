@@ -43,7 +43,7 @@ func TestReportIsolation(t *testing.T) {
 // nothing of aliaslease's.
 func TestEnforcement(t *testing.T) {
 	tests := []struct{ goos, want string }{
-		{"linux", "run --confine"},
+		{"linux", "one it starts (run --confine) or one someone else started (confine --cgroup or --pid)"},
 		{"darwin", "aliaslease cannot confine a bottle: only the VMM's own allow-list can"},
 		{"freebsd", "aliaslease cannot confine"},
 	}

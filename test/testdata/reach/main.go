@@ -11,6 +11,7 @@
 //	               prints "TAG loop ok UNIXNANO" on each success, "TAG loop
 //	               tried N UNIXNANO" every 100 tries, then "done_N"
 //	sleep:DUR      sleep
+//	tiocsti        push one byte into the input of its stdin's terminal  ok, eperm or the error
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/google/nftables"
 )
@@ -56,6 +58,13 @@ func do(tag, item string) string {
 	case "loop":
 		d, target, _ := strings.Cut(rest, ":")
 		return loop(tag, d, target)
+	case "tiocsti":
+		b := byte('#')
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TIOCSTI, uintptr(unsafe.Pointer(&b)))
+		if errno != 0 {
+			return result(errno)
+		}
+		return "ok"
 	case "sleep":
 		d, err := time.ParseDuration(rest)
 		if err == nil {
