@@ -167,3 +167,53 @@ func TestRenew(t *testing.T) {
 		t.Errorf("after Renew, Leases() = %+v; want web renewed at %v", ls, later)
 	}
 }
+
+// endableTrees is Trees whose trees live until End ends them.
+type endableTrees map[string]bool
+
+func (e endableTrees) Alive(h ProcessHolder) (bool, error) { return !e[h.RunID], nil }
+func (e endableTrees) End(_ context.Context, h ProcessHolder, _ time.Duration) error {
+	e[h.RunID] = true
+	return nil
+}
+
+// TestReleaseForceLogged checks that a release that had to end trees is
+// logged as forced, and a plain one (nothing to end) as before.
+func TestReleaseForceLogged(t *testing.T) {
+	ctx := context.Background()
+	m, _ := testManager(t, nil, InventoryOff)
+	m.Trees = endableTrees{}
+	for _, slug := range []string{"held", "free"} {
+		res, err := m.Acquire(ctx, slug, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slug == "held" {
+			h := ProcessHolder{Slug: slug, Generation: res.Lease.Generation, RunID: "r", Kind: TreeCgroup, Cgroup: "x"}
+			if err := m.Hold(ctx, h, false, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := m.ReleaseForce(ctx, slug, 0, time.Second); err != nil {
+			t.Fatalf("ReleaseForce(%q) = %v", slug, err)
+		}
+	}
+	want := map[string]Reason{"held": ReasonForced, "free": ""}
+	evs, err := m.Events(ctx, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := 0
+	for _, e := range evs {
+		if e.Kind != EventRelease {
+			continue
+		}
+		released++
+		if e.Reason != want[e.Slug] {
+			t.Errorf("release of %s logged with reason %q, want %q", e.Slug, e.Reason, want[e.Slug])
+		}
+	}
+	if released != len(want) {
+		t.Errorf("%d release events logged, want %d", released, len(want))
+	}
+}

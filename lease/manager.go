@@ -122,9 +122,14 @@ func (m *Manager) Release(ctx context.Context, slug string, generation uint64) (
 	if err := ValidateSlug(slug); err != nil {
 		return Lease{}, err
 	}
+	return m.release(ctx, slug, generation, "")
+}
+
+// release is Release, logging reason with the event.
+func (m *Manager) release(ctx context.Context, slug string, generation uint64, reason Reason) (Lease, error) {
 	var l Lease
 	found, err := m.openIfExists(ctx, false, func(s *store) (err error) {
-		l, err = s.Release(slug, generation)
+		l, err = s.release(slug, generation, reason)
 		return err
 	})
 	if !found && err == nil {

@@ -120,7 +120,11 @@ func (m *Manager) ReleaseForce(ctx context.Context, slug string, generation uint
 			return l, fmt.Errorf("ending %s of %s: %w", h, slug, err)
 		}
 	}
-	rl, err := m.Release(ctx, slug, generation)
+	reason := Reason("")
+	if ended {
+		reason = ReasonForced
+	}
+	rl, err := m.release(ctx, slug, generation, reason)
 	if ended && errors.Is(err, ErrNotFound) {
 		return l, nil // the ended run released it itself, as it made it
 	}

@@ -43,6 +43,9 @@ const (
 	// ReasonKept: a lease recover --force kept from the database it
 	// merged.
 	ReasonKept Reason = "kept"
+	// ReasonForced: a lease released by release --force, after the process
+	// trees that held it were ended.
+	ReasonForced Reason = "forced"
 )
 
 // Decision is the verdict on one lease, or on one unleased but held alias.

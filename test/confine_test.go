@@ -130,6 +130,9 @@ func TestConfineCgroup(t *testing.T) {
 	if r := cli(t, env, "release", "a"); r.code != 2 {
 		t.Errorf("release while the cgroup is populated: %v, want exit 2", r)
 	}
+	if r := cli(t, env, "confine", "b", "--cgroup", dir); r.code != 2 || !strings.Contains(r.stderr, "confined already, to a; lift that confinement first (aliaslease confine --release a)") {
+		t.Errorf("confine b of the cgroup a confines: %v, want exit 2 naming a", r)
+	}
 	if iso, allows := shownAllows(t, env, "a"); iso != "confined" || len(allows) == 0 || allows[0] != a {
 		t.Errorf("list/inspect: a is %q allowing %v, want confined allowing %s", iso, allows, a)
 	}
@@ -317,6 +320,7 @@ func TestConfineFailsClosed(t *testing.T) {
 	}{
 		{"no lease", []string{"zz", "--pid", pid}, false, 9, "zz has no lease"},
 		{"not root", []string{"a", "--pid", pid}, true, 9, "needs root"},
+		{"not root, lifting", []string{"a", "--release"}, true, 9, "needs root: only root can remove the firewall rules (nftables); nothing lifted"},
 		{"bad allow", []string{"a", "--pid", pid, "--confine-allow", "127.0.0.1"}, false, 2, "not ADDR:PORT"},
 		{"no mode", []string{"a"}, false, 2, "one of --cgroup PATH, --pid PID or --release"},
 		{"two modes", []string{"a", "--pid", pid, "--cgroup", "/x"}, false, 2, "one of"},

@@ -31,7 +31,7 @@ type confineArgs struct {
 // nothing confined, moved or left in the firewall (unless partial).
 type confineError struct {
 	err     error
-	partial bool // some of the tree was confined (and stays so), not all
+	partial bool // some of the tree was confined (and stays so), not all; or the message says itself what is left
 }
 
 func (e confineError) Error() string {
@@ -90,6 +90,9 @@ func confineCmd(c *cli.Context, args *confineArgs) error {
 		return usagef("--pid must be a process other than 1 and this one, not %d", args.pid)
 	}
 	if runtime.GOOS == "linux" && os.Geteuid() != 0 {
+		if args.release {
+			return confineError{err: errors.New("confine --release needs root: only root can remove the firewall rules (nftables); nothing lifted"), partial: true}
+		}
 		return cannotConfine("confine needs root: only root can write the firewall rules (nftables) and move processes between cgroups")
 	}
 	m, err := manager(c)
@@ -142,7 +145,7 @@ func confineTree(ctx context.Context, m *lease.Manager, slug string, args *confi
 	if args.pid > 0 {
 		g, err = pidGroup(root, &h, args.pid)
 	} else {
-		g, err = foreignGroup(root, &h, args.cgroup)
+		g, err = foreignGroup(root, &h, args.cgroup, func(id uint64) string { return confinedBy(ctx, m, id) })
 	}
 	if err != nil {
 		return confined{}, err
@@ -187,9 +190,23 @@ func pidGroup(root confine.Root, h *lease.ProcessHolder, pid int) (*confine.Grou
 	return g, nil
 }
 
+// confinedBy is the slug whose lease records the confinement of cgroup
+// id, "" when no lease of this database does.
+func confinedBy(ctx context.Context, m *lease.Manager, id uint64) string {
+	ls, _ := m.Leases(ctx)
+	for _, l := range ls {
+		for _, p := range l.Processes {
+			if p.Confined != nil && p.Confined.CgroupID == id {
+				return l.Slug
+			}
+		}
+	}
+	return ""
+}
+
 // foreignGroup opens the cgroup someone else made that --cgroup names,
-// and names it in h.
-func foreignGroup(root confine.Root, h *lease.ProcessHolder, arg string) (*confine.Group, error) {
+// and names it in h; by says which slug confines a cgroup already.
+func foreignGroup(root confine.Root, h *lease.ProcessHolder, arg string, by func(id uint64) string) (*confine.Group, error) {
 	rel, err := root.CgroupPath(arg)
 	if err != nil {
 		return nil, usagef("--cgroup: %v", err)
@@ -208,7 +225,10 @@ func foreignGroup(root confine.Root, h *lease.ProcessHolder, arg string) (*confi
 		if err != nil {
 			return nil, cannotConfine("%v", err)
 		}
-		return nil, usagef("cgroup %s is confined already; lift that confinement first (aliaslease confine --release SLUG)", escape(g.Path()))
+		if slug := by(g.ID()); slug != "" {
+			return nil, usagef("cgroup %s is confined already, to %s; lift that confinement first (aliaslease confine --release %s)", escape(g.Path()), slug, slug)
+		}
+		return nil, usagef("cgroup %s is confined already, by rules no lease of this database records (another allocator's, or a launcher killed before it recorded them: see aliaslease doctor)", escape(g.Path()))
 	}
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {

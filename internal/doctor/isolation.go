@@ -38,7 +38,7 @@ func enforcement(goos string) string {
 }
 
 // isolation records each lease's isolation, and warns of a lease verify
-// found leaky or cut-off.
+// found leaky or cut-off (since its confinement began, for a confined one).
 func (r *Report) isolation(decisions []lease.Decision, confined map[string][]lease.ProcessHolder) {
 	r.Isolation = Isolation{Platform: runtime.GOOS, Enforced: enforcement(runtime.GOOS), Leases: []LeaseIsolation{}}
 	for _, d := range decisions {
@@ -52,7 +52,7 @@ func (r *Report) isolation(decisions []lease.Decision, confined map[string][]lea
 			li.VerifiedAt = &at
 		}
 		r.Isolation.Leases = append(r.Isolation.Leases, li)
-		switch l.Isolation.Verdict {
+		switch li.Isolation { // as shown: a verdict from before a confinement began is not warned of
 		case lease.VerdictLeaky:
 			r.Warnings = append(r.Warnings, Problem{Kind: "isolation",
 				Detail: fmt.Sprintf("verify found %s on %s leaky at %s: its bottle reaches other addresses of the host", l.Slug, l.Alias, l.Isolation.At.Format(time.RFC3339)),

@@ -53,3 +53,28 @@ func TestEnforcement(t *testing.T) {
 		}
 	}
 }
+
+// A verdict from before a lease's confinement began is not warned of: the
+// lease shows confined, and the report does not contradict itself; one
+// found since is.
+func TestReportIsolationConfinedSince(t *testing.T) {
+	verified := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		since    time.Time
+		want     string
+		warnings int
+	}{
+		{since: verified.Add(time.Minute), want: "confined", warnings: 0},
+		{since: verified.Add(-time.Minute), want: "leaky", warnings: 1},
+	} {
+		a := netip.MustParseAddr("127.0.0.16")
+		h := lease.ProcessHolder{Slug: "vm", RunID: "r", Kind: lease.TreeCgroup, Cgroup: "/x",
+			Confined: &lease.Confinement{Alias: a, CgroupID: 7, Level: 1, Since: tt.since}}
+		l := lease.Lease{Slug: "vm", Alias: a, Isolation: lease.Isolation{Verdict: lease.VerdictLeaky, At: verified}, Processes: []lease.ProcessHolder{h}}
+		var r Report
+		r.isolation([]lease.Decision{{Alias: a, Lease: l}}, map[string][]lease.ProcessHolder{"vm": {h}})
+		if got := r.Isolation.Leases[0].Isolation; got != tt.want || len(r.Warnings) != tt.warnings {
+			t.Errorf("leaky at %v, confined since %v: isolation %q with warnings %+v; want %q with %d", verified, tt.since, got, r.Warnings, tt.want, tt.warnings)
+		}
+	}
+}
