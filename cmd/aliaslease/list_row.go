@@ -49,6 +49,9 @@ func row(d lease.Decision, now time.Time) rowCells {
 		r.age = now.Sub(d.Lease.RenewedAt)
 		r.generation, r.acquiredAt, r.renewedAt = d.Lease.Generation, d.Lease.AcquiredAt, d.Lease.RenewedAt
 		r.heldAt, r.vacant = d.Lease.HeldAt, d.Lease.Vacancy.Since
+		if d.State == lease.Live {
+			r.vacant = time.Time{} // a holder seen ends a vacancy: the record's is from before, until a writing observation clears it
+		}
 	}
 	return r
 }

@@ -153,3 +153,30 @@ func FuzzParseFilters(f *testing.F) {
 		}
 	})
 }
+
+// TestVacantOnlyWhenNotLive: a vacancy recorded by earlier observations is
+// not shown on a lease list finds live (a holder seen ends it), and is
+// shown on one it finds stale or pending.
+func TestVacantOnlyWhenNotLive(t *testing.T) {
+	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	a := netip.MustParseAddr("127.0.0.16")
+	for _, tt := range []struct {
+		state lease.State
+		want  string
+	}{
+		{lease.Live, "-"},
+		{lease.Stale, "4m"},
+		{lease.Pending, "4m"},
+	} {
+		l := lease.Lease{Slug: "b", Alias: a, Generation: 1, AcquiredAt: now.Add(-time.Hour), RenewedAt: now.Add(-time.Hour),
+			Vacancy: lease.Vacancy{Since: now.Add(-4 * time.Minute), Observations: 2}}
+		r := row(lease.Decision{Alias: a, State: tt.state, Lease: l}, now)
+		tmpl, table, err := listFormat("{{.Vacant}}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := renderTemplate(t, tmpl, table, r); got != tt.want+"\n" {
+			t.Errorf("list VACANT of a %s lease vacant since 4m ago = %q, want %q", tt.state, got, tt.want+"\n")
+		}
+	}
+}
