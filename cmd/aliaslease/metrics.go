@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -117,35 +116,6 @@ func metrics(c *cli.Context, args *metricsArgs) error {
 	var b bytes.Buffer
 	writeMetrics(&b, counts)
 	return writeAtomically(args.textfile, b.Bytes())
-}
-
-// writeAtomically replaces path with data through a temporary file in
-// the same directory and a rename, so that node_exporter never reads a
-// half-written file. The file is world-readable, as node_exporter, often
-// another user, must read it.
-func writeAtomically(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // metricsCommand is "aliaslease metrics", for node_exporter's textfile

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -195,4 +197,34 @@ func appendAge(dst []byte, d time.Duration) []byte {
 // say prints a note or warning on stderr as one escaped line.
 func say(w io.Writer, kind, format string, a ...any) {
 	fmt.Fprintf(w, "aliaslease: %s: %s\n", kind, escape(fmt.Sprintf(format, a...)))
+}
+
+// writeAtomically replaces path with data through a temporary file in
+// the same directory and a rename, so that no reader (node_exporter, for
+// metrics --textfile; systemd or launchd, for share's boot configuration)
+// ever reads a half-written file. The file is world-readable, as such a
+// reader is often another user.
+func writeAtomically(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

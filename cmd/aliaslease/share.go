@@ -102,31 +102,13 @@ func bootConfig(dir, group string) []byte {
 `, xmlEscape(exe), xmlEscape(group), xmlEscape(dir))
 }
 
-// writeBootConfig writes data to path whole: aside in its directory,
-// then renamed over it (a link at path is replaced, never followed).
+// writeBootConfig writes data to path whole (writeAtomically: a link at
+// path is replaced, never followed), making its directory if need be.
 func writeBootConfig(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".creating-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return writeAtomically(path, data)
 }
 
 // shareCommand is "aliaslease share".
