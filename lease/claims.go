@@ -221,24 +221,11 @@ func (cs *claimSet) dropped() error {
 
 // claimVacancyOf reads the vacancy counted for the claim entry name.
 func claimVacancyOf(tx *bolt.Tx, name string) Vacancy {
-	if b := tx.Bucket(bucketClaimVacancy); b != nil {
-		return decodeVacancy(b.Get([]byte(name)))
-	}
-	return Vacancy{}
+	return vacancyIn(tx, bucketClaimVacancy, name)
 }
 
 // putClaimVacancy records v for the claim entry name; a zero v removes
 // the record.
 func putClaimVacancy(tx *bolt.Tx, name string, v Vacancy) error {
-	if v.Observations == 0 {
-		if b := tx.Bucket(bucketClaimVacancy); b != nil {
-			return b.Delete([]byte(name))
-		}
-		return nil
-	}
-	b, err := tx.CreateBucketIfNotExists(bucketClaimVacancy)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(name), encodeVacancy(v))
+	return putVacancyIn(tx, bucketClaimVacancy, name, v)
 }

@@ -139,25 +139,35 @@ func (j *vacancyJoin) of(slug []byte) []byte {
 }
 
 // vacancyOf reads slug's vacancy record directly.
-func vacancyOf(tx *bolt.Tx, slug string) Vacancy {
-	if b := tx.Bucket(bucketVacancy); b != nil {
-		return decodeVacancy(b.Get([]byte(slug)))
-	}
-	return Vacancy{}
-}
+func vacancyOf(tx *bolt.Tx, slug string) Vacancy { return vacancyIn(tx, bucketVacancy, slug) }
 
 // putVacancy records v for slug, creating the bucket in a database made
 // before it; a zero v removes the entry.
 func putVacancy(tx *bolt.Tx, slug string, v Vacancy) error {
+	return putVacancyIn(tx, bucketVacancy, slug, v)
+}
+
+// vacancyIn reads the vacancy record of key in the bucket name (the
+// leases' vacancy bucket, or the claims' one).
+func vacancyIn(tx *bolt.Tx, name []byte, key string) Vacancy {
+	if b := tx.Bucket(name); b != nil {
+		return decodeVacancy(b.Get([]byte(key)))
+	}
+	return Vacancy{}
+}
+
+// putVacancyIn records v for key in the bucket name, creating the bucket
+// in a database made before it; a zero v removes the entry.
+func putVacancyIn(tx *bolt.Tx, name []byte, key string, v Vacancy) error {
 	if v.Observations == 0 {
-		if b := tx.Bucket(bucketVacancy); b != nil {
-			return b.Delete([]byte(slug))
+		if b := tx.Bucket(name); b != nil {
+			return b.Delete([]byte(key))
 		}
 		return nil
 	}
-	b, err := tx.CreateBucketIfNotExists(bucketVacancy)
+	b, err := tx.CreateBucketIfNotExists(name)
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(slug), encodeVacancy(v))
+	return b.Put([]byte(key), encodeVacancy(v))
 }
