@@ -15,16 +15,12 @@ import (
 // observation counted in the vacancy of other databases' claims. The
 // database is written only when one of those vacancies changes, so gc on
 // an idle host leaves it alone.
-func (s *store) syncClaims(snap Snapshot, grace time.Duration) error {
-	p, err := s.place()
-	if err != nil || p == nil {
-		return err
-	}
-	defer p.Close()
+// p is the place, open and locked by the caller.
+func (s *store) syncClaims(p *sharedPlace, snap Snapshot, grace time.Duration) error {
 	observe := snap.Containers == Listed || snap.Containers == NoEngine
 	cs := newClaimSet(p, indexHolders(snap.Holders), snap.instant(), grace, observe)
 	var due int
-	err = s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		leases, err := readLeases(tx)
 		if err != nil {
 			return err

@@ -100,6 +100,17 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 			stale = append(stale, Decision{Lease: l, Alias: l.Alias, State: Stale, Reason: ReasonNoHolder})
 		})
 	}
+	// The shared place is opened first, as release opens it: one that is
+	// refused refuses gc before anything is reclaimed (exit 8 touches
+	// nothing).
+	var p *sharedPlace
+	if !dryRun && !s.ro {
+		var err error
+		if p, err = s.place(); err != nil {
+			return nil, err
+		}
+		defer p.Close()
+	}
 	var due int
 	err := s.view(func(tx *bolt.Tx) (err error) {
 		due, err = collect(tx)
@@ -118,8 +129,8 @@ func (s *store) Reclaim(snap Snapshot, grace time.Duration, dryRun bool) ([]Deci
 			return nil
 		})
 	}
-	if err == nil && !dryRun && !s.ro {
-		err = s.syncClaims(snap, grace)
+	if err == nil && p != nil {
+		err = s.syncClaims(p, snap, grace)
 	}
 	slices.SortFunc(stale, func(a, b Decision) int { return byAlias(a.Lease, b.Lease) })
 	return stale, err
