@@ -59,7 +59,7 @@ func openPlace(ctx context.Context, dir, db string, timeout time.Duration) (*sha
 	if dir == "" {
 		return nil, nil
 	}
-	abs, err := filepath.Abs(db)
+	abs, err := dbIdentity(db)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +76,23 @@ func openPlace(ctx context.Context, dir, db string, timeout time.Duration) (*sha
 		return nil, err
 	}
 	return &sharedPlace{dir: d, unlock: unlock, self: identity{uid: uint32(os.Geteuid()), db: abs}}, nil
+}
+
+// dbIdentity is the path that names the database db in its claims: its
+// directory with every link resolved, so that one database reached by
+// two paths (a link of its user's, /var and /private/var on macOS) is
+// one database, never another that its own claim keeps from its lease.
+// Only compared and looked at, never opened; a directory that does not
+// exist yet (no database) keeps its absolute path.
+func dbIdentity(db string) (string, error) {
+	abs, err := filepath.Abs(db)
+	if err != nil {
+		return "", err
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs)), nil
+	}
+	return abs, nil
 }
 
 // Close releases the place's lock and closes it; a nil place is a no-op.

@@ -123,7 +123,7 @@ func TestSharedOrphanAndStaleClaims(t *testing.T) {
 	ms := sharingManagers(t, shared, inv, 2)
 	ctx := context.Background()
 	first := netip.MustParseAddr("127.0.77.16")
-	abs0, _ := filepath.Abs(ms[0].Path)
+	abs0, _ := dbIdentity(ms[0].Path) // as the database names itself in its claims
 	old := time.Now().Add(-time.Hour)
 	if _, err := ms[0].Acquire(ctx, "x", 0); err != nil { // database 0 exists
 		t.Fatal(err)
