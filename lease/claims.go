@@ -34,11 +34,15 @@ type claimSet struct {
 
 // newClaimSet reads the place's claims for a decision with the holders
 // idx seen at at; nil when there is no place.
-func newClaimSet(p *sharedPlace, idx *holderIndex, at instant, grace time.Duration, observe bool) *claimSet {
+func newClaimSet(p *sharedPlace, idx *holderIndex, at instant, grace time.Duration, observe bool) (*claimSet, error) {
 	if p == nil {
-		return nil
+		return nil, nil
 	}
-	return &claimSet{p: p, on: onAlias(p.read()), idx: idx, at: at, grace: grace, observe: observe, written: map[string]bool{}}
+	cs, err := p.read()
+	if err != nil {
+		return nil, err
+	}
+	return &claimSet{p: p, on: onAlias(cs), idx: idx, at: at, grace: grace, observe: observe, written: map[string]bool{}}, nil
 }
 
 // foreign says whether c is another database's claim that counts:

@@ -69,13 +69,16 @@ func (m *Manager) SharedReview(ctx context.Context) (SharedStatus, error) {
 		return st, err
 	}
 	defer p.Close()
-	st.review(p, leases)
-	return st, nil
+	return st, st.review(p, leases)
 }
 
 // review fills in the counts and the findings.
-func (st *SharedStatus) review(p *sharedPlace, leases []Lease) {
-	cs := &claimSet{p: p, on: onAlias(p.read())}
+func (st *SharedStatus) review(p *sharedPlace, leases []Lease) error {
+	all, err := p.read()
+	if err != nil {
+		return err
+	}
+	cs := &claimSet{p: p, on: onAlias(all)}
 	for _, cl := range cs.on {
 		for _, c := range cl {
 			st.Claims++
@@ -97,6 +100,7 @@ func (st *SharedStatus) review(p *sharedPlace, leases []Lease) {
 			}
 		}
 	}
+	return nil
 }
 
 func (m *Manager) lockTimeout() time.Duration {
@@ -121,7 +125,11 @@ func (m *Manager) SharedLeftovers(ctx context.Context, dryRun bool) ([]string, e
 	root := os.Geteuid() == 0
 	var out []string
 	var errs []error
-	for _, c := range p.read() {
+	all, err := p.read()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
 		mine := c.owner == p.self.uid || root
 		switch {
 		case root && errors.Is(c.bad, safefile.ErrNotRegular):

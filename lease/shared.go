@@ -107,10 +107,15 @@ func (p *sharedPlace) Close() {
 // at its word (not a regular file, unreadable, its content naming
 // another alias or user than its name and owner do) is returned with
 // bad set: it is honoured, never reclaimed, and the health report names
-// it.
-func (p *sharedPlace) read() []*claim {
+// it. A place that cannot be listed is an error: a claim missed would
+// let its alias be handed out twice.
+func (p *sharedPlace) read() ([]*claim, error) {
+	names, err := p.dir.List("")
+	if err != nil {
+		return nil, fmt.Errorf("reading the shared place %s: %w", p.dir.Path(), err)
+	}
 	var out []*claim
-	for _, name := range p.dir.Names("") {
+	for _, name := range names {
 		a, uid, ok := parseClaimName(name)
 		if !ok {
 			continue
@@ -137,7 +142,7 @@ func (p *sharedPlace) read() []*claim {
 		c.Alias = a
 		out = append(out, c)
 	}
-	return out
+	return out, nil
 }
 
 // ours says whether c is a claim of this very database.
@@ -238,7 +243,11 @@ func (p *sharedPlace) unclaim(slug string, gen uint64) error {
 	if p == nil {
 		return nil
 	}
-	for _, c := range p.read() {
+	cs, err := p.read()
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
 		if p.ours(c) && c.Slug == slug && c.Generation == gen {
 			return p.drop(c)
 		}

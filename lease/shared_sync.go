@@ -18,9 +18,12 @@ import (
 // p is the place, open and locked by the caller.
 func (s *store) syncClaims(p *sharedPlace, snap Snapshot, grace time.Duration) error {
 	observe := snap.Containers == Listed || snap.Containers == NoEngine
-	cs := newClaimSet(p, indexHolders(snap.Holders), snap.instant(), grace, observe)
+	cs, err := newClaimSet(p, indexHolders(snap.Holders), snap.instant(), grace, observe)
+	if err != nil {
+		return err
+	}
 	var due int
-	err := s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		leases, err := readLeases(tx)
 		if err != nil {
 			return err

@@ -62,7 +62,9 @@ func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 	}
 	defer p.Close()
 	observe := req.Snapshot != nil && req.Snapshot.Containers == Listed
-	req.claims = newClaimSet(p, idx, at, req.Grace, observe)
+	if req.claims, err = newClaimSet(p, idx, at, req.Grace, observe); err != nil {
+		return res, err
+	}
 	err = s.update(func(tx *bolt.Tx) error {
 		// The observation counted first, as sweep counts it: the claims
 		// are then judged with it.

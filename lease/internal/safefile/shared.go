@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -275,6 +276,29 @@ func (d *Dir) Remove(name string) error {
 
 // Names returns the names in d that start with prefix.
 func (d *Dir) Names(prefix string) []string { return d.names(prefix) }
+
+// List returns the names in d that start with prefix, or the error of
+// reading d: a listing that failed or was cut short (EMFILE, EIO) is
+// never taken for a short one, as Names takes it.
+func (d *Dir) List(prefix string) ([]string, error) {
+	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: d.path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	defer f.Close()
+	all, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range all {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
 
 // fileType is the fs.FileMode type of i, for kindOf.
 func fileType(i Info) fs.FileMode {
