@@ -127,7 +127,7 @@ func checkDir(path string, i Info) error {
 func checkFileOwner(what, path string, i Info) error {
 	switch {
 	case i.typ() != unix.S_IFREG:
-		return unsafePath("%s %s is not a regular file but %s; remove it", what, path, kindOf(fs.FileMode(i.mode&unix.S_IFMT<<16)))
+		return unsafePath("%s %s is not a regular file but %s; remove it", what, path, kindOf(fileType(i)))
 	case i.nlink != 1:
 		return unsafePath("%s %s has %d links (a hard link to another file?); remove it", what, path, i.nlink)
 	case !trustedOwner(i.uid):

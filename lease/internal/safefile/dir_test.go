@@ -265,3 +265,21 @@ func TestModeFix(t *testing.T) {
 		}
 	}
 }
+
+// TestFileOwnerNamesType: a file that is not regular is named by its type
+// (the mode bits of stat are not those of fs.FileMode).
+func TestFileOwnerNamesType(t *testing.T) {
+	dir := t.TempDir()
+	must(t, unix.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	must(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
+	d, err := OpenDir(dir, false)
+	must(t, err)
+	defer d.Close()
+	for name, want := range map[string]string{"fifo": "a FIFO", "sub": "a directory"} {
+		i, err := d.Lstat(name)
+		must(t, err)
+		if err := checkFileOwner("database", name, i); err == nil || !strings.Contains(err.Error(), "not a regular file but "+want) {
+			t.Errorf("checkFileOwner(%s) = %v, want it named %s", name, err, want)
+		}
+	}
+}

@@ -57,21 +57,7 @@ func (d *Dir) OpenAt(name string, flag int, what string) (*os.File, Info, error)
 // something other than a regular file. For the database it is
 // ErrCorrupt: the path cannot be read as one, and it is left alone.
 func notRegular(what, path string, i Info) error {
-	typ := fs.FileMode(0)
-	switch i.typ() {
-	case unix.S_IFLNK:
-		typ = fs.ModeSymlink
-	case unix.S_IFDIR:
-		typ = fs.ModeDir
-	case unix.S_IFIFO:
-		typ = fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		typ = fs.ModeSocket
-	case unix.S_IFCHR:
-		typ = fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		typ = fs.ModeDevice
-	}
+	typ := fileType(i)
 	if what == "database" {
 		return fmt.Errorf("%w: %s is not a regular file but %s", ErrNotDatabase, path, kindOf(typ))
 	}
@@ -231,4 +217,23 @@ func kindOf(m fs.FileMode) string {
 	default:
 		return "of type " + t.String()
 	}
+}
+
+// fileType is the fs.FileMode type of i, for kindOf.
+func fileType(i Info) fs.FileMode {
+	switch i.typ() {
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	}
+	return 0
 }

@@ -299,22 +299,3 @@ func (d *Dir) List(prefix string) ([]string, error) {
 	}
 	return out, nil
 }
-
-// fileType is the fs.FileMode type of i, for kindOf.
-func fileType(i Info) fs.FileMode {
-	switch i.typ() {
-	case unix.S_IFLNK:
-		return fs.ModeSymlink
-	case unix.S_IFDIR:
-		return fs.ModeDir
-	case unix.S_IFIFO:
-		return fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		return fs.ModeSocket
-	case unix.S_IFCHR:
-		return fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		return fs.ModeDevice
-	}
-	return 0
-}
