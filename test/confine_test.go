@@ -3,6 +3,7 @@
 package test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -311,6 +312,16 @@ func TestConfineFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var db string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "ALIASLEASE_DB="); ok {
+			db = v
+		}
+	}
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -338,6 +349,9 @@ func TestConfineFailsClosed(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.says) || r.stdout != "" {
 			t.Errorf("%s: confine %v: %v, want exit %d saying %q", tc.name, tc.args, r, tc.code, tc.says)
 		}
+	}
+	if after, err := os.ReadFile(db); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the failed confines changed the database (%v)", err)
 	}
 	if now, _ := confine.CgroupOf(cl.cmd.Process.Pid); now != was {
 		t.Errorf("the process moved from %s to %s, though nothing was confined", was, now)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,4 +262,29 @@ func compareAddr(a, b string) int {
 		}
 	}
 	return len(pa) - len(pb)
+}
+
+// TestShareBadInput: share with a group it cannot use is a usage error
+// (exit 2) in one line, and makes neither the place nor the boot
+// configuration.
+func TestShareBadInput(t *testing.T) {
+	dir := t.TempDir()
+	shared, conf := filepath.Join(dir, "run", "shared"), filepath.Join(dir, "tmpfiles.conf")
+	env := []string{"ALIASLEASE_SHARED_DIR=" + shared, "ALIASLEASE_DB=" + filepath.Join(dir, "db", "leases.db")}
+	for _, args := range [][]string{
+		{"share", "--boot-config", conf},
+		{"share", "--group", "aliaslease-no-such-group", "--boot-config", conf},
+		{"share", "--group", "root", "--boot-config", conf},
+		{"share", "--group", "root", "--boot-config", conf, "extra"},
+	} {
+		r := cli(t, env, args...)
+		if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != 2 || r.stdout != "" || len(lines) > 2 {
+			t.Errorf("aliaslease %s = %v, want exit 2, nothing on stdout, one error line (and at most a hint)", strings.Join(args, " "), r)
+		}
+		for _, p := range []string{filepath.Join(dir, "run"), conf, filepath.Join(dir, "db")} {
+			if _, err := os.Lstat(p); !os.IsNotExist(err) {
+				t.Errorf("aliaslease %s made %s (%v)", strings.Join(args, " "), p, err)
+			}
+		}
+	}
 }
