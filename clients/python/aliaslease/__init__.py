@@ -254,9 +254,9 @@ class UnsafePath(AliasleaseError):
 
 
 class IsolationError(AliasleaseError):
-    """Exit 9: isolation could not be set up (``run --confine``), or
-    ``verify`` found the bottle not isolated. For binaries that have
-    them. ``verdict`` is verify's JSON verdict when it printed one, else
+    """Exit 9: isolation could not be set up (``run --confine``,
+    ``confine``), or ``verify`` found the bottle not isolated. For
+    binaries that have them. ``verdict`` is verify's JSON verdict when it printed one, else
     ``None``."""
 
     exit_code = 9
