@@ -134,10 +134,10 @@ func (p *sharedPlace) read() ([]*claim, error) {
 			}
 		}
 		if c.bad == nil && (c.Alias != a || c.UID != uid || c.UID != c.owner) {
-			c.bad = fmt.Errorf("%w: %s is owned by uid %d but claims %s for uid %d: forged", ErrUnsafePath, name, c.owner, c.Alias, c.UID)
+			c.bad = safefile.UnsafeShared("%s is owned by uid %d but claims %s for uid %d: forged", name, c.owner, c.Alias, c.UID)
 		}
 		if c.bad == nil && uid != c.owner {
-			c.bad = fmt.Errorf("%w: %s is owned by uid %d, not by the uid its name gives", ErrUnsafePath, name, c.owner)
+			c.bad = safefile.UnsafeShared("%s is owned by uid %d, not by the uid its name gives", name, c.owner)
 		}
 		c.Alias = a
 		out = append(out, c)

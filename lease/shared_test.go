@@ -3,9 +3,11 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,16 +172,22 @@ func TestSharedRefused(t *testing.T) {
 		name string
 		mode os.FileMode
 		uid  int
+		says string
 	}{
-		{"mode 0777", 0o777 | os.ModeSticky, 0},
-		{"another owner", os.ModeSetgid | os.ModeSticky | 0o770, 4242},
+		{"mode 0777", 0o777 | os.ModeSticky, 0, "has mode 1777"},
+		{"another owner", os.ModeSetgid | os.ModeSticky | 0o770, 4242, "is owned by uid 4242"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.Chown(shared, tc.uid, testGID)
 			os.Chmod(shared, tc.mode)
 			defer func() { os.Chown(shared, 0, testGID); os.Chmod(shared, os.ModeSetgid|os.ModeSticky|0o770) }()
-			if _, err := ms[0].Acquire(context.Background(), "a", 0); !errors.Is(err, ErrUnsafePath) {
-				t.Fatalf("Acquire with a shared place of %s = %v, want ErrUnsafePath", tc.name, err)
+			// The place is named in its own words, never as the database.
+			want := "shared place " + shared + " " + tc.says
+			if _, err := ms[0].Acquire(context.Background(), "a", 0); !errors.Is(err, ErrUnsafePath) || !strings.HasPrefix(fmt.Sprint(err), want) {
+				t.Fatalf("Acquire with a shared place of %s = %v, want ErrUnsafePath saying %q", tc.name, err, want)
+			}
+			if st, err := ms[0].SharedReview(context.Background()); err != nil || st.State != SharedUnsafe || !strings.HasPrefix(fmt.Sprint(st.Err), want) {
+				t.Fatalf("SharedReview() with a shared place of %s = %v %v, %v, want unsafe saying %q", tc.name, st.State, st.Err, err, want)
 			}
 		})
 	}
@@ -202,8 +210,9 @@ func TestSharedPlantedLink(t *testing.T) {
 		t.Fatalf("the link's target = %q, want it untouched", b)
 	}
 	st, err := ms[0].SharedReview(context.Background())
-	if err != nil || len(st.Problems) != 1 {
-		t.Fatalf("SharedReview() = %+v, %v, want the link named", st, err)
+	link := filepath.Join(shared, claimName(first, 0)) + " is a symbolic link, not a regular file"
+	if err != nil || len(st.Problems) != 1 || st.Problems[0] != link {
+		t.Fatalf("SharedReview() = %+v, %v, want the problem %q", st, err, link)
 	}
 }
 

@@ -26,13 +26,13 @@ func TestSharePlaceChangedByRoot(t *testing.T) {
 		change func() error
 		says   string
 	}{
-		{"group root", func() error { return os.Chown(e.shared, 0, 0) }, "group root"},
+		{"group root", func() error { return os.Chown(e.shared, 0, 0) }, "belongs to group root"},
 		{"a member's, mode 0700", func() error {
 			if err := os.Chown(e.shared, int(e.u1.uid), int(e.gid)); err != nil {
 				return err
 			}
 			return os.Chmod(e.shared, 0o700)
-		}, "not root"},
+		}, fmt.Sprintf("is owned by uid %d, not root", e.u1.uid)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.change(); err != nil {
@@ -46,8 +46,8 @@ func TestSharePlaceChangedByRoot(t *testing.T) {
 				if r := e.cli(t, u, nil, "acquire", "--no-ifup", "a"); r.code != 8 || !strings.Contains(r.stderr, tc.says) {
 					t.Errorf("acquire as %s with a shared place of %s = %v, want exit 8 saying %q", u.name, tc.name, r, tc.says)
 				}
-				if r := e.cli(t, u, nil, "doctor"); r.code != 10 || !strings.Contains(r.stdout, "unsafe") {
-					t.Errorf("doctor as %s with a shared place of %s = %v, want exit 10 naming it unsafe", u.name, tc.name, r)
+				if r := e.cli(t, u, nil, "doctor"); r.code != 10 || !strings.Contains(r.stdout, "- shared: shared place "+e.shared+" "+tc.says) {
+					t.Errorf("doctor as %s with a shared place of %s = %v, want exit 10 naming the place %s", u.name, tc.name, r, tc.says)
 				}
 			}
 			// Refused before anything is written: the lease stays.

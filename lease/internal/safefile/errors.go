@@ -28,3 +28,20 @@ var (
 	// without a bbolt meta page. It wraps ErrCorrupt.
 	ErrNotDatabase = fmt.Errorf("%w: not a database", ErrCorrupt)
 )
+
+// refusal is an ErrUnsafePath (or a sentinel wrapping it) in words of
+// its own: what the shared place holds is no database path, so the
+// sentinel's words would misname it.
+type refusal struct {
+	msg  string
+	wrap error
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.wrap }
+
+// UnsafeShared is the error for a shared place, or an entry in it, that
+// the rules of a shared place refuse; it wraps ErrUnsafePath.
+func UnsafeShared(format string, a ...any) error {
+	return &refusal{msg: fmt.Sprintf(format, a...), wrap: ErrUnsafePath}
+}

@@ -34,13 +34,13 @@ func (i Info) UID() uint32 { return i.uid }
 func checkShared(path string, i Info) error {
 	switch {
 	case i.typ() != unix.S_IFDIR:
-		return unsafePath("shared place %s is not a directory", path)
+		return UnsafeShared("shared place %s is not a directory", path)
 	case i.uid != 0:
-		return unsafePath("shared place %s is owned by uid %d, not root: it was not made by \"aliaslease share\"; remove it and run that as root", path, i.uid)
+		return UnsafeShared("shared place %s is owned by uid %d, not root: it was not made by \"aliaslease share\"; remove it and run that as root", path, i.uid)
 	case i.gid == 0:
-		return unsafePath("shared place %s belongs to group root, not to a group \"aliaslease share\" named", path)
+		return UnsafeShared("shared place %s belongs to group root, not to a group \"aliaslease share\" named", path)
 	case i.mode&07777 != SharedMode:
-		return unsafePath("shared place %s has mode %04o, not %04o as \"aliaslease share\" makes it; remove it and run that as root", path, i.mode&07777, SharedMode)
+		return UnsafeShared("shared place %s has mode %04o, not %04o as \"aliaslease share\" makes it; remove it and run that as root", path, i.mode&07777, SharedMode)
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func MakeShared(dir string, gid uint32) (made bool, err error) {
 	}
 	fd, err := unix.Openat(w.fd, name, dirFlags, 0)
 	if err != nil {
-		return false, unsafePath("shared place %s cannot be opened as a directory without following a link: %v; remove it", dir, err)
+		return false, UnsafeShared("shared place %s cannot be opened as a directory without following a link: %v; remove it", dir, err)
 	}
 	defer unix.Close(fd)
 	i, err := Fstat(fd)
@@ -149,7 +149,7 @@ func MakeShared(dir string, gid uint32) (made bool, err error) {
 		return merr == nil, err
 	}
 	if i.gid != gid {
-		return false, unsafePath("shared place %s belongs to gid %d, not %d; remove it to share with another group", dir, i.gid, gid)
+		return false, UnsafeShared("shared place %s belongs to gid %d, not %d; remove it to share with another group", dir, i.gid, gid)
 	}
 	return merr == nil, unix.Fsync(w.fd)
 }
@@ -160,7 +160,7 @@ const maxSharedFile = 4096
 // ErrNotRegular is the error of ReadShared for an entry that is not a
 // regular file (a link, a directory, a FIFO planted there); it wraps
 // ErrUnsafePath.
-var ErrNotRegular = fmt.Errorf("%w: not a regular file", ErrUnsafePath)
+var ErrNotRegular error = &refusal{msg: "not a regular file", wrap: ErrUnsafePath}
 
 // ReadShared reads the file name in the shared place d: lstat first (a
 // link, FIFO or device is ErrNotRegular, never opened), then opened
@@ -174,7 +174,7 @@ func (d *Dir) ReadShared(name string) ([]byte, Info, error) {
 		return nil, Info{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	if before.typ() != unix.S_IFREG {
-		return nil, before, fmt.Errorf("%w: %s is %s", ErrNotRegular, path, kindOf(fileType(before)))
+		return nil, before, &refusal{msg: fmt.Sprintf("%s is %s, not a regular file", path, kindOf(fileType(before))), wrap: ErrNotRegular}
 	}
 	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -187,11 +187,11 @@ func (d *Dir) ReadShared(name string) ([]byte, Info, error) {
 	case err != nil:
 		return nil, before, err
 	case !i.SameAs(before) || i.typ() != unix.S_IFREG:
-		return nil, i, fmt.Errorf("%w: %s was replaced while it was opened", ErrUnsafePath, path)
+		return nil, i, UnsafeShared("%s was replaced while it was opened", path)
 	case i.nlink != 1:
-		return nil, i, unsafePath("%s has %d links (a hard link to another file?)", path, i.nlink)
+		return nil, i, UnsafeShared("%s has %d links (a hard link to another file?)", path, i.nlink)
 	case i.perm()&0o022 != 0:
-		return nil, i, unsafePath("%s is writable by group or others (mode %04o)", path, i.perm())
+		return nil, i, UnsafeShared("%s is writable by group or others (mode %04o)", path, i.perm())
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSharedFile+1))
 	if err == nil && len(b) > maxSharedFile {
@@ -249,7 +249,7 @@ func (d *Dir) openMine(name string, want Info) (*os.File, Info, error) {
 	}
 	i, err := Fstat(fd)
 	if err == nil && !i.SameAs(want) {
-		err = fmt.Errorf("%w: %s was replaced while it was written", ErrUnsafePath, filepath.Join(d.path, name))
+		err = UnsafeShared("%s was replaced while it was written", filepath.Join(d.path, name))
 	}
 	if err != nil {
 		unix.Close(fd)
