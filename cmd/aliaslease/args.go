@@ -129,6 +129,8 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 			ue.hint = "--" + name + " is a global flag: global flags come before the command (aliaslease --" + name + " VALUE " + cmd.Name + " ...)"
 		case cmd != nil && cmd.Name == "run":
 			ue.hint = "if -" + strings.TrimPrefix(msg, "flag provided but not defined: -") + " is CMD's, end aliaslease's flags with --: aliaslease run [FLAGS] SLUG -- CMD ARGS..."
+		case cmd != nil && cmd.Name == "confine" && nearestFlag(cmd.Flags, name) != "":
+			ue.hint = "did you mean --" + nearestFlag(cmd.Flags, name) + "? see aliaslease confine --help"
 		}
 		return ue
 	}
@@ -162,4 +164,41 @@ func findFlag(flags []cli.Flag, name string) cli.Flag {
 		}
 	}
 	return nil
+}
+
+// nearestFlag returns the name of the flag of flags that name is a typo
+// of (at most two letters added, dropped or changed, and not all of
+// them), or "" when none is that near: a flag far from every one gets no
+// guess. One-letter names (-h) are no one's guess.
+func nearestFlag(flags []cli.Flag, name string) string {
+	best, bestD := "", min(3, len(name))
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if d := editDistance(name, n); d < bestD && len(n) > 1 {
+				best, bestD = n, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
