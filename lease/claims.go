@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -210,17 +211,17 @@ func (cs *claimSet) dropOrphans(tx *bolt.Tx) error {
 	return nil
 }
 
-// dropped removes the claims dropOrphans found, after the commit.
+// dropped removes the claims dropOrphans found, after the commit: each
+// it can, one that fails not keeping the others.
 func (cs *claimSet) dropped() error {
 	if cs == nil {
 		return nil
 	}
+	var errs []error
 	for _, c := range cs.drops {
-		if err := cs.p.drop(c); err != nil {
-			return err
-		}
+		errs = append(errs, cs.p.drop(c))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // claimVacancyOf reads the vacancy counted for the claim entry name.

@@ -91,11 +91,11 @@ func (m *Manager) open(ctx context.Context, create, readOnly bool) (*store, erro
 	return m.openIn(ctx, nil, &storeOptions{Create: create, ReadOnly: readOnly})
 }
 
-// openIn opens the database with o (its LockTimeout, Command, Trees and
-// Shared the Manager's), in d when it is not nil.
+// openIn opens the database with o (its LockTimeout, Command, Trees,
+// Shared and Warn the Manager's), in d when it is not nil.
 func (m *Manager) openIn(ctx context.Context, d *safefile.Dir, o *storeOptions) (*store, error) {
 	opts := *o
-	opts.LockTimeout, opts.Command, opts.Trees, opts.Shared, opts.Dir = m.LockTimeout, m.Command, m.Trees, m.Shared, d
+	opts.LockTimeout, opts.Command, opts.Trees, opts.Shared, opts.Dir, opts.Warn = m.LockTimeout, m.Command, m.Trees, m.Shared, d, m.warn
 	return openStoreCtx(ctx, m.Path, &opts)
 }
 

@@ -237,6 +237,16 @@ func (s *store) unclaimGeneration(slug string, gen uint64) error {
 	return p.unclaim(slug, gen)
 }
 
+// afterCommit warns of err, a claim that could not be removed after the
+// commit: the command did what it said, and the claim left behind holds
+// its alias only until a later decision removes it (see dropOrphans). An
+// error then would tell of a change that was made as of none.
+func (s *store) afterCommit(err error) {
+	if err != nil && s.warn != nil {
+		s.warn(fmt.Errorf("done, but a claim was left in the shared place: %w; the next acquire or gc removes it", err))
+	}
+}
+
 // unclaim removes this database's claim of slug's lease of generation
 // gen from the open place p; a nil place is a no-op.
 func (p *sharedPlace) unclaim(slug string, gen uint64) error {

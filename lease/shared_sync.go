@@ -40,7 +40,7 @@ func (s *store) syncClaims(p *sharedPlace, snap Snapshot, grace time.Duration) e
 		return err
 	})
 	if err == nil {
-		err = cs.dropped()
+		s.afterCommit(cs.dropped())
 	}
 	if err != nil || due == 0 {
 		return err

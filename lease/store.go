@@ -64,6 +64,9 @@ type storeOptions struct {
 	// path's directory: the open walks nothing and leaves Dir open, so
 	// that the opens of one decision walk the path once. Nil walks it.
 	Dir *safefile.Dir
+	// Warn receives what failed after a commit (see afterCommit); nil
+	// drops it.
+	Warn func(error)
 }
 
 // withDefaults returns a copy of o (the zero value for nil) with every
@@ -92,6 +95,7 @@ type store struct {
 	trees   Trees // tells which recorded process trees live; nil: all do
 	shared  string
 	timeout time.Duration
+	warn    func(error) // nil drops warnings
 }
 
 // openStore locks path's lock file (path + ".lock") and opens the database at
@@ -130,7 +134,7 @@ func openStoreCtx(ctx context.Context, path string, opts *storeOptions) (*store,
 		}
 		defer d.Close()
 	}
-	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command, trees: o.Trees, shared: o.Shared, timeout: o.LockTimeout}
+	s := &store{ctx: ctx, path: path, ro: o.ReadOnly, command: o.Command, trees: o.Trees, shared: o.Shared, timeout: o.LockTimeout, warn: o.Warn}
 	vet := func() error { // a database found without a lock file
 		v := &store{path: path, ro: true}
 		err := v.open(d, base, storeOptions{ReadOnly: true, LockTimeout: o.LockTimeout})

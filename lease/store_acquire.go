@@ -82,7 +82,7 @@ func (s *store) Acquire(req acquireRequest) (AcquireResult, error) {
 		return nil
 	})
 	if err == nil {
-		err = req.claims.dropped()
+		s.afterCommit(req.claims.dropped())
 	}
 	if err == nil && res.failed != nil {
 		return AcquireResult{}, res.failed

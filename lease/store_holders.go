@@ -82,7 +82,7 @@ func (s *store) endRun(slug string, gen uint64, runID string) (released bool, er
 		return s.logEvent(tx, time.Now(), EventRelease, l, "")
 	})
 	if released && err == nil {
-		err = s.unclaimGeneration(slug, gen)
+		s.afterCommit(s.unclaimGeneration(slug, gen))
 	}
 	return released, err
 }

@@ -77,7 +77,7 @@ func (s *store) release(slug string, generation uint64, reason Reason) (Lease, e
 		return s.logEvent(tx, time.Now(), EventRelease, l, reason)
 	})
 	if err == nil {
-		err = p.unclaim(l.Slug, l.Generation)
+		s.afterCommit(p.unclaim(l.Slug, l.Generation))
 	}
 	return l, err
 }

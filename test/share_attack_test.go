@@ -1,8 +1,10 @@
 package test
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,5 +138,34 @@ func TestShareSupersededAcquireKilledBeforeCommit(t *testing.T) {
 	}
 	if a := e.acquire(t, e.u1, "s0"); a == alias {
 		t.Fatalf("acquire s0 as %s beside %s's later claim of %s = %s, want another alias", e.u1.name, e.u2.name, alias, a)
+	}
+}
+
+// TestShareClaimLeftAfterReleaseWarns: a release whose claim cannot be
+// removed after its commit (immutable: not even root removes it) exits 0
+// with a warning, the lease gone, and a later acquire removes the claim
+// once it can. Before, it failed (exit 1) as if nothing had changed,
+// though the lease was released.
+func TestShareClaimLeftAfterReleaseWarns(t *testing.T) {
+	e := newShareEnv(t)
+	if r := e.share(t); r.code != 0 {
+		t.Fatalf("share = %v", r)
+	}
+	alias := e.acquire(t, e.u1, "r")
+	e.acquire(t, e.u1, "s") // on another alias, renewed below
+	claim := e.claimPath(e.u1, alias)
+	sh(t, "chattr", "+i", claim)
+	t.Cleanup(func() { exec.Command("chattr", "-i", claim).Run() })
+	r := e.cli(t, e.u1, nil, "release", "r")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != alias || !strings.HasPrefix(r.stderr, "aliaslease: warning: done, but a claim was left in the shared place: ") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("release r as %s with its claim immutable = %v, want exit 0, %s, and one warning", e.u1.name, r, alias)
+	}
+	if r := e.cli(t, e.u1, nil, "list"); strings.Contains(r.stdout, alias) {
+		t.Fatalf("list as %s after the release = %v, want r gone", e.u1.name, r)
+	}
+	sh(t, "chattr", "-i", claim)
+	e.acquire(t, e.u1, "s")
+	if _, err := os.Lstat(claim); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("r's claim after an acquire that could remove it: %v, want it gone", err)
 	}
 }
