@@ -40,6 +40,10 @@ func bound(ctx context.Context, within addrSet, v via) ([]Socket, error) {
 		}
 	}()
 	var socks []Socket
+	var buf []byte
+	if fd >= 0 {
+		buf = make([]byte, diagBufLen)
+	}
 	for i, t := range tables {
 		var got []Socket
 		add := func(s Socket) {
@@ -49,7 +53,7 @@ func bound(ctx context.Context, within addrSet, v via) ([]Socket, error) {
 		}
 		err := errNoDiag
 		if fd >= 0 {
-			err = diagDump(ctx, fd, t.family, t.proto, within.prefixes, uint32(i+1), add)
+			err = diagDump(ctx, fd, t.family, t.proto, within.prefixes, uint32(i+1), buf, add)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -72,7 +76,11 @@ func bound(ctx context.Context, within addrSet, v via) ([]Socket, error) {
 		}
 		socks = append(socks, got...)
 	}
-	own, err := ownInodes()
+	socks = keep(socks, within, nil)
+	if len(socks) == 0 {
+		return nil, nil // none to tell from this process's own
+	}
+	own, err := ownInodes(socks)
 	if err != nil {
 		return nil, tableErr("own sockets", err)
 	}
@@ -98,9 +106,30 @@ func readProcNet(file, proto string, fn func(Socket)) error {
 	return nil
 }
 
-// ownInodes is the set of socket inodes open in this process now.
-func ownInodes() (map[uint64]bool, error) {
-	return socketInodes("/proc/self/fd", nil)
+// ownInodes is the set of the inodes of socks that are open in this
+// process now. Its own descriptors are looked at with fstat, which needs
+// no walk of /proc/self/fd/N's link.
+func ownInodes(socks []Socket) (map[uint64]bool, error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[uint64]bool, len(socks))
+	for _, s := range socks {
+		want[s.Inode] = true
+	}
+	own := make(map[uint64]bool)
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		var st unix.Stat_t
+		if err != nil || unix.Fstat(fd, &st) != nil {
+			continue // closed since the directory was read
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFSOCK && want[st.Ino] {
+			own[st.Ino] = true
+		}
+	}
+	return own, nil
 }
 
 // socketInodes reads the socket inodes of the descriptors in dir, keeping

@@ -231,7 +231,7 @@ func TestDiagKernelFilter(t *testing.T) {
 	}
 	for i, tt := range tests {
 		var got []string
-		err := diagDump(context.Background(), fd, tt.family, TCP, tt.within, uint32(i+1), func(s Socket) { got = append(got, s.String()) })
+		err := diagDump(context.Background(), fd, tt.family, TCP, tt.within, uint32(i+1), make([]byte, diagBufLen), func(s Socket) { got = append(got, s.String()) })
 		if err != nil || !slices.Equal(got, tt.want) {
 			t.Errorf("diagDump(family %d, %v) = %q, %v, want %q", tt.family, tt.within, got, err, tt.want)
 		}

@@ -36,8 +36,9 @@ func diagRequest(family, proto uint8, states uint32, bytecode []byte, seq uint32
 }
 
 // diagDump asks sock_diag for one family's sockets of proto in the states
-// that hold an alias, filtered in the kernel by address.
-func diagDump(ctx context.Context, fd int, family uint8, proto string, within []netip.Prefix, seq uint32, fn func(Socket)) error {
+// that hold an alias, filtered in the kernel by address, reading the
+// answer into buf (diagBufLen: the dumps of one call share it).
+func diagDump(ctx context.Context, fd int, family uint8, proto string, within []netip.Prefix, seq uint32, buf []byte, fn func(Socket)) error {
 	bc, ok := diagFilter(within, family, binary.NativeEndian)
 	if !ok {
 		return nil
@@ -50,7 +51,6 @@ func diagDump(ctx context.Context, fd int, family uint8, proto string, within []
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return err
 	}
-	buf := make([]byte, 64<<10)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -68,6 +68,10 @@ func diagDump(ctx context.Context, fd int, family uint8, proto string, within []
 		}
 	}
 }
+
+// diagBufLen is the size of a dump's read buffer: more than the kernel
+// puts in one message of a dump.
+const diagBufLen = 64 << 10
 
 // diagSocket opens a sock_diag socket whose reads end by ctx's deadline.
 func diagSocket(ctx context.Context) (int, error) {

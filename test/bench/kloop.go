@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,7 +34,7 @@ var engineCount = map[int][2]int{}
 func measureK(k int, withCLI bool) map[string]*series {
 	dir := filepath.Join(tmpDir, fmt.Sprintf("k-%d", k))
 	on, off := dockerOn(filepath.Join(dir, "on", "leases.db")), dockerOff(filepath.Join(dir, "off", "leases.db"))
-	names := []string{"acquire-on", "acquire-off", "acquire-renew", "version", "floor"}
+	names := []string{"acquire-on", "acquire-off", "acquire-renew", "version", "floor", "floor-db"}
 	if *againstBin != "" {
 		names = append(names, "against-acquire-on", "against-acquire-off", "against-acquire-renew")
 	}
@@ -44,6 +45,10 @@ func measureK(k int, withCLI bool) map[string]*series {
 	// 127.0.0.16, so every new lease is 127.0.0.17), fault the binaries
 	// into the page cache.
 	c0 := engineContainers()
+	if err := os.MkdirAll(filepath.Join(dir, "floordb"), 0o700); err != nil {
+		fatalf("%v", err)
+	}
+	run(cmdSpec{argv: []string{floorDBBin, filepath.Join(dir, "floordb", "leases.db"), *sock}})
 	run(cmdSpec{env: on, argv: []string{bin, "acquire", "warm"}})
 	run(cmdSpec{env: off, argv: []string{bin, "acquire", "warm"}})
 	run(cmdSpec{argv: []string{bin, "--version"}})
@@ -76,6 +81,8 @@ func measureK(k int, withCLI bool) map[string]*series {
 				s = run(cmdSpec{argv: []string{bin, "--version"}})
 			case "floor":
 				s = run(cmdSpec{argv: []string{floorBin, *sock}})
+			case "floor-db":
+				s = run(cmdSpec{argv: []string{floorDBBin, filepath.Join(dir, "floordb", "leases.db"), *sock}})
 			case "docker-cli":
 				s = run(cmdSpec{env: []string{"BOTTLE_PREFIX=" + prefix}, argv: []string{"sh", "test/bench/docker_cli_baseline.sh"}})
 			case "curl-list":
@@ -174,6 +181,16 @@ func floorPart(ks []int, kres map[int]map[string]*series) *partOut {
 			diff(a.median(), f.median()), ms(a.medianCPU()), ms(f.medianCPU()), rssCell(a.peakKB()), rssCell(f.peakKB()), failSummary(map[string]*series{"acquire": a, "floor": f}))
 		p.row("acquire-on", k, -1, -1, a, "")
 		p.row("floor", k, -1, -1, f, "")
+	}
+	p.printf("\nThe floor with a durable commit (test/bench/floordb: the floor's list, then bbolt's open, one\n" +
+		"read-write transaction that puts one key, its commit with bbolt's two fdatasyncs, close), in the same\n" +
+		"iterations: what the storage promise alone adds to a process.\n\n| K | floor + commit | floor | ratio | CPU floor + commit | CPU floor |\n|---|---|---|---|---|---|\n")
+	for _, k := range ks {
+		if ss := kres[k]; ss != nil {
+			d, f := ss["floor-db"], ss["floor"]
+			p.printf("| %s | %s | %s | %s | %s | %s |\n", containersNote(k), ms(d.median()), ms(f.median()), ratio(d.median(), f.median()), ms(d.medianCPU()), ms(f.medianCPU()))
+			p.row("floor-db", k, -1, -1, d, "the floor, then one durable bbolt commit")
+		}
 	}
 	p.printf("\nA renewal (Docker on; the warm lease, acquired again), in the same iterations:\n\n| K | renewal | floor | renewal / floor |\n|---|---|---|---|\n")
 	for _, k := range ks {

@@ -61,6 +61,9 @@ var (
 	tmpDir   string // the bench's scratch directory, on disk (os.TempDir)
 	bin      string // the aliaslease binary measured
 	floorBin string // the floor program
+	// floorDBBin is the floor with a durable bbolt commit after the list
+	// (test/bench/floordb): what the storage promise alone adds.
+	floorDBBin string
 	rnd      *rand.Rand
 	began    = time.Now()
 	info     runInfo
@@ -155,6 +158,8 @@ func main() {
 		}
 		floorBin = filepath.Join(tmpDir, "floor")
 		goBuild(floorBin, "./test/bench/floor")
+		floorDBBin = filepath.Join(tmpDir, "floordb")
+		goBuild(floorDBBin, "./test/bench/floordb")
 		spawnBin := filepath.Join(tmpDir, "spawn")
 		goBuild(spawnBin, "./test/bench/spawn")
 		startSpawner(spawnBin)

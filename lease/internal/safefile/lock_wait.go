@@ -37,10 +37,9 @@ var newReleaseWatch = watchRelease
 // a later one is an event already queued.
 //
 // Descriptors: gofrs/flock's file is closed by lk.Close on every failure,
-// or becomes the returned Lock's. The watch's inotify instance is closed,
-// and its goroutine ended, before a failure returns; once the lock is
-// taken its close is only begun, and the Lock's Unlock waits for it to
-// end: the kernel's close of an inotify instance waits for a grace period
+// or becomes the returned Lock's. The watch's inotify instance is closed
+// before a failure returns; once the lock is taken its close is only
+// begun, and the Lock's Unlock waits for it to end: the kernel's close of an inotify instance waits for a grace period
 // (0.1-17 ms measured here), which would otherwise lengthen every hold.
 func waitLock(ctx context.Context, f *os.File, timeout time.Duration, shared bool) (*Lock, error) {
 	lk := flock.New(f.Name(), flock.SetFlag(lockFlags))
@@ -81,30 +80,56 @@ func waitLock(ctx context.Context, f *os.File, timeout time.Duration, shared boo
 }
 
 // retry waits for a release w sees, or a delay, and tries again, until a
-// try succeeds (nil) or fails, or timeout or ctx ends the wait.
+// try succeeds (nil) or fails, or timeout or ctx ends the wait. With a
+// watch the wait is a read of the inotify instance in this goroutine,
+// bounded by a read deadline, which ctx's end moves to the past: a
+// release wakes the waiter itself, not a reader that hands it on.
 func retry(ctx context.Context, f *os.File, try func() (bool, error), w *releaseWatch, timeout time.Duration) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+	deadline := time.Now().Add(timeout)
 	delay, last := pollFirst, pollLast
 	if w != nil {
 		delay, last = fallbackFirst, fallbackLast
+		interrupted := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			w.interrupt()
+			close(interrupted)
+		})
+		defer func() {
+			if !stop() {
+				<-interrupted // so that no goroutine of the wait outlives it
+			}
+		}()
 	}
-	again := time.NewTimer(delay)
-	defer again.Stop()
 	for {
-		select {
-		case <-ctx.Done():
+		next := time.Now().Add(delay)
+		if next.After(deadline) {
+			next = deadline
+		}
+		if w != nil {
+			w.until(ctx, next)
+		} else {
+			sleepUntil(ctx, next)
+		}
+		switch {
+		case ctx.Err() != nil:
 			return fmt.Errorf("waiting for lock file %s: %w", f.Name(), ctx.Err())
-		case <-deadline.C:
+		case !time.Now().Before(deadline):
 			return fmt.Errorf("%w within %s: %s is held by another process", ErrLocked, timeout, f.Name())
-		case <-w.released():
-		case <-again.C:
 		}
 		if ok, err := try(); ok || err != nil {
 			return err
 		}
 		delay = min(2*delay, last)
-		again.Reset(delay)
+	}
+}
+
+// sleepUntil waits until t, or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
 	}
 }
 
@@ -114,50 +139,36 @@ func retry(ctx context.Context, f *os.File, try func() (bool, error), w *release
 // it (see Dir.Lock). Only such closes count: gofrs/flock opens and closes
 // the file, read-only, on every failed try, so waking on any close would
 // have each waiter wake itself and every other one, for as long as the
-// lock is held. A nil releaseWatch (no inotify) never wakes anyone.
+// lock is held. A nil releaseWatch (no inotify) is never waited on.
 type releaseWatch struct {
 	in     *os.File      // the inotify instance, non-blocking, in Go's poller
-	wake   chan struct{} // a token: a close was seen since the last wake-up
-	done   chan struct{} // closed when read has returned
-	closed chan struct{} // closed when close has closed in and read returned
+	buf    []byte        // the events are not looked into: any is a release
+	closed chan struct{} // closed when close has closed in
 }
 
-// released is the channel that has a token after a release; nil (never
-// ready) without a watch.
-func (w *releaseWatch) released() <-chan struct{} {
-	if w == nil {
-		return nil
+// until waits for a release, until t or until interrupt, and says
+// whether it saw one. The read waits in Go's poller, so it holds no
+// thread. ctx is looked at after the deadline is set: an interrupt
+// (ctx's end) before that is seen there, one after it moves the deadline.
+func (w *releaseWatch) until(ctx context.Context, t time.Time) bool {
+	if w.in.SetReadDeadline(t) != nil || ctx.Err() != nil {
+		return false
 	}
-	return w.wake
+	n, err := w.in.Read(w.buf)
+	return err == nil && n > 0
 }
 
-// read turns events into tokens until in is closed. Its Read waits in
-// Go's poller, not in a system call, so it holds no thread, and closing
-// in ends it.
-func (w *releaseWatch) read() {
-	defer close(w.done)
-	buf := make([]byte, 4096) // the events are not looked into: any is a release
-	for {
-		if _, err := w.in.Read(buf); err != nil {
-			return
-		}
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
-	}
-}
+// interrupt ends a wait in until at once.
+func (w *releaseWatch) interrupt() { w.in.SetReadDeadline(time.Unix(1, 0)) }
 
-// close begins to close the inotify instance, in the background, which
-// also ends read; wait waits until both are done, so that nothing of the
-// watch remains.
+// close begins to close the inotify instance, in the background; wait
+// waits until it is done, so that nothing of the watch remains.
 func (w *releaseWatch) close() {
 	if w == nil {
 		return
 	}
 	go func() {
 		w.in.Close()
-		<-w.done
 		close(w.closed)
 	}()
 }

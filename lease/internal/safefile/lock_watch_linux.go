@@ -30,7 +30,5 @@ func watchRelease(f *os.File) *releaseWatch {
 		in.Close()
 		return nil
 	}
-	w := &releaseWatch{in: in, wake: make(chan struct{}, 1), done: make(chan struct{}), closed: make(chan struct{})}
-	go w.read()
-	return w
+	return &releaseWatch{in: in, buf: make([]byte, 4096), closed: make(chan struct{})}
 }
