@@ -129,8 +129,8 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 			ue.hint = "--" + name + " is a global flag: global flags come before the command (aliaslease --" + name + " VALUE " + cmd.Name + " ...)"
 		case cmd != nil && cmd.Name == "run":
 			ue.hint = "if -" + strings.TrimPrefix(msg, "flag provided but not defined: -") + " is CMD's, end aliaslease's flags with --: aliaslease run [FLAGS] SLUG -- CMD ARGS..."
-		case cmd != nil && cmd.Name == "confine" && nearestFlag(cmd.Flags, name) != "":
-			ue.hint = "did you mean --" + nearestFlag(cmd.Flags, name) + "? see aliaslease confine --help"
+		case cmd != nil && nearestFlag(cmd.Flags, name) != "":
+			ue.hint = "did you mean --" + nearestFlag(cmd.Flags, name) + "? see aliaslease " + cmd.Name + " --help"
 		}
 		return ue
 	}
