@@ -168,7 +168,7 @@ func burstReport(k int, ns []int, res map[int]*burstResult, c0, c1 int) *partOut
 	if *againstBin == "" {
 		return p
 	}
-	p.printf("\nThe -against binary (%s) in the same rounds:\n\n", *againstBin)
+	p.printf("\nThe -against binary (%s) in the same rounds:\n\n", againstShown)
 	p.printf("| N | against burst | acquire burst | acquire / against | against / floor | against CPU / CPUs | acquire CPU / CPUs | against failures | duplicate aliases |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range ns {
 		r := res[n]

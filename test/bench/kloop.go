@@ -222,7 +222,7 @@ func againstTable(p *partOut, ks []int, kres map[int]map[string]*series) {
 	if *againstBin == "" {
 		return
 	}
-	p.printf("\nThe -against binary (%s) in the same iterations (medians in ms; CPU in parentheses):\n\n", *againstBin)
+	p.printf("\nThe -against binary (%s) in the same iterations (medians in ms; CPU in parentheses):\n\n", againstShown)
 	p.printf("| K | command | against | this binary | this / against | against / floor | this / floor |\n|---|---|---|---|---|---|---|\n")
 	for _, k := range ks {
 		ss := kres[k]

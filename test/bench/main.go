@@ -64,9 +64,12 @@ var (
 	// floorDBBin is the floor with a durable bbolt commit after the list
 	// (test/bench/floordb): what the storage promise alone adds.
 	floorDBBin string
-	rnd      *rand.Rand
-	began    = time.Now()
-	info     runInfo
+	// againstShown is the -against binary as given: it is run from a
+	// settled copy (see settle).
+	againstShown string
+	rnd          *rand.Rand
+	began        = time.Now()
+	info         runInfo
 )
 
 func logf(format string, args ...any) {
@@ -151,10 +154,16 @@ func main() {
 	docker := want["cli"] || want["floor"] || want["burst"] || want["gc"] || want["big"] || want["share"]
 	if docker {
 		logf("building aliaslease, the floor program and the bundle image")
-		bin = *binFlag
-		if bin == "" {
-			bin = filepath.Join(tmpDir, "aliaslease")
+		bin = filepath.Join(tmpDir, "aliaslease")
+		if *binFlag != "" {
+			settle(*binFlag, bin)
+		} else {
 			goBuild(bin, "./cmd/aliaslease")
+		}
+		if *againstBin != "" {
+			against := filepath.Join(tmpDir, "against")
+			settle(*againstBin, against)
+			againstShown, *againstBin = *againstBin, against
 		}
 		floorBin = filepath.Join(tmpDir, "floor")
 		goBuild(floorBin, "./test/bench/floor")
