@@ -2,6 +2,7 @@ package safefile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -150,11 +151,20 @@ type releaseWatch struct {
 // whether it saw one. The read waits in Go's poller, so it holds no
 // thread. ctx is looked at after the deadline is set: an interrupt
 // (ctx's end) before that is seen there, one after it moves the deadline.
+// A read that fails otherwise waits out the delay instead, so that a
+// broken instance never makes the wait spin.
 func (w *releaseWatch) until(ctx context.Context, t time.Time) bool {
-	if w.in.SetReadDeadline(t) != nil || ctx.Err() != nil {
+	if err := w.in.SetReadDeadline(t); err != nil {
+		sleepUntil(ctx, t)
+		return false
+	}
+	if ctx.Err() != nil {
 		return false
 	}
 	n, err := w.in.Read(w.buf)
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		sleepUntil(ctx, t)
+	}
 	return err == nil && n > 0
 }
 
