@@ -93,10 +93,22 @@ func reorder(flags []cli.Flag, rest []string, keepDash bool) []string {
 			pos = append(pos, a)
 		}
 	}
-	if len(pos) == 0 {
+	if len(pos) == 0 || asksHelp(fl) {
+		// With --help, urfave/cli would read the first argument as a help
+		// topic ("acquire my-bottle --help": no help topic 'my-bottle').
 		return fl
 	}
 	return append(append(fl, "--"), pos...)
+}
+
+// asksHelp reports whether a command's flags ask for its help.
+func asksHelp(flags []string) bool {
+	for _, f := range flags {
+		if f == "--help" || f == "-h" {
+			return true
+		}
+	}
+	return false
 }
 
 // takesValue reports whether arg is a flag that takes a separate value.
