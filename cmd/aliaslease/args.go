@@ -155,13 +155,21 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 		switch findFlag(flags, name).(type) {
 		case *cli.DurationFlag:
 			value, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid value "), " for flag")
-			ue.msg = "invalid value " + value + " for flag --" + name + ": not a duration"
-			ue.hint = "--" + name + " takes a duration: a number with a unit, such as 30s, 10m or 1h30m"
+			ue.msg = "invalid value " + value + " for flag " + dashed(name) + ": not a duration"
+			ue.hint = dashed(name) + " takes a duration: a number with a unit, such as 30s, 10m or 1h30m"
 		case *cli.IntFlag, *cli.Uint64Flag:
-			ue.hint = "--" + name + " takes a whole number"
+			ue.hint = dashed(name) + " takes a whole number"
 		}
 	}
 	return ue
+}
+
+// dashed writes a flag's name as it is typed: -n, --wait.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // findFlag returns the flag of flags named name, or nil.
