@@ -22,6 +22,7 @@ import (
 type fakeEngine struct {
 	holders []lease.Holder
 	err     error
+	silent  bool // Describe fails too: no version, as when nothing answers
 }
 
 func (f fakeEngine) Holders(context.Context) ([]lease.Holder, error) {
@@ -30,6 +31,9 @@ func (f fakeEngine) Holders(context.Context) ([]lease.Holder, error) {
 
 func (f fakeEngine) Describe(context.Context) (lease.EngineInfo, error) {
 	info := lease.EngineInfo{Host: "unix:///fake.sock", Source: "default", Version: "20.10.24", APIVersion: "1.41"}
+	if f.silent {
+		info.Version, info.APIVersion = "", ""
+	}
 	return info, f.err
 }
 
@@ -119,6 +123,30 @@ func TestRun(t *testing.T) {
 			check: func(t *testing.T, r *Report) {
 				if h := r.Problems[0].Hint; !strings.Contains(h, "--docker-timeout") {
 					t.Errorf("Run() docker hint = %q, want --docker-timeout named", h)
+				}
+			}},
+		{name: "docker endpoint written wrong", mode: lease.InventoryAuto,
+			engine:   fakeEngine{silent: true, err: fmt.Errorf("%w: \"garbage\" (from DOCKER_HOST): not a URL", lease.ErrEndpoint)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.HasPrefix(h, "fix --docker-host") || strings.Contains(h, "engine running") {
+					t.Errorf("Run() docker hint = %q, want the endpoint to fix, not the engine to start", h)
+				}
+			}},
+		{name: "no engine there under auto", mode: lease.InventoryAuto,
+			engine:   fakeEngine{silent: true, err: fmt.Errorf("%w: dial unix /fake.sock: connect: no such file or directory", lease.ErrNoEngine)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.Contains(h, "--docker off") || strings.Contains(h, "cannot reclaim") {
+					t.Errorf("Run() docker hint = %q, want --docker off named and no claim that gc cannot reclaim", h)
+				}
+			}},
+		{name: "no engine there under on", mode: lease.InventoryOn,
+			engine:   fakeEngine{silent: true, err: fmt.Errorf("%w: dial unix /fake.sock: connect: no such file or directory", lease.ErrNoEngine)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.Contains(h, "gc cannot reclaim") {
+					t.Errorf("Run() docker hint = %q, want gc cannot reclaim without it", h)
 				}
 			}},
 		{name: "docker off", mode: lease.InventoryOff, leases: []string{"a"},
