@@ -73,7 +73,10 @@ func globalSettings(c *cli.Context) (*settings, error) {
 		return nil, err
 	}
 	if st.pool, err = lease.ParsePool(value("pool", "ALIASLEASE_POOL", lease.DefaultPool)); err != nil {
-		return nil, fmt.Errorf("%w (from %s)", err, source("pool", "ALIASLEASE_POOL"))
+		if src := source("pool", "ALIASLEASE_POOL"); src == "ALIASLEASE_POOL" {
+			err = fmt.Errorf("%w (from %s)", err, src)
+		}
+		return nil, err
 	}
 	switch {
 	case st.docker != "auto" && st.docker != "on" && st.docker != "off":
