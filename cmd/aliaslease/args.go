@@ -136,9 +136,16 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 	ue := usageError{msg: msg}
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		name = strings.TrimLeft(name, "-")
+		global := findFlag(app.Flags, name)
 		switch {
-		case cmd != nil && findFlag(app.Flags, name) != nil:
-			ue.hint = "--" + name + " is a global flag: global flags come before the command (aliaslease --" + name + " VALUE " + cmd.Name + " ...)"
+		case cmd != nil && global != nil && global == cli.VersionFlag && cmd.Name != "run":
+			ue.hint = versionHint(cmd, name)
+		case cmd != nil && global != nil && global != cli.VersionFlag:
+			value := ""
+			if takesValue(app.Flags, "--"+name) {
+				value = " VALUE"
+			}
+			ue.hint = dashed(name) + " is a global flag: global flags come before the command (aliaslease " + dashed(name) + value + " " + cmd.Name + " ...)"
 		case cmd != nil && cmd.Name == "run":
 			ue.hint = "if -" + strings.TrimPrefix(msg, "flag provided but not defined: -") + " is CMD's, end aliaslease's flags with --: aliaslease run [FLAGS] SLUG -- CMD ARGS..."
 		}
@@ -162,6 +169,15 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 		}
 	}
 	return ue
+}
+
+// versionHint is the hint for -v or --version after a command: it is
+// the program's version flag, and a gc -v likely meant --verbose.
+func versionHint(cmd *cli.Command, name string) string {
+	if name == "v" && findFlag(cmd.Flags, "verbose") != nil {
+		return "did you mean --verbose? -v is aliaslease's own version flag (aliaslease -v)"
+	}
+	return dashed(name) + " is aliaslease's own version flag, before any command: aliaslease " + dashed(name)
 }
 
 // dashed writes a flag's name as it is typed: -n, --wait.
