@@ -233,7 +233,11 @@ func (r *Report) lock(cfg Config) {
 	r.Lock = Lock{Path: st.Path, Held: st.Held, PID: st.PID, Command: st.Command}
 	if err != nil {
 		r.Lock.Error = err.Error()
-		r.problem("lock", "remove it; aliaslease creates a regular lock file", "%v", err)
+		hint := "remove it; aliaslease creates a regular lock file"
+		if !strings.Contains(err.Error(), st.Path) { // the directory, not the lock file, is at fault
+			hint = "fix what the message names: the lock file is in the database's directory"
+		}
+		r.problem("lock", hint, "%v", err)
 		return
 	}
 	if st.PID != 0 {

@@ -61,6 +61,7 @@ func TestRun(t *testing.T) {
 		pool     string        // the pool doctor is run with, when not the default
 		holdLock bool          // an operator's flock holds the lock
 		readOnly bool          // the database and lock files are read-only (skipped as root)
+		dirMode  os.FileMode   // the database directory is set to this mode, when not zero
 		ago      time.Duration // the leases were acquired this long ago
 		gcFirst  bool          // one gc (an observation) runs before doctor
 		problems []string      // kinds, in order
@@ -185,6 +186,13 @@ func TestRun(t *testing.T) {
 			}},
 		{name: "read-only database", mode: lease.InventoryOff, leases: []string{"a"}, readOnly: true,
 			problems: []string{"database"}},
+		{name: "database directory writable by others", mode: lease.InventoryOff, leases: []string{"a"}, dirMode: 0o775,
+			problems: []string{"lock", "database"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; strings.Contains(h, "remove it") {
+					t.Errorf("Run() lock hint = %q for an unsafe directory, want no advice to remove the lock file", h)
+				}
+			}},
 		{name: "alias down", mode: lease.InventoryOff, down: map[netip.Addr]bool{a17: true},
 			problems: []string{"interface"}},
 		{name: "held lock: cannot tell what is foreign", mode: lease.InventoryOn, leases: []string{"a"}, holdLock: true,
@@ -266,6 +274,12 @@ func TestRun(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
+			}
+			if tt.dirMode != 0 {
+				if err := os.Chmod(filepath.Dir(m.Path), tt.dirMode); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Chmod(filepath.Dir(m.Path), 0o700)
 			}
 			r := Run(context.Background(), Config{Manager: m, Interface: fakeInterface{tt.down}, StuckAfter: time.Minute})
 			var kinds []string
