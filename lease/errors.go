@@ -49,8 +49,9 @@ var (
 
 	// ErrNotDatabase is returned by every Manager method that opens the
 	// database when the path holds
-	// something that is not a bbolt database at all: not a regular file,
-	// or one without a bbolt meta page. It wraps ErrCorrupt. Moving such a
+	// something that is not a bbolt database at all: a regular file
+	// without a bbolt meta page (a path that is not a regular file is
+	// ErrUnsafePath). It wraps ErrCorrupt. Moving such a
 	// file aside would not help: the path is likely wrong.
 	ErrNotDatabase = safefile.ErrNotDatabase
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -74,6 +75,9 @@ func acquireSlug(c *cli.Context, args *leaseArgs, slug string) (lease.AcquireRes
 		return lease.AcquireResult{}, nil, err
 	}
 	res, err := m.Acquire(c.Context, slug, args.wait)
+	if args.wait > 0 && errors.Is(err, lease.ErrExhausted) {
+		err = waitedError{err: err, wait: args.wait}
+	}
 	if err == nil && !m.Pool.Contains(res.Lease.Alias) {
 		say(c.App.ErrWriter, "note", "%s keeps %s, which is outside the pool %s; release it to move it into the pool", slug, res.Lease.Alias, m.Pool)
 	}
@@ -93,3 +97,13 @@ func acquireCommand() *cli.Command {
 		Action: func(c *cli.Context) error { return acquire(c, &args) },
 	}
 }
+
+// waitedError is an exhausted pool after --wait, so that the hint
+// suggests a longer wait rather than the --wait that was given.
+type waitedError struct {
+	err  error
+	wait time.Duration
+}
+
+func (e waitedError) Error() string { return fmt.Sprintf("%v, still after --wait %s", e.err, e.wait) }
+func (e waitedError) Unwrap() error { return e.err }

@@ -93,10 +93,22 @@ func reorder(flags []cli.Flag, rest []string, keepDash bool) []string {
 			pos = append(pos, a)
 		}
 	}
-	if len(pos) == 0 {
+	if len(pos) == 0 || asksHelp(fl) {
+		// With --help, urfave/cli would read the first argument as a help
+		// topic ("acquire my-bottle --help": no help topic 'my-bottle').
 		return fl
 	}
 	return append(append(fl, "--"), pos...)
+}
+
+// asksHelp reports whether a command's flags ask for its help.
+func asksHelp(flags []string) bool {
+	for _, f := range flags {
+		if f == "--help" || f == "-h" {
+			return true
+		}
+	}
+	return false
 }
 
 // takesValue reports whether arg is a flag that takes a separate value.
@@ -124,9 +136,16 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 	ue := usageError{msg: msg}
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		name = strings.TrimLeft(name, "-")
+		global := findFlag(app.Flags, name)
 		switch {
-		case cmd != nil && findFlag(app.Flags, name) != nil:
-			ue.hint = "--" + name + " is a global flag: global flags come before the command (aliaslease --" + name + " VALUE " + cmd.Name + " ...)"
+		case cmd != nil && global != nil && global == cli.VersionFlag && cmd.Name != "run":
+			ue.hint = versionHint(cmd, name)
+		case cmd != nil && global != nil && global != cli.VersionFlag:
+			value := ""
+			if takesValue(app.Flags, "--"+name) {
+				value = " VALUE"
+			}
+			ue.hint = dashed(name) + " is a global flag: global flags come before the command (aliaslease " + dashed(name) + value + " " + cmd.Name + " ...)"
 		case cmd != nil && cmd.Name == "run":
 			ue.hint = "if -" + strings.TrimPrefix(msg, "flag provided but not defined: -") + " is CMD's, end aliaslease's flags with --: aliaslease run [FLAGS] SLUG -- CMD ARGS..."
 		case cmd != nil && nearestFlag(cmd.Flags, name) != "":
@@ -145,13 +164,30 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 		switch findFlag(flags, name).(type) {
 		case *cli.DurationFlag:
 			value, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid value "), " for flag")
-			ue.msg = "invalid value " + value + " for flag --" + name + ": not a duration"
-			ue.hint = "--" + name + " takes a duration: a number with a unit, such as 30s, 10m or 1h30m"
+			ue.msg = "invalid value " + value + " for flag " + dashed(name) + ": not a duration"
+			ue.hint = dashed(name) + " takes a duration: a number with a unit, such as 30s, 10m or 1h30m"
 		case *cli.IntFlag, *cli.Uint64Flag:
-			ue.hint = "--" + name + " takes a whole number"
+			ue.hint = dashed(name) + " takes a whole number"
 		}
 	}
 	return ue
+}
+
+// versionHint is the hint for -v or --version after a command: it is
+// the program's version flag, and a gc -v likely meant --verbose.
+func versionHint(cmd *cli.Command, name string) string {
+	if name == "v" && findFlag(cmd.Flags, "verbose") != nil {
+		return "did you mean --verbose? -v is aliaslease's own version flag (aliaslease -v)"
+	}
+	return dashed(name) + " is aliaslease's own version flag, before any command: aliaslease " + dashed(name)
+}
+
+// dashed writes a flag's name as it is typed: -n, --wait.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // findFlag returns the flag of flags named name, or nil.

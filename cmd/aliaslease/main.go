@@ -70,7 +70,12 @@ var exitCodes = []exitCode{
 			return ""
 		}},
 	{code: 3, meaning: "pool exhausted", match: wraps(lease.ErrExhausted),
-		hint: fixedHint("release a lease (aliaslease release SLUG), reclaim stale ones (aliaslease gc), wait with --wait, or widen --pool")},
+		hint: func(err error) string {
+			if errors.As(err, new(waitedError)) {
+				return "release a lease (aliaslease release SLUG), reclaim stale ones (aliaslease gc), give a longer --wait, or widen --pool"
+			}
+			return "release a lease (aliaslease release SLUG), reclaim stale ones (aliaslease gc), wait with --wait, or widen --pool"
+		}},
 	{code: 4, meaning: "Docker needed and not reachable, or it failed", match: wraps(lease.ErrInventory),
 		hint: func(err error) string {
 			switch {

@@ -115,7 +115,15 @@ func metrics(c *cli.Context, args *metricsArgs) error {
 	}
 	var b bytes.Buffer
 	writeMetrics(&b, counts)
-	return writeAtomically(args.textfile, b.Bytes())
+	if err := writeAtomically(args.textfile, b.Bytes()); err != nil {
+		// Name the file asked for, not the temporary one beside it.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("metrics: cannot write --textfile %q: %w", args.textfile, err)
+	}
+	return nil
 }
 
 // metricsCommand is "aliaslease metrics", for node_exporter's textfile

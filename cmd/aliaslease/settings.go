@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,14 @@ func globalSettings(c *cli.Context) (*settings, error) {
 		}
 		return def
 	}
+	// source names where a bad value came from: an operator who set it in
+	// a crontab or unit file never typed the flag.
+	source := func(flag, env string) string {
+		if !root.IsSet(flag) && os.Getenv(env) != "" {
+			return env
+		}
+		return "--" + flag
+	}
 	st := &settings{
 		docker:        value("docker", "ALIASLEASE_DOCKER", "auto"),
 		dockerHost:    root.String("docker-host"),
@@ -64,11 +73,14 @@ func globalSettings(c *cli.Context) (*settings, error) {
 		return nil, err
 	}
 	if st.pool, err = lease.ParsePool(value("pool", "ALIASLEASE_POOL", lease.DefaultPool)); err != nil {
+		if src := source("pool", "ALIASLEASE_POOL"); src == "ALIASLEASE_POOL" {
+			err = fmt.Errorf("%w (from %s)", err, src)
+		}
 		return nil, err
 	}
 	switch {
 	case st.docker != "auto" && st.docker != "on" && st.docker != "off":
-		return nil, usagef("--docker must be auto, on or off, not %q", st.docker)
+		return nil, usagef("%s must be auto, on or off, not %q", source("docker", "ALIASLEASE_DOCKER"), st.docker)
 	case st.lockTimeout <= 0:
 		return nil, usagef("--lock-timeout must be positive")
 	case st.dockerTimeout <= 0 && st.docker != "off":

@@ -233,7 +233,11 @@ func (r *Report) lock(cfg Config) {
 	r.Lock = Lock{Path: st.Path, Held: st.Held, PID: st.PID, Command: st.Command}
 	if err != nil {
 		r.Lock.Error = err.Error()
-		r.problem("lock", "remove it; aliaslease creates a regular lock file", "%v", err)
+		hint := "remove it; aliaslease creates a regular lock file"
+		if !strings.Contains(err.Error(), st.Path) { // the directory, not the lock file, is at fault
+			hint = "fix what the message names: the lock file is in the database's directory"
+		}
+		r.problem("lock", hint, "%v", err)
 		return
 	}
 	if st.PID != 0 {
@@ -272,8 +276,7 @@ func (r *Report) docker(ctx context.Context, cfg Config, leases []lease.Lease) [
 		return rv.Decisions
 	case err != nil && eng.Version == "":
 		r.Docker.Error = err.Error()
-		r.problem("docker", "is the engine running? check --docker-host, DOCKER_HOST, DOCKER_CONTEXT; gc cannot reclaim without it",
-			"%v", err)
+		r.problem("docker", unreachableHint(m.Mode, err), "%v", err)
 		return rv.Decisions
 	case err != nil:
 		r.Docker.Error = err.Error()
@@ -283,6 +286,20 @@ func (r *Report) docker(ctx context.Context, cfg Config, leases []lease.Lease) [
 	r.Docker.Reachable = true
 	r.wildcards(rv.Snapshot.Holders, m.Pool, leases)
 	return rv.Decisions
+}
+
+// unreachableHint is the hint for an engine that did not describe itself:
+// an endpoint written wrong is bad input, not a stopped engine, and under
+// auto with nothing there gc still reclaims, by listeners and process
+// holders alone.
+func unreachableHint(mode lease.InventoryMode, err error) string {
+	switch {
+	case errors.Is(err, lease.ErrEndpoint):
+		return "fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT (unix:///path or tcp://host:port); until then acquire, list and gc exit 2"
+	case errors.Is(err, lease.ErrNoEngine) && mode == lease.InventoryAuto:
+		return "start the engine, or fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT if it runs elsewhere; on a host without Docker use --docker off (ALIASLEASE_DOCKER=off); meanwhile gc reclaims by the host's listeners and process holders alone"
+	}
+	return "is the engine running? check --docker-host, DOCKER_HOST, DOCKER_CONTEXT; gc cannot reclaim without it"
 }
 
 // maxInterfaceChecks bounds the per-alias interface check on large pools.

@@ -22,6 +22,7 @@ import (
 type fakeEngine struct {
 	holders []lease.Holder
 	err     error
+	silent  bool // Describe fails too: no version, as when nothing answers
 }
 
 func (f fakeEngine) Holders(context.Context) ([]lease.Holder, error) {
@@ -30,6 +31,9 @@ func (f fakeEngine) Holders(context.Context) ([]lease.Holder, error) {
 
 func (f fakeEngine) Describe(context.Context) (lease.EngineInfo, error) {
 	info := lease.EngineInfo{Host: "unix:///fake.sock", Source: "default", Version: "20.10.24", APIVersion: "1.41"}
+	if f.silent {
+		info.Version, info.APIVersion = "", ""
+	}
 	return info, f.err
 }
 
@@ -57,6 +61,7 @@ func TestRun(t *testing.T) {
 		pool     string        // the pool doctor is run with, when not the default
 		holdLock bool          // an operator's flock holds the lock
 		readOnly bool          // the database and lock files are read-only (skipped as root)
+		dirMode  os.FileMode   // the database directory is set to this mode, when not zero
 		ago      time.Duration // the leases were acquired this long ago
 		gcFirst  bool          // one gc (an observation) runs before doctor
 		problems []string      // kinds, in order
@@ -121,6 +126,30 @@ func TestRun(t *testing.T) {
 					t.Errorf("Run() docker hint = %q, want --docker-timeout named", h)
 				}
 			}},
+		{name: "docker endpoint written wrong", mode: lease.InventoryAuto,
+			engine:   fakeEngine{silent: true, err: fmt.Errorf("%w: \"garbage\" (from DOCKER_HOST): not a URL", lease.ErrEndpoint)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.HasPrefix(h, "fix --docker-host") || strings.Contains(h, "engine running") {
+					t.Errorf("Run() docker hint = %q, want the endpoint to fix, not the engine to start", h)
+				}
+			}},
+		{name: "no engine there under auto", mode: lease.InventoryAuto,
+			engine:   fakeEngine{silent: true, err: fmt.Errorf("%w: dial unix /fake.sock: connect: no such file or directory", lease.ErrNoEngine)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.Contains(h, "--docker off") || strings.Contains(h, "cannot reclaim") {
+					t.Errorf("Run() docker hint = %q, want --docker off named and no claim that gc cannot reclaim", h)
+				}
+			}},
+		{name: "no engine there under on", mode: lease.InventoryOn,
+			engine:   fakeEngine{silent: true, err: fmt.Errorf("%w: dial unix /fake.sock: connect: no such file or directory", lease.ErrNoEngine)},
+			problems: []string{"docker"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; !strings.Contains(h, "gc cannot reclaim") {
+					t.Errorf("Run() docker hint = %q, want gc cannot reclaim without it", h)
+				}
+			}},
 		{name: "docker off", mode: lease.InventoryOff, leases: []string{"a"},
 			check: func(t *testing.T, r *Report) {
 				if r.Docker.Mode != "off" || r.Pool.Unknown != 1 {
@@ -157,6 +186,13 @@ func TestRun(t *testing.T) {
 			}},
 		{name: "read-only database", mode: lease.InventoryOff, leases: []string{"a"}, readOnly: true,
 			problems: []string{"database"}},
+		{name: "database directory writable by others", mode: lease.InventoryOff, leases: []string{"a"}, dirMode: 0o775,
+			problems: []string{"lock", "database"},
+			check: func(t *testing.T, r *Report) {
+				if h := r.Problems[0].Hint; strings.Contains(h, "remove it") {
+					t.Errorf("Run() lock hint = %q for an unsafe directory, want no advice to remove the lock file", h)
+				}
+			}},
 		{name: "alias down", mode: lease.InventoryOff, down: map[netip.Addr]bool{a17: true},
 			problems: []string{"interface"}},
 		{name: "held lock: cannot tell what is foreign", mode: lease.InventoryOn, leases: []string{"a"}, holdLock: true,
@@ -238,6 +274,12 @@ func TestRun(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
+			}
+			if tt.dirMode != 0 {
+				if err := os.Chmod(filepath.Dir(m.Path), tt.dirMode); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Chmod(filepath.Dir(m.Path), 0o700)
 			}
 			r := Run(context.Background(), Config{Manager: m, Interface: fakeInterface{tt.down}, StuckAfter: time.Minute})
 			var kinds []string

@@ -24,8 +24,8 @@ var (
 	ErrCorrupt = errors.New("database unreadable")
 
 	// ErrNotDatabase is returned when the database path holds something
-	// that is not a bbolt database at all: not a regular file, or one
-	// without a bbolt meta page. It wraps ErrCorrupt.
+	// that is not a bbolt database at all: a regular file without a bbolt
+	// meta page (a path that is not a regular file is ErrUnsafePath). It wraps ErrCorrupt.
 	ErrNotDatabase = fmt.Errorf("%w: not a database", ErrCorrupt)
 )
 

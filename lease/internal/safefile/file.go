@@ -54,12 +54,12 @@ func (d *Dir) OpenAt(name string, flag int, what string) (*os.File, Info, error)
 }
 
 // notRegular is the error for a database or lock path that holds
-// something other than a regular file. For the database it is
-// ErrCorrupt: the path cannot be read as one, and it is left alone.
+// something other than a regular file: unsafe (exit 8, "linked, not a
+// regular file"), for the database as for its lock, and left alone.
 func notRegular(what, path string, i Info) error {
 	typ := fileType(i)
 	if what == "database" {
-		return fmt.Errorf("%w: %s is not a regular file but %s", ErrNotDatabase, path, kindOf(typ))
+		return unsafePath("%s %s is not a regular file but %s; name the database file itself with --db (a link there is never followed)", what, path, kindOf(typ))
 	}
 	return unsafePath("%s %s is not a regular file but %s; remove it", what, path, kindOf(typ))
 }
