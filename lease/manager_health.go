@@ -116,7 +116,9 @@ type Review struct {
 // pool, as list does. It is ErrInventory when the inventory is off or
 // cannot describe itself, and the inventory's error when the engine does
 // not answer (Engine.Version is empty) or does not list (it is set); every
-// lease is then Unknown.
+// lease is then Unknown, except when nothing is there under auto: then
+// the leases are judged by the listeners and process trees alone, as list
+// and gc judge them.
 func (m *Manager) Review(ctx context.Context, leases []Lease) (Review, error) {
 	var rv Review
 	var err error
@@ -126,6 +128,12 @@ func (m *Manager) Review(ctx context.Context, leases []Lease) (Review, error) {
 		var a answer
 		a, err = m.take(ctx, mustAnswer)
 		rv.Snapshot = a.snap
+	} else if errors.Is(err, ErrNoEngine) && m.Mode == InventoryAuto {
+		// Nothing there: no container publishes anything, so the leases
+		// are judged by the other holders, as list judges them.
+		if a, terr := m.take(ctx, ifNoEngine); terr == nil {
+			rv.Snapshot = a.snap
+		}
 	}
 	rv.Decisions = classifySnapshot(leases, rv.Snapshot, m.Grace, m.Pool, m.Trees)
 	return rv, err

@@ -134,12 +134,16 @@ func TestRun(t *testing.T) {
 					t.Errorf("Run() docker hint = %q, want the endpoint to fix, not the engine to start", h)
 				}
 			}},
-		{name: "no engine there under auto", mode: lease.InventoryAuto,
+		{name: "no engine there under auto", mode: lease.InventoryAuto, leases: []string{"a"},
 			engine:   fakeEngine{silent: true, err: fmt.Errorf("%w: dial unix /fake.sock: connect: no such file or directory", lease.ErrNoEngine)},
 			problems: []string{"docker"},
 			check: func(t *testing.T, r *Report) {
 				if h := r.Problems[0].Hint; !strings.Contains(h, "--docker off") || strings.Contains(h, "cannot reclaim") {
 					t.Errorf("Run() docker hint = %q, want --docker off named and no claim that gc cannot reclaim", h)
+				}
+				// Judged as list judges it: nothing there holds it, so pending.
+				if r.Pool.Pending != 1 || r.Pool.Unknown != 0 {
+					t.Errorf("Run() pool = %+v, want the lease pending as list shows it, not unknown", r.Pool)
 				}
 			}},
 		{name: "no engine there under on", mode: lease.InventoryOn,
