@@ -61,18 +61,21 @@ func goBuild(out, pkg string) {
 	os.Remove(built)
 }
 
-// settle copies the binary from to to in one write, so that every
-// measured binary's pages are cached alike, as a file written or read
-// whole is: the linker writes its output through a mapping, and a
-// binary cached that way cost every process here about 1 ms more to
-// start (test/bench/README.md).
+// settle copies the binary from to to, then drops the copy's pages from
+// the page cache, so that the first (untimed) run reads it from disk, as
+// a binary installed before the last boot is read: how a binary's pages
+// came into the cache changes what every exec of it costs
+// (test/bench/README.md).
 func settle(from, to string) {
 	b, err := os.ReadFile(from)
 	if err == nil {
 		err = os.WriteFile(to, b, 0o755)
 	}
+	if err == nil {
+		err = evict(to)
+	}
 	if err != nil {
-		fatalf("copying %s: %v", from, err)
+		fatalf("settling %s: %v", from, err)
 	}
 }
 
