@@ -42,23 +42,8 @@ func globalSettings(c *cli.Context) (*settings, error) {
 			root = cc
 		}
 	}
-	value := func(flag, env, def string) string {
-		if root.IsSet(flag) {
-			return root.String(flag)
-		}
-		if v := os.Getenv(env); v != "" { // empty counts as unset, as for DOCKER_HOST
-			return v
-		}
-		return def
-	}
-	// source names where a bad value came from: an operator who set it in
-	// a crontab or unit file never typed the flag.
-	source := func(flag, env string) string {
-		if !root.IsSet(flag) && os.Getenv(env) != "" {
-			return env
-		}
-		return "--" + flag
-	}
+	g := globals{root}
+	value, source := g.value, g.source
 	st := &settings{
 		docker:        value("docker", "ALIASLEASE_DOCKER", "auto"),
 		dockerHost:    root.String("docker-host"),
@@ -91,6 +76,31 @@ func globalSettings(c *cli.Context) (*settings, error) {
 	}
 	c.App.Metadata[settingsKey] = st
 	return st, nil
+}
+
+// globals reads a global setting from the app's own command's flags,
+// else from the environment.
+type globals struct{ root *cli.Context }
+
+// value is flag's value if it was given, else env's if set and not
+// empty (as for DOCKER_HOST), else def.
+func (g globals) value(flag, env, def string) string {
+	if g.root.IsSet(flag) {
+		return g.root.String(flag)
+	}
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	return def
+}
+
+// source names where a bad value came from: an operator who set it in a
+// crontab or unit file never typed the flag.
+func (g globals) source(flag, env string) string {
+	if !g.root.IsSet(flag) && os.Getenv(env) != "" {
+		return env
+	}
+	return "--" + flag
 }
 
 // manager builds the Manager of a command that judges no lease
