@@ -15,9 +15,25 @@ import (
 )
 
 // hostnetRecipe is the command docs/isolation.md gives (Launchers) for a
-// Docker container run with --network host, word for word but for the
-// binary ($BIN) and the names ($SLUG, $NAME).
-const hostnetRecipe = `"$BIN" confine "$SLUG" --cgroup "$(sed -n 's/^0:://p' /proc/$(docker inspect -f '{{.State.Pid}}' "$NAME")/cgroup)"`
+// Docker container run with --network host, read from there, with the
+// binary ($BIN), the container ($NAME) and the slug ($SLUG) put in for
+// the doc's aliaslease and bottle-7.
+func hostnetRecipe(t *testing.T) string {
+	t.Helper()
+	for _, line := range strings.Split(string(readFile(t, "../docs/isolation.md")), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "aliaslease confine bottle-7 --cgroup ") {
+			continue
+		}
+		r := strings.NewReplacer("aliaslease confine bottle-7 ", `"$BIN" confine "$SLUG" `, "'{{.State.Pid}}' bottle-7)", `'{{.State.Pid}}' "$NAME")`)
+		if cmd := r.Replace(line); !strings.Contains(cmd, "bottle-7") {
+			return cmd
+		}
+		t.Fatalf("the recipe %q names bottle-7 where the test cannot tell what it is", line)
+	}
+	t.Fatal("docs/isolation.md has no line aliaslease confine bottle-7 --cgroup ...")
+	return ""
+}
 
 // reachImage builds a FROM scratch image around the static reach program
 // (its entry point), removed when the test ends.
@@ -77,7 +93,7 @@ func groupPids(t *testing.T, dir string) []int {
 	return pids
 }
 
-// The --network host recipe of docs/isolation.md, as written, on a real
+// The --network host recipe of docs/isolation.md, as written there, on a real
 // engine: the cgroup it names is the container's own (its process alone
 // in it); confining it leaves the container's processes (docker exec'd
 // ones too, as nobody) reaching their own alias, TCP and UDP, and refused
@@ -92,7 +108,8 @@ func TestConfineHostNetworkContainer(t *testing.T) {
 	own, other := e.acquire(t, "own"), e.acquire(t, "other")
 	ownSrv, otherSrv := serve(t, own, 0, false), serve(t, other, 0, false)
 	name, pid := hostnetContainer(t, img, "hostnet")
-	cmd := exec.Command("sh", "-c", hostnetRecipe)
+	recipe := hostnetRecipe(t)
+	cmd := exec.Command("sh", "-c", recipe)
 	cmd.Env = append(append(os.Environ(), e.env...), "BIN="+e.bin, "SLUG=own", "NAME="+name)
 	rel, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
@@ -109,7 +126,7 @@ func TestConfineHostNetworkContainer(t *testing.T) {
 	}
 	r := finish(t, cmd)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != path {
-		t.Fatalf("the recipe (%s): %v, want exit 0 printing %s", hostnetRecipe, r, path)
+		t.Fatalf("the recipe (%s): %v, want exit 0 printing %s", recipe, r, path)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
