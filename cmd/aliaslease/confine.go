@@ -209,7 +209,7 @@ func confinedBy(ctx context.Context, m *lease.Manager, id uint64) string {
 func foreignGroup(root confine.Root, h *lease.ProcessHolder, arg string, by func(id uint64) string) (*confine.Group, error) {
 	rel, err := root.CgroupPath(arg)
 	if err != nil {
-		return nil, usagef("--cgroup: %v", err)
+		return nil, usageError{msg: "--cgroup: " + err.Error(), hint: tenantsHint}
 	}
 	g, err := root.OpenCgroup(rel)
 	switch {
@@ -218,6 +218,13 @@ func foreignGroup(root confine.Root, h *lease.ProcessHolder, arg string, by func
 	case errors.Is(err, confine.ErrNoCgroup):
 		return nil, usagef("--cgroup: %v", err)
 	case err != nil:
+		return nil, cannotConfine("--cgroup: %v", err)
+	}
+	if err := root.CheckTenants(rel); errors.Is(err, confine.ErrNotBottle) {
+		g.Close()
+		return nil, usageError{msg: "--cgroup: " + err.Error() + "; nothing confined", hint: tenantsHint}
+	} else if err != nil {
+		g.Close()
 		return nil, cannotConfine("--cgroup: %v", err)
 	}
 	if ok, err := confine.HostFirewall().Present(g.ID()); err != nil || ok {
@@ -238,6 +245,10 @@ func foreignGroup(root confine.Root, h *lease.ProcessHolder, arg string, by func
 	h.Cgroup, h.RunID = rel, hex.EncodeToString(id[:])
 	return g, nil
 }
+
+// tenantsHint is the hint of a --cgroup refused for what it holds.
+const tenantsHint = "give a cgroup that holds the bottle's processes alone (a unit's, a container's own); " +
+	"a container whose /proc/PID/cgroup names no group of its own cannot be confined by --cgroup: see Launchers in docs/isolation.md"
 
 // hold installs g's rules, in one nftables transaction, and records g as
 // a confined holder of the lease; when the record fails, the rules go

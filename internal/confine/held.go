@@ -6,3 +6,8 @@ import "errors"
 // cgroup2 directory, the root (every process of the host), or one that
 // holds aliaslease's own subtree.
 var ErrCgroupPath = errors.New("not a cgroup that can be confined")
+
+// ErrNotBottle is a --cgroup whose processes are plainly not a bottle's:
+// confining it would cut the host itself, a container engine or the
+// shell that ran confine off from the host's other addresses.
+var ErrNotBottle = errors.New("holds processes that are not a bottle's")

@@ -1,0 +1,120 @@
+//go:build linux
+
+package confine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// CheckTenants refuses the cgroup rel (CgroupPath's form) when it holds,
+// in it or below, a process that is plainly no bottle's: the host's init
+// (pid 1), a container engine's (dockerd, containerd, a containerd shim,
+// podman's conmon) or the process that started this one or any ancestor
+// of it (the shell confine was typed in). A Docker container's cgroup v2
+// path names such a group where the engine gives the container none of
+// its own (its cgroupfs driver with an older runc on a v1 or hybrid
+// host): the container's processes sit with the shim's or dockerd's, and
+// confining that group would cut the engine (or the host) off. This
+// process itself may be in rel (a unit's ExecStartPost= confining its
+// unit). It is a check of the path given, not a guard: a process may
+// enter the cgroup after it. The error wraps ErrNotBottle and names up to
+// three such processes.
+func (r Root) CheckTenants(rel string) error {
+	pids, err := cgroupPids(filepath.Join(r.Mount, rel))
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %w", rel, err)
+	}
+	ancestors := ancestorsOf(os.Getppid())
+	var named []string
+	for _, pid := range pids {
+		what := tenantKind(pid, exeName(pid), ancestors)
+		if what == "" {
+			continue
+		}
+		if len(named) == 3 {
+			named = append(named, "...")
+			break
+		}
+		named = append(named, fmt.Sprintf("pid %d (%s)", pid, what))
+	}
+	if len(named) > 0 {
+		return fmt.Errorf("cgroup %s %w: %s", rel, ErrNotBottle, strings.Join(named, ", "))
+	}
+	return nil
+}
+
+// tenantKind says what a process of a cgroup to be confined is when it
+// is plainly no bottle's, "" otherwise; exe is its executable's base
+// name, ancestors the processes that started this one.
+func tenantKind(pid int, exe string, ancestors map[int]bool) string {
+	switch {
+	case pid == 1:
+		return "the host's init, " + exe
+	case exe == "dockerd" || exe == "containerd" || exe == "conmon" || strings.HasPrefix(exe, "containerd-shim"):
+		return "a container engine's, " + exe
+	case ancestors[pid]:
+		return "what started this confine, " + exe
+	}
+	return ""
+}
+
+// ancestorsOf is pid and its ancestors, up to (not with) init.
+func ancestorsOf(pid int) map[int]bool {
+	out := map[int]bool{}
+	for pid > 1 && !out[pid] {
+		out[pid] = true
+		s, err := readStat(pid)
+		if err != nil {
+			break
+		}
+		pid = s.ppid
+	}
+	return out
+}
+
+// exeName is the base name of pid's executable (its command name when
+// the link cannot be read), "" when the process is gone.
+func exeName(pid int) string {
+	p := "/proc/" + strconv.Itoa(pid)
+	if exe, err := os.Readlink(p + "/exe"); err == nil {
+		return filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	}
+	comm, _ := os.ReadFile(p + "/comm")
+	return string(bytes.TrimSpace(comm))
+}
+
+// cgroupPids is every process of the cgroup at dir and below it.
+func cgroupPids(dir string) ([]int, error) {
+	var pids []int
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && path != dir {
+				return nil // a child cgroup removed meanwhile
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+		if errors.Is(err, fs.ErrNotExist) && path != dir {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return nil
+	})
+	return pids, err
+}
