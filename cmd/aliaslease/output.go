@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -76,8 +75,7 @@ func leaseObject(l lease.Lease) object {
 
 // releaseObject is what release --json prints: the freed lease with
 // "released": true, or, when nothing was released, why (no-lease,
-// generation-mismatch; see failedRelease for a failure) and the
-// generation the slug holds, if any.
+// generation-mismatch) and the generation the slug holds, if any.
 func releaseObject(slug string, l lease.Lease, why string) object {
 	if why == "" {
 		o := leaseObject(l)
@@ -85,17 +83,6 @@ func releaseObject(slug string, l lease.Lease, why string) object {
 		return o
 	}
 	return object{Slug: &slug, Released: ptr(false), Reason: why, Generation: l.Generation}
-}
-
-// failedRelease is the object of a SLUG whose release failed, its error
-// reported on stderr: reason "held" when a run's tree holds its lease
-// (release --force ends it), else "failed".
-func failedRelease(slug string, err error) object {
-	why := "failed"
-	if errors.Is(err, lease.ErrHeld) {
-		why = "held"
-	}
-	return object{Slug: &slug, Released: ptr(false), Reason: why}
 }
 
 func ptr[T any](v T) *T { return &v }

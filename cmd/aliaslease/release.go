@@ -59,11 +59,11 @@ func release(c *cli.Context, args *releaseArgs) error {
 			if code := report(c.App.ErrWriter, err, 0); first == 0 {
 				first = code
 			}
-			o = failedRelease(slug, err)
+			continue
 		}
 		objects = append(objects, o)
 	}
-	if args.json { // one object per SLUG, a failed one's too: its error is on stderr
+	if args.json && len(objects) > 0 { // a failed release prints nothing on stdout
 		var v any = objects
 		if len(slugs) == 1 {
 			v = objects[0] // one slug, one object, as before
@@ -117,8 +117,7 @@ func releaseCommand() *cli.Command {
 		ArgsUsage: "SLUG...",
 		UsageText: "aliaslease release [--json] [--generation N] [--force [--kill-after DURATION]] SLUG...\n\n" +
 			"Several SLUGs are released each in turn; the exit status is the first failure's, and\n" +
-			"--json prints an array of their objects (one SLUG: one object), a failed one's too\n" +
-			"(\"released\": false, \"reason\": \"held\" or \"failed\"; its error on stderr).\n\n" +
+			"--json prints an array of their objects (one SLUG: one object).\n\n" +
 			"A lease that a running command's process tree holds (aliaslease run), or a cgroup confined\n" +
 			"to it (aliaslease confine), is not released: exit 2, naming the trees. --force ends them first\n" +
 			"(SIGTERM, then SIGKILL after --kill-after), then removes their firewall rules.\n\n" +
