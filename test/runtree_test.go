@@ -1,9 +1,11 @@
 package test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -200,6 +202,33 @@ func TestReleaseManyFirstFailure(t *testing.T) {
 	}
 	if rw := e.row(t, free); rw != nil {
 		t.Errorf("list after the release: %+v, want no lease of %s", *rw, free)
+	}
+	// --json: stdout carries only what was done, in order: the refused
+	// SLUG has no object (its error is on stderr), the one without a lease
+	// says so.
+	if r := e.cli(t, "acquire", "--no-ifup", free); r.code != 0 {
+		t.Fatalf("acquire(%q) again: %v", free, r)
+	}
+	r = e.cli(t, "release", "--json", held, free, "none")
+	var objs []struct {
+		Slug     string `json:"slug"`
+		Released bool   `json:"released"`
+		Reason   string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil || r.code != 2 || !strings.Contains(r.stderr, "held by a running process tree") {
+		t.Fatalf("release --json %s %s none: %v (%v), want exit 2, the refusal on stderr and an array", held, free, r, err)
+	}
+	type obj struct {
+		slug     string
+		released bool
+		reason   string
+	}
+	var got []obj
+	for _, o := range objs {
+		got = append(got, obj{o.Slug, o.Released, o.Reason})
+	}
+	if want := []obj{{free, true, ""}, {"none", false, "no-lease"}}; !slices.Equal(got, want) {
+		t.Errorf("release --json %s %s none = %+v, want %+v", held, free, got, want)
 	}
 	if r := e.cli(t, "release", "--force", "--kill-after", "2s", held); r.code != 0 {
 		t.Errorf("release --force %s: %v", held, r)

@@ -117,7 +117,8 @@ func releaseCommand() *cli.Command {
 		ArgsUsage: "SLUG...",
 		UsageText: "aliaslease release [--json] [--generation N] [--force [--kill-after DURATION]] SLUG...\n\n" +
 			"Several SLUGs are released each in turn; the exit status is the first failure's, and\n" +
-			"--json prints an array of their objects (one SLUG: one object).\n\n" +
+			"--json prints an array of their objects (one SLUG: one object); a SLUG whose release\n" +
+			"fails has none: its error is on stderr.\n\n" +
 			"A lease that a running command's process tree holds (aliaslease run), or a cgroup confined\n" +
 			"to it (aliaslease confine), is not released: exit 2, naming the trees. --force ends them first\n" +
 			"(SIGTERM, then SIGKILL after --kill-after), then removes their firewall rules.\n\n" +
