@@ -6,6 +6,7 @@ package test
 import (
 	"fmt"
 	"github.com/aliaslease/aliaslease/internal/confine"
+	"github.com/aliaslease/aliaslease/internal/testsubtree"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,22 +34,12 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	made := removeIfMade(confine.RootSubtree())
+	release := testsubtree.Hold(confine.RootSubtree())
 	code := m.Run()
-	made()
+	release()
 	cleanupDocker()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// removeIfMade returns a func that removes dir again if it does not
-// exist now and is empty then: the cgroup subtree the runs of a suite make
-// (rmdir: never one another suite still uses).
-func removeIfMade(dir string) func() {
-	if _, err := os.Stat(dir); dir == "" || err == nil {
-		return func() {}
-	}
-	return func() { os.Remove(dir) }
 }
 
 func readFile(t testing.TB, path string) []byte {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aliaslease/aliaslease/internal/confine"
+	"github.com/aliaslease/aliaslease/internal/testsubtree"
 	"github.com/gofrs/flock"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -20,11 +21,7 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI scripts in testdata/script; each command there
 // is a separate process running this test binary as aliaslease.
 func TestScripts(t *testing.T) {
-	if sub := confine.RootSubtree(); sub != "" {
-		if _, err := os.Stat(sub); err != nil { // the runs of the scripts make it: remove it again, if empty
-			t.Cleanup(func() { os.Remove(sub) })
-		}
-	}
+	t.Cleanup(testsubtree.Hold(confine.RootSubtree())) // the runs of the scripts make it
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
