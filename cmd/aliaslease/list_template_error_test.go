@@ -76,3 +76,42 @@ func TestFormatErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFormatError checks formatError on whatever a template fails with
+// on a lease never seen held (HeldAt and VacantSince empty): a usage
+// error of one line, never Go's nil pointer words, and a field it calls
+// empty is one the row has empty. Templates with {{range}} are left out
+// (an integer range can run for ever).
+func FuzzFormatError(f *testing.F) {
+	for _, s := range []string{"{{.HeldAt.Unix}}", "{{(.VacantSince).Unix}}", "{{$.HeldAt.Time.Unix}}", "{{$x := .HeldAt}}{{$x.Unix}}",
+		"{{.Slug.Foo}}", "{{with .State}}{{.Len}}{{end}}", "{{.AcquiredAt.Location.Foo}}", `{{.HeldAtX}}`, `{{slice .Slug 9}}`} {
+		f.Add(s)
+	}
+	now := time.Now()
+	a := netip.MustParseAddr("127.0.0.16")
+	cells := row(lease.Decision{Lease: lease.Lease{Slug: "b", Alias: a, Generation: 1, AcquiredAt: now, RenewedAt: now},
+		Alias: a, State: lease.Pending}, now)
+	r := cells.fields()
+	f.Fuzz(func(t *testing.T, format string) {
+		tmpl, _, err := listFormat(format)
+		if err != nil || tmpl == nil || strings.Contains(format, "range") {
+			return
+		}
+		xerr := tmpl.Execute(io.Discard, r)
+		if xerr == nil {
+			return
+		}
+		var ue usageError
+		if err := formatError(xerr, r); !errors.As(err, &ue) {
+			t.Fatalf("formatError(%v) = %v, want a usage error", xerr, err)
+		}
+		if strings.ContainsAny(ue.msg+ue.hint, "\n") || strings.Contains(ue.msg, "nil pointer") || strings.Contains(ue.msg, "runtime error") {
+			t.Errorf("list --format %q = %q (hint %q), want one line without Go's nil pointer words", format, ue.msg, ue.hint)
+		}
+		for _, f := range []string{"AcquiredAt", "RenewedAt"} {
+			if strings.HasPrefix(ue.msg, "--format: "+f+" is empty") {
+				t.Errorf("list --format %q = %q, but the row has %s", format, ue.msg, f)
+			}
+		}
+	})
+}
