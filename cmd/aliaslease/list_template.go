@@ -101,7 +101,7 @@ func (t *templateRows) line(b *[]byte, v any) error {
 		if t.ctx != nil && t.ctx.Err() != nil {
 			return t.ctx.Err()
 		}
-		return formatError(err)
+		return formatError(err, v)
 	}
 	*b = append(*b, '\n')
 	return nil
@@ -122,20 +122,6 @@ func (a appender) Write(p []byte) (int, error) {
 	}
 	*a.b = append(*a.b, p...)
 	return len(p), nil
-}
-
-// formatError turns a template's failure into a usage error that names
-// the fields there are, not the Go types behind them.
-func formatError(err error) error {
-	msg := err.Error()
-	if _, field, ok := strings.Cut(msg, "can't evaluate field "); ok {
-		field, _, _ = strings.Cut(field, " ")
-		return usagef("--format: no field %q; the fields are %s", field, strings.Join(rowFields, ", "))
-	}
-	if _, after, ok := strings.Cut(msg, "map has no entry for key "); ok {
-		return usagef("--format: no field %s; the fields are %s", after, strings.Join(rowFields, ", "))
-	}
-	return usagef("--format: %v", err)
 }
 
 // toJSON is the template function json, as in docker's --format.

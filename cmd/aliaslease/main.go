@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/aliaslease/aliaslease/internal/dockerinv"
 	"github.com/aliaslease/aliaslease/lease"
 )
 
@@ -61,7 +62,7 @@ var exitCodes = []exitCode{
 		},
 		hint: func(err error) string {
 			if errors.Is(err, lease.ErrEndpoint) {
-				return "fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT (unix:///path or tcp://host:port)"
+				return endpointHint(err)
 			}
 			var ue usageError
 			if errors.As(err, &ue) {
@@ -103,6 +104,21 @@ var exitCodes = []exitCode{
 	{code: exitRunFailure, meaning: "run only: aliaslease failed before COMMAND started (the message says why); 126: COMMAND not executable; 127: not found"},
 	{code: 130, meaning: "interrupted by SIGINT; nothing changed after it"},
 	{code: 143, meaning: "interrupted by SIGTERM; nothing changed after it"},
+}
+
+// endpointHint says what to fix for an endpoint that cannot be used: the
+// TLS settings or files, or the docker configuration, when the error is
+// about them, else the address.
+func endpointHint(err error) string {
+	switch {
+	case errors.Is(err, dockerinv.ErrTLSEnv):
+		return "fix DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: TLS needs DOCKER_TLS_VERIFY=1 and ca.pem (with cert.pem and key.pem for a client certificate) in DOCKER_CERT_PATH, else in the docker config directory; unset both for plain HTTP"
+	case errors.Is(err, dockerinv.ErrContextTLS):
+		return "fix the TLS files of that docker context (docker context inspect), choose another with DOCKER_CONTEXT, or name the daemon with --docker-host or DOCKER_HOST"
+	case errors.Is(err, dockerinv.ErrDockerConfig):
+		return "fix or move aside the docker configuration file named above ($DOCKER_CONFIG, default ~/.docker), or name the daemon with --docker-host or DOCKER_HOST, which do not read it"
+	}
+	return "fix --docker-host, DOCKER_HOST or DOCKER_CONTEXT (unix:///path or tcp://host:port)"
 }
 
 // exitFailure is the code of an unexpected failure.

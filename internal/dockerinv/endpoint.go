@@ -70,7 +70,9 @@ type TLSFiles struct {
 // only when its meta.json says SkipTLSVerify. A tcp:// endpoint without a
 // port gets DefaultPort, or DefaultTLSPort with TLS.
 //
-// Every error wraps lease.ErrEndpoint and names the source.
+// Every error wraps lease.ErrEndpoint and names the source; one caused
+// by the TLS settings or the docker configuration wraps ErrTLSEnv or
+// ErrDockerConfig as well.
 func Resolve(host string, getenv func(string) string) (Endpoint, error) {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -95,15 +97,53 @@ func Resolve(host string, getenv func(string) string) (Endpoint, error) {
 	scheme, _, _ := strings.Cut(ep.Host, "://")
 	if scheme == "tcp" {
 		if ep.TLS, err = envTLS(getenv); err != nil {
-			return ep, endpointErr(ep, "%v", err)
+			return ep, about(ErrTLSEnv, endpointErr(ep, "%v", err))
 		}
 	}
 	return normalize(ep)
 }
 
+// What an endpoint error is about when it is not the address itself, so
+// that a hint can name what to fix. An error that wraps one of them wraps
+// lease.ErrEndpoint as well; its message is the endpoint error's.
+var (
+	// ErrTLSEnv: the TLS that DOCKER_TLS_VERIFY and DOCKER_CERT_PATH ask
+	// for a tcp:// endpoint of --docker-host or DOCKER_HOST cannot be
+	// used: the two set inconsistently, or ca.pem, cert.pem or key.pem
+	// missing, unreadable or not PEM.
+	ErrTLSEnv = errors.New("docker TLS settings unusable")
+	// ErrContextTLS: the TLS files stored with a docker context cannot
+	// be used.
+	ErrContextTLS = errors.New("docker context TLS files unusable")
+	// ErrDockerConfig: the docker CLI's configuration cannot be used:
+	// $DOCKER_CONFIG/config.json unreadable or not JSON, its
+	// currentContext naming no context, or a context's meta.json
+	// unreadable, not JSON or without a docker endpoint.
+	ErrDockerConfig = errors.New("docker configuration unusable")
+)
+
+// causedError is an endpoint error marked with what it is about.
+type causedError struct{ err, cause error }
+
+func (e causedError) Error() string   { return e.err.Error() }
+func (e causedError) Unwrap() []error { return []error{e.err, e.cause} }
+
+// about marks err as caused by cause (ErrTLSEnv, ErrContextTLS,
+// ErrDockerConfig), its message unchanged.
+func about(cause, err error) error { return causedError{err: err, cause: cause} }
+
 // endpointErr is an error about ep that wraps lease.ErrEndpoint.
 func endpointErr(ep Endpoint, format string, args ...any) error {
 	return fmt.Errorf("%w: %s (from %s): %s", lease.ErrEndpoint, quote(ep.Host), ep.Source, fmt.Sprintf(format, args...))
+}
+
+// tlsCause is what an error of ep's TLS material is about: the files of
+// its context, or the environment's settings.
+func (ep Endpoint) tlsCause() error {
+	if strings.HasPrefix(ep.Source, "context ") {
+		return ErrContextTLS
+	}
+	return ErrTLSEnv
 }
 
 // quote quotes s for a message.
@@ -239,11 +279,11 @@ func currentContext(dir string) (name, source string, err error) {
 	case errors.Is(err, lease.ErrUnsafePath):
 		return "", "", err
 	case err != nil:
-		return "", "", fmt.Errorf("%w: docker config: %v", lease.ErrEndpoint, err)
+		return "", "", about(ErrDockerConfig, fmt.Errorf("%w: docker config: %v", lease.ErrEndpoint, err))
 	}
 	var cfg struct{ CurrentContext string }
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return "", "", fmt.Errorf("%w: docker config %s: %v", lease.ErrEndpoint, quote(cfgPath), err)
+		return "", "", about(ErrDockerConfig, fmt.Errorf("%w: docker config %s: %v", lease.ErrEndpoint, quote(cfgPath), err))
 	}
 	return cfg.CurrentContext, "currentContext in " + quote(cfgPath), nil
 }
@@ -271,18 +311,22 @@ func fromContext(getenv func(string) string) (Endpoint, error) {
 		return def, err
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return def, fmt.Errorf("%w: docker context %s (from %s) does not exist (no %s)", lease.ErrEndpoint, quote(name), source, quote(metaPath))
+		err = fmt.Errorf("%w: docker context %s (from %s) does not exist (no %s)", lease.ErrEndpoint, quote(name), source, quote(metaPath))
+		if source == "DOCKER_CONTEXT" {
+			return def, err // a name typed: DOCKER_CONTEXT is what to fix
+		}
+		return def, about(ErrDockerConfig, err)
 	}
 	if err != nil {
-		return def, fmt.Errorf("%w: docker context %s (from %s): %v", lease.ErrEndpoint, quote(name), source, err)
+		return def, about(ErrDockerConfig, fmt.Errorf("%w: docker context %s (from %s): %v", lease.ErrEndpoint, quote(name), source, err))
 	}
 	var meta contextMeta
 	if err := json.Unmarshal(b, &meta); err != nil {
-		return def, fmt.Errorf("%w: docker context %s (from %s): %s: %v", lease.ErrEndpoint, quote(name), source, quote(metaPath), err)
+		return def, about(ErrDockerConfig, fmt.Errorf("%w: docker context %s (from %s): %s: %v", lease.ErrEndpoint, quote(name), source, quote(metaPath), err))
 	}
 	d, ok := meta.Endpoints["docker"]
 	if !ok || d.Host == "" {
-		return def, fmt.Errorf("%w: docker context %s (from %s) has no docker endpoint in %s", lease.ErrEndpoint, quote(name), source, quote(metaPath))
+		return def, about(ErrDockerConfig, fmt.Errorf("%w: docker context %s (from %s) has no docker endpoint in %s", lease.ErrEndpoint, quote(name), source, quote(metaPath)))
 	}
 	ep := Endpoint{Host: d.Host, Source: "context " + name}
 	tlsDir := filepath.Join(dir, "contexts", "tls", id, "docker")

@@ -55,6 +55,8 @@ func TestResolve(t *testing.T) {
 	garbledMeta := dockerConfig(t, "bad", map[string]string{"bad": "unix:///x.sock"})
 	sum := sha256.Sum256([]byte("bad"))
 	os.WriteFile(filepath.Join(garbledMeta, "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json"), []byte(`{"Endpoints":`), 0o600)
+	huge := t.TempDir()
+	os.WriteFile(filepath.Join(huge, "config.json"), []byte(`{"currentContext":"`+strings.Repeat("x", maxFileSize)+`"}`), 0o600)
 	noDocker := dockerConfig(t, "k8s", map[string]string{"k8s": "unix:///x.sock"})
 	sum = sha256.Sum256([]byte("k8s"))
 	os.WriteFile(filepath.Join(noDocker, "contexts", "meta", hex.EncodeToString(sum[:]), "meta.json"), []byte(`{"Endpoints":{"kubernetes":{}}}`), 0o600)
@@ -65,6 +67,7 @@ func TestResolve(t *testing.T) {
 		host   string // want
 		source string // want
 		errSub string
+		cause  error // what the error is about beyond the address, nil for the address
 	}{
 		{name: "flag wins", flag: "tcp://1.2.3.4:2375", env: map[string]string{"DOCKER_HOST": "unix:///x.sock", "DOCKER_CONFIG": cfg},
 			host: "tcp://1.2.3.4:2375", source: "--docker-host"},
@@ -96,10 +99,13 @@ func TestResolve(t *testing.T) {
 		{name: "tcp with a query", flag: "tcp://h:2375?x=1", errSub: "only tcp://host:port"},
 		{name: "tcp with a nested scheme", flag: "tcp://unix://x", errSub: "not a URL"},
 		{name: "DOCKER_CERT_PATH without DOCKER_TLS_VERIFY", env: map[string]string{"DOCKER_HOST": "tcp://h:2376", "DOCKER_CERT_PATH": "/certs"},
-			errSub: "(from DOCKER_HOST): DOCKER_CERT_PATH is set without DOCKER_TLS_VERIFY"},
-		{name: "garbled config.json", env: map[string]string{"DOCKER_CONFIG": garbage}, errSub: "config.json"},
-		{name: "garbled meta.json", env: map[string]string{"DOCKER_CONFIG": garbledMeta}, errSub: `docker context "bad" (from currentContext in `},
-		{name: "context without a docker endpoint", env: map[string]string{"DOCKER_CONFIG": noDocker}, errSub: "has no docker endpoint"},
+			errSub: "(from DOCKER_HOST): DOCKER_CERT_PATH is set without DOCKER_TLS_VERIFY", cause: ErrTLSEnv},
+		{name: "currentContext naming no context", env: map[string]string{"DOCKER_CONFIG": dockerConfig(t, "gone", nil)},
+			errSub: `docker context "gone" (from currentContext in `, cause: ErrDockerConfig},
+		{name: "garbled config.json", env: map[string]string{"DOCKER_CONFIG": garbage}, errSub: "config.json", cause: ErrDockerConfig},
+		{name: "config.json too large", env: map[string]string{"DOCKER_CONFIG": huge}, errSub: "is larger than", cause: ErrDockerConfig},
+		{name: "garbled meta.json", env: map[string]string{"DOCKER_CONFIG": garbledMeta}, errSub: `docker context "bad" (from currentContext in `, cause: ErrDockerConfig},
+		{name: "context without a docker endpoint", env: map[string]string{"DOCKER_CONFIG": noDocker}, errSub: "has no docker endpoint", cause: ErrDockerConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +117,11 @@ func TestResolve(t *testing.T) {
 				}
 				if err != nil && strings.Contains(err.Error(), "\n") {
 					t.Errorf("%s: Resolve() = %q, want one line", tt.name, err)
+				}
+				for _, cause := range []error{ErrTLSEnv, ErrContextTLS, ErrDockerConfig} {
+					if errors.Is(err, cause) != (cause == tt.cause) {
+						t.Errorf("%s: Resolve() = %v; errors.Is(%v) = %t, want %t", tt.name, err, cause, !(cause == tt.cause), cause == tt.cause)
+					}
 				}
 				return
 			}

@@ -164,7 +164,7 @@ func (inv *Inventory) begin(ctx context.Context) (*call, Endpoint, error) {
 		if tc, err = ep.TLS.config(); errors.Is(err, lease.ErrUnsafePath) {
 			return nil, ep, fmt.Errorf("docker at %s (%s): %w", ep.Host, ep.Source, err)
 		} else if err != nil {
-			return nil, ep, endpointErr(ep, "%v", err)
+			return nil, ep, about(ep.tlsCause(), endpointErr(ep, "%v", err))
 		}
 	}
 	tr, err := newTransport(ep, tc)
@@ -253,7 +253,8 @@ func nothingThere(err error) bool {
 // a live lease be reclaimed. The error wraps:
 //
 //   - lease.ErrEndpoint when the endpoint cannot be used as written (see
-//     Resolve), TLS files included; lease.ErrUnsafePath when a file it
+//     Resolve), TLS files included (then ErrTLSEnv or ErrContextTLS
+//     too); lease.ErrUnsafePath when a file it
 //     names is refused (see readFile);
 //   - ctx.Err(), and not lease.ErrInventory, when ctx ended: an
 //     interruption is never a Docker failure;

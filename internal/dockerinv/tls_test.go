@@ -177,9 +177,9 @@ func TestTLS(t *testing.T) {
 		name string
 		// setup returns the flag and environment for a server at host.
 		setup      func(t *testing.T, host string) (flag string, env map[string]string)
-		clientCert bool // the servers require a client certificate
-		skips      bool // verification skipped, as explicitly asked
-		refused    bool // refused as an unusable endpoint
+		clientCert bool  // the servers require a client certificate
+		skips      bool  // verification skipped, as explicitly asked
+		refused    error // refused as an unusable endpoint, about this (ErrTLSEnv, ErrContextTLS)
 	}{
 		{name: "DOCKER_TLS_VERIFY with DOCKER_CERT_PATH", clientCert: true,
 			setup: func(t *testing.T, host string) (string, map[string]string) {
@@ -205,25 +205,25 @@ func TestTLS(t *testing.T) {
 				writeFiles(t, dir, map[string][]byte{"ca.pem": ca.pem})
 				return "", map[string]string{"DOCKER_HOST": host, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": dir}
 			}},
-		{name: "DOCKER_CERT_PATH without DOCKER_TLS_VERIFY", refused: true,
+		{name: "DOCKER_CERT_PATH without DOCKER_TLS_VERIFY", refused: ErrTLSEnv,
 			setup: func(t *testing.T, host string) (string, map[string]string) {
 				dir := t.TempDir()
 				writeFiles(t, dir, certs)
 				return "", map[string]string{"DOCKER_HOST": host, "DOCKER_CERT_PATH": dir, "DOCKER_CONFIG": t.TempDir()}
 			}},
-		{name: "DOCKER_TLS_VERIFY without ca.pem", refused: true,
+		{name: "DOCKER_TLS_VERIFY without ca.pem", refused: ErrTLSEnv,
 			setup: func(t *testing.T, host string) (string, map[string]string) {
 				dir := t.TempDir()
 				writeFiles(t, dir, map[string][]byte{"cert.pem": clientCert, "key.pem": clientKey})
 				return "", map[string]string{"DOCKER_HOST": host, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": dir}
 			}},
-		{name: "DOCKER_TLS_VERIFY with cert.pem but no key.pem", refused: true,
+		{name: "DOCKER_TLS_VERIFY with cert.pem but no key.pem", refused: ErrTLSEnv,
 			setup: func(t *testing.T, host string) (string, map[string]string) {
 				dir := t.TempDir()
 				writeFiles(t, dir, map[string][]byte{"ca.pem": ca.pem, "cert.pem": clientCert})
 				return "", map[string]string{"DOCKER_HOST": host, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": dir}
 			}},
-		{name: "DOCKER_TLS_VERIFY with a garbled ca.pem", refused: true,
+		{name: "DOCKER_TLS_VERIFY with a garbled ca.pem", refused: ErrTLSEnv,
 			setup: func(t *testing.T, host string) (string, map[string]string) {
 				dir := t.TempDir()
 				writeFiles(t, dir, map[string][]byte{"ca.pem": []byte("not PEM")})
@@ -236,6 +236,14 @@ func TestTLS(t *testing.T) {
 		{name: "context with CA and client certificate", clientCert: true,
 			setup: func(t *testing.T, host string) (string, map[string]string) {
 				return "", map[string]string{"DOCKER_CONFIG": tlsContext(t, host, false, certs)}
+			}},
+		{name: "context with a garbled ca.pem", refused: ErrContextTLS,
+			setup: func(t *testing.T, host string) (string, map[string]string) {
+				return "", map[string]string{"DOCKER_CONFIG": tlsContext(t, host, false, map[string][]byte{"ca.pem": []byte("not PEM")})}
+			}},
+		{name: "context with cert.pem but no key.pem", refused: ErrContextTLS,
+			setup: func(t *testing.T, host string) (string, map[string]string) {
+				return "", map[string]string{"DOCKER_CONFIG": tlsContext(t, host, false, map[string][]byte{"ca.pem": ca.pem, "cert.pem": clientCert})}
 			}},
 		{name: "context asking SkipTLSVerify", clientCert: false, skips: true,
 			setup: func(t *testing.T, host string) (string, map[string]string) {
@@ -259,10 +267,10 @@ func TestTLS(t *testing.T) {
 				t.Logf("Holders() at %s = %v", host, err)
 				return err
 			}
-			if tt.refused {
+			if tt.refused != nil {
 				for _, host := range []string{good, plain} {
-					if err := holders(host); !errors.Is(err, lease.ErrEndpoint) {
-						t.Errorf("Holders() at %s = %v, want an error wrapping ErrEndpoint", host, err)
+					if err := holders(host); !errors.Is(err, lease.ErrEndpoint) || !errors.Is(err, tt.refused) {
+						t.Errorf("Holders() at %s = %v, want an error wrapping ErrEndpoint and %v", host, err, tt.refused)
 					}
 				}
 				if n, m := goodReqs.Load(), plainReqs.Load(); n+m > 0 {

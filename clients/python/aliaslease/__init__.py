@@ -103,6 +103,10 @@ child killed by SIGINT or SIGTERM is :class:`Interrupted` as well. Output
 that is not what the contract promises raises :class:`OutputError`
 (``exit_code`` 0).
 
+A slug without a lease raises nothing: :func:`release` and
+:func:`inspect` return ``None`` for it (though the binary's ``inspect``
+exits 1 for it, as ``docker inspect`` does for a name it does not know).
+
 Notes and warnings the tool writes to stderr (``aliaslease: note: ...``,
 ``aliaslease: warning: ...``) are passed on, as they arrive, to the
 ``logging`` logger named ``"aliaslease"``: warnings at ``WARNING``, notes at
@@ -719,6 +723,14 @@ def release(slug: str, generation: Optional[int] = None, **opts: Any) -> Optiona
     (``slug`` had no lease, or ``generation`` is given and the lease is no
     longer that generation: a late release never frees a lease taken
     again). ``opts``: global options (see :func:`configure`)."""
+    return _release(slug, generation, opts)[0]
+
+
+def _release(
+    slug: str, generation: Optional[int], opts: Dict[str, Any]
+) -> Tuple[Optional[Lease], Optional[Dict[str, Any]]]:
+    """release, and the object the binary printed (``None`` when it
+    printed nothing), which ``python -m aliaslease release`` prints."""
     _check_options(opts)
     argv = _global_argv(opts) + ["release", "--json"]
     if generation is not None:
@@ -728,11 +740,11 @@ def release(slug: str, generation: Optional[int] = None, **opts: Any) -> Optiona
     argv += ["--", _slug(slug)]
     stdout = _run(argv)
     obj = _json_object(stdout, argv)
-    # Nothing released: today nothing on stdout; accept an object saying so
-    # as well ({"released": false}, or one without an alias).
+    # Nothing released: an object saying so ({"released": false, "reason":
+    # "no-lease"}), or one without an alias; older binaries print nothing.
     if obj is None or obj.get("released") is False or not obj.get("alias"):
-        return None
-    return _lease(obj, stdout, argv)
+        return None, obj
+    return _lease(obj, stdout, argv), obj
 
 
 def ensure_pool(**opts: Any) -> List[str]:
@@ -796,13 +808,24 @@ def verify(
     return obj
 
 
-def inspect(slug: str, **opts: Any) -> Dict[str, Any]:
+def inspect(slug: str, **opts: Any) -> Optional[Dict[str, Any]]:
     """Everything the tool knows of ``slug``'s lease (``aliaslease inspect
-    --json SLUG``), as the JSON object it prints, for binaries that have
+    --json SLUG``), as the JSON object it prints, or ``None`` when
+    ``slug`` has no lease (as :func:`release` returns ``None`` for it; the
+    binary prints an empty array and exits 1). For binaries that have
     ``inspect`` (0.3 has not: :class:`UsageError`)."""
     _check_options(opts)
     argv = _global_argv(opts) + ["inspect", "--json", "--", _slug(slug)]
-    stdout = _run(argv)
+    try:
+        stdout = _run(argv)
+    except UnexpectedError as e:
+        # As docker inspect: the leases found are printed, then the slugs
+        # without one are named and the status is 1. One slug asked, no
+        # object printed: it has no lease. Any other exit 1 printed no
+        # array, and stays an error.
+        if _json_array(e.stdout) == []:
+            return None
+        raise
     text = stdout.strip()
     if text.startswith("["):
         # As docker inspect, the binary prints an array, one object per
@@ -818,6 +841,15 @@ def inspect(slug: str, **opts: Any) -> Dict[str, Any]:
     if obj is None:
         raise OutputError("aliaslease inspect printed nothing", stdout=stdout, argv=argv)
     return obj
+
+
+def _json_array(stdout: str) -> Optional[List[Any]]:
+    """stdout as a JSON array, or ``None`` when it is not one."""
+    try:
+        arr = json.loads(stdout)
+    except ValueError:
+        return None
+    return arr if isinstance(arr, list) else None
 
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -7,20 +7,32 @@
 ``check`` (the default) prints the package's version, the binary's path
 and version, and exits 0 when the package knows that binary, 1 when it
 does not (the message names both versions). ``acquire`` and ``release``
-print the lease as the binary's ``--json`` does. A failure exits with the
-binary's code.
+print the object the binary's ``--json`` prints, on one line: the lease,
+or for a release that freed nothing ``{"released": false, "reason":
+...}`` (nothing, for a binary that prints nothing then). The binary's
+notes and warnings go to stderr. A failure exits with the binary's code.
 """
 
 import argparse
 import json
+import logging
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import aliaslease
 
 
-def _lease_json(lease: Optional[aliaslease.Lease]) -> str:
-    return json.dumps(lease.raw if lease else None, sort_keys=True)
+def _print_json(obj: Optional[Dict[str, Any]]) -> None:
+    if obj is not None:
+        print(json.dumps(obj, sort_keys=True))
+
+
+def _log_to_stderr() -> None:
+    """Pass the binary's notes and warnings on, as the binary writes them."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("python -m aliaslease: %(message)s"))
+    aliaslease.log.addHandler(handler)
+    aliaslease.log.setLevel(logging.INFO)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -35,15 +47,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     rel.add_argument("slug")
     rel.add_argument("--generation", type=int)
     args = p.parse_args(argv)
+    _log_to_stderr()
     try:
         if args.command in (None, "check"):
             path = aliaslease.check_binary(args.binary)
             print("aliaslease Python package %s" % aliaslease.__version__)
             print("binary %s: %s" % (path, aliaslease._checked_version(path)))
         elif args.command == "acquire":
-            print(_lease_json(aliaslease.acquire(args.slug, wait=args.wait, binary=args.binary)))
+            _print_json(aliaslease.acquire(args.slug, wait=args.wait, binary=args.binary).raw)
         else:
-            print(_lease_json(aliaslease.release(args.slug, args.generation, binary=args.binary)))
+            _print_json(aliaslease._release(args.slug, args.generation, {"binary": args.binary})[1])
     except aliaslease.AliasleaseError as e:
         print("python -m aliaslease: %s" % e, file=sys.stderr)
         if e.hint:

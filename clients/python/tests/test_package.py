@@ -98,6 +98,29 @@ class Main(Base):
         r = self.run_main("--binary", base.BIN, "acquire", "bad slug")
         self.assertEqual(r.returncode, 2, r.stderr)
 
+    def test_release_without_lease(self):
+        # As the binary's release --json: its object saying nothing was
+        # released, and its note on stderr; never "null".
+        for args in (("release", "never-1"), ("release", "never-1", "--generation", "3")):
+            with self.subTest(args=args):
+                r = self.run_main("--binary", base.BIN, *args)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout), {"slug": "never-1", "released": False, "reason": "no-lease"})
+                self.assertEqual(r.stdout.count("\n"), 1, r.stdout)
+                self.assertIn("python -m aliaslease: note: never-1 has no lease; nothing released", r.stderr)
+        r = self.run_main("--binary", base.BIN, "acquire", "main-2")
+        gen = json.loads(r.stdout)["generation"]
+        r = self.run_main("--binary", base.BIN, "release", "main-2", "--generation", str(gen + 1))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["reason"], "generation-mismatch")
+        self.assertIn("note: generation mismatch", r.stderr)
+
+    def test_release_of_a_binary_that_prints_nothing(self):
+        fake = self.fake_binary("sys.stderr.write('aliaslease: note: s has no lease; nothing released\\n')\n")
+        r = self.run_main("--binary", fake, "release", "s")
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+        self.assertIn("note: s has no lease", r.stderr)
+
 
 class Slugs(Base):
     def test_valid_slug_agrees_with_the_binary(self):
@@ -148,6 +171,45 @@ class VerifyInspect(Base):
         fake = self.fake_binary("print(json.dumps({'slug': sys.argv[-1], 'argv': sys.argv[1:]}))\n")
         got = aliaslease.inspect("s", binary=fake)
         self.assertEqual(got["argv"], ["inspect", "--json", "--", "s"])
+
+    def test_inspect_without_lease_returns_none(self):
+        if subprocess.run([base.BIN, "help", "inspect"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("this binary has no inspect")
+        self.assertIsNone(aliaslease.inspect("nobody", **self.opts))  # no database yet
+        lease = aliaslease.acquire("ins-1", **self.opts)
+        got = aliaslease.inspect("ins-1", **self.opts)
+        self.assertEqual((got["slug"], got["alias"], got["generation"]), ("ins-1", lease.alias, lease.generation))
+        self.assertIsNone(aliaslease.inspect("nobody", **self.opts))
+        aliaslease.release("ins-1", **self.opts)
+        self.assertIsNone(aliaslease.inspect("ins-1", **self.opts))
+        # Other failures are still raised.
+        with self.assertRaises(aliaslease.UsageError):
+            aliaslease.inspect("bad slug", **self.opts)
+        with open(self.db, "wb") as f:
+            f.write(b"not a database\n" * 10)
+        with self.assertRaises(aliaslease.DatabaseUnreadable):
+            aliaslease.inspect("ins-1", **self.opts)
+
+    def test_inspect_exit_1_without_the_array_is_an_error(self):
+        # Only an exit 1 that printed the (empty) array is a missing lease.
+        fake = self.fake_binary(
+            "out = os.environ['FAKE_OUT']\n"
+            "sys.stdout.write(out)\n"
+            "sys.stderr.write('aliaslease: error: it failed\\n')\n"
+            "sys.exit(1)\n")
+        for out, want in (("[]\n", None), ("", aliaslease.UnexpectedError), ("[\n", aliaslease.UnexpectedError),
+                          ("{}\n", aliaslease.UnexpectedError)):
+            with self.subTest(stdout=out):
+                os.environ["FAKE_OUT"] = out
+                try:
+                    if want is None:
+                        self.assertIsNone(aliaslease.inspect("s", binary=fake))
+                    else:
+                        with self.assertRaises(want) as cm:
+                            aliaslease.inspect("s", binary=fake)
+                        self.assertEqual(cm.exception.message, "it failed")
+                finally:
+                    del os.environ["FAKE_OUT"]
 
     def test_inspect_takes_the_array(self):
         # The binary prints an array, as docker inspect does.
