@@ -99,7 +99,7 @@ func cgroupPids(dir string) ([]int, error) {
 	var pids []int
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path != dir {
+			if removed(err) && path != dir {
 				return nil // a child cgroup removed meanwhile
 			}
 			return err
@@ -108,13 +108,20 @@ func cgroupPids(dir string) ([]int, error) {
 			return nil
 		}
 		got, err := groupPids(path)
-		if errors.Is(err, fs.ErrNotExist) && path != dir {
+		if removed(err) && path != dir {
 			return nil
 		}
 		pids = append(pids, got...)
 		return err
 	})
 	return pids, err
+}
+
+// removed reports whether err is that of a cgroup removed as it was
+// read: its files are gone, or read as ENODEV once the cgroup is, as a
+// bottle that makes and removes cgroups of its own does all the time.
+func removed(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV)
 }
 
 // groupPids is the processes of the one cgroup at dir. A threaded cgroup

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -136,5 +137,33 @@ func TestCheckTenantsThreaded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A bottle that makes and removes cgroups of its own all the time (a
+// launcher's per-task groups) is judged, not refused: a child cgroup
+// removed while it is read (ENOENT, or ENODEV once open) is none.
+func TestCheckTenantsChurn(t *testing.T) {
+	r := findRoot(t)
+	cg := nftNewCgroup(t, nil)
+	rel, _ := cutDir(cg.dir, r.Mount)
+	startIn(t, cg.dir)
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; !stop.Load(); i++ {
+			d := filepath.Join(cg.dir, fmt.Sprint("task", i%4))
+			os.Mkdir(d, 0o755)
+			os.Mkdir(filepath.Join(d, "sub"), 0o755)
+			os.Remove(filepath.Join(d, "sub"))
+			os.Remove(d)
+		}
+	}()
+	defer func() { stop.Store(true); <-done }()
+	for range 3000 {
+		if err := r.CheckTenants(rel); err != nil {
+			t.Fatalf("CheckTenants(%s) while its children come and go = %v, want nil", rel, err)
+		}
 	}
 }
