@@ -148,6 +148,9 @@ func flagError(app *cli.App, cmd *cli.Command, msg string) error {
 			ue.hint = dashed(name) + " is a global flag: global flags come before the command (aliaslease " + dashed(name) + value + " " + cmd.Name + " ...)"
 		case cmd != nil && cmd.Name == "run":
 			ue.hint = "if -" + strings.TrimPrefix(msg, "flag provided but not defined: -") + " is CMD's, end aliaslease's flags with --: aliaslease run [FLAGS] SLUG -- CMD ARGS..."
+			if near := nearestFlag(cmd.Flags, name); near != "" { // a typo of run's own, as likely
+				ue.hint = "did you mean --" + near + "? " + ue.hint
+			}
 		case cmd != nil && nearestFlag(cmd.Flags, name) != "":
 			ue.hint = "did you mean --" + nearestFlag(cmd.Flags, name) + "? see aliaslease " + cmd.Name + " --help"
 		}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // CheckTenants refuses the cgroup rel (CgroupPath's form) when it holds,
@@ -33,11 +35,13 @@ func (r Root) CheckTenants(rel string) error {
 	}
 	ancestors := ancestorsOf(os.Getppid())
 	var named []string
+	seen := map[int]bool{} // a process is listed once per cgroup its threads are in
 	for _, pid := range pids {
 		what := tenantKind(pid, exeName(pid), ancestors)
-		if what == "" {
+		if what == "" || seen[pid] {
 			continue
 		}
+		seen[pid] = true
 		if len(named) == 3 {
 			named = append(named, "...")
 			break
@@ -95,7 +99,7 @@ func cgroupPids(dir string) ([]int, error) {
 	var pids []int
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path != dir {
+			if removed(err) && path != dir {
 				return nil // a child cgroup removed meanwhile
 			}
 			return err
@@ -103,18 +107,60 @@ func cgroupPids(dir string) ([]int, error) {
 		if !d.IsDir() {
 			return nil
 		}
-		data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
-		if errors.Is(err, fs.ErrNotExist) && path != dir {
+		got, err := groupPids(path)
+		if removed(err) && path != dir {
 			return nil
-		} else if err != nil {
-			return err
 		}
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				pids = append(pids, pid)
-			}
-		}
-		return nil
+		pids = append(pids, got...)
+		return err
 	})
 	return pids, err
+}
+
+// removed reports whether err is that of a cgroup removed as it was
+// read: its files are gone, or read as ENODEV once the cgroup is, as a
+// bottle that makes and removes cgroups of its own does all the time.
+func removed(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV)
+}
+
+// groupPids is the processes of the one cgroup at dir. A threaded cgroup
+// (a VMM's vCPU threads, as libvirt places them under cgroup v2) refuses
+// to list processes: its threads are read instead, each as its process.
+func groupPids(dir string) ([]int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	threaded := errors.Is(err, unix.EOPNOTSUPP)
+	if threaded {
+		data, err = os.ReadFile(filepath.Join(dir, "cgroup.threads"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			if threaded {
+				pid = tgid(pid)
+			}
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// tgid is the process of thread tid, tid itself when that cannot be read
+// (the thread gone: then its /proc entry tells nothing either).
+func tgid(tid int) int {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return tid
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			if pid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return pid
+			}
+		}
+	}
+	return tid
 }

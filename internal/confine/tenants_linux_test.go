@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -58,6 +59,22 @@ func TestCheckTenants(t *testing.T) {
 	if err := r.CheckTenants(rel); err != nil {
 		t.Errorf("CheckTenants(%s) holding a sleep = %v, want nil", rel, err)
 	}
+	below := nftNewCgroup(t, &cg)
+	cmd := startNamed(t, below.dir, "dockerd")
+	err := r.CheckTenants(rel)
+	want := fmt.Sprintf("pid %d (a container engine's, dockerd)", cmd.Process.Pid)
+	if !errors.Is(err, ErrNotBottle) || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckTenants(%s) with dockerd below = %v, want ErrNotBottle naming %q", rel, err, want)
+	}
+	if err := r.CheckTenants(rel + "-none"); err == nil || errors.Is(err, ErrNotBottle) {
+		t.Errorf("CheckTenants of a cgroup that does not exist = %v, want an error that is not ErrNotBottle", err)
+	}
+}
+
+// startNamed starts, in the cgroup at dir, a copy of sleep named name
+// (a stand-in of an engine's process), killed when the test ends.
+func startNamed(t *testing.T, dir, name string) *exec.Cmd {
+	t.Helper()
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Skip("no sleep binary to copy")
@@ -66,29 +83,87 @@ func TestCheckTenants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := filepath.Join(t.TempDir(), "dockerd")
-	if err := os.WriteFile(engine, b, 0o755); err != nil {
+	exe := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	below := nftNewCgroup(t, &cg)
-	fd, err := os.Open(below.dir)
+	fd, err := os.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(engine, "60")
+	defer fd.Close()
+	cmd := exec.Command(exe, "60")
 	cmd.SysProcAttr = cgroupAttr(int(fd.Fd()))
-	err = cmd.Start()
-	fd.Close()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	err = r.CheckTenants(rel)
-	want := fmt.Sprintf("pid %d (a container engine's, dockerd)", cmd.Process.Pid)
-	if !errors.Is(err, ErrNotBottle) || !strings.Contains(err.Error(), want) {
-		t.Errorf("CheckTenants(%s) with dockerd below = %v, want ErrNotBottle naming %q", rel, err, want)
+	return cmd
+}
+
+// A threaded cgroup (a VMM's vCPU threads, as libvirt places them) has no
+// cgroup.procs to read; its threads are judged by their processes: a VM's
+// cgroup passes, a thread of a stand-in dockerd there is named, once.
+func TestCheckTenantsThreaded(t *testing.T) {
+	r := findRoot(t)
+	for _, tc := range []struct {
+		exe  string
+		want string // "" for none
+	}{
+		{"qemu-system-x86_64", ""},
+		{"dockerd", "a container engine's, dockerd"},
+	} {
+		t.Run(tc.exe, func(t *testing.T) {
+			cg := nftNewCgroup(t, nil)
+			vcpu := nftNewCgroup(t, &cg)
+			if err := os.WriteFile(filepath.Join(vcpu.dir, "cgroup.type"), []byte("threaded"), 0); err != nil {
+				t.Skipf("no threaded cgroups here: %v", err)
+			}
+			cmd := startNamed(t, cg.dir, tc.exe)
+			tid := []byte(fmt.Sprint(cmd.Process.Pid))
+			if err := os.WriteFile(filepath.Join(vcpu.dir, "cgroup.threads"), tid, 0); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) // before the cgroups go
+			rel, _ := cutDir(cg.dir, r.Mount)
+			for _, rel := range []string{rel, rel + "/" + filepath.Base(vcpu.dir)} {
+				err := r.CheckTenants(rel)
+				named := fmt.Sprintf("pid %d (%s)", cmd.Process.Pid, tc.want)
+				switch {
+				case tc.want == "" && err != nil:
+					t.Errorf("CheckTenants(%s) = %v, want nil", rel, err)
+				case tc.want != "" && (!errors.Is(err, ErrNotBottle) || strings.Count(err.Error(), named) != 1):
+					t.Errorf("CheckTenants(%s) = %v, want ErrNotBottle naming %q once", rel, err, named)
+				}
+			}
+		})
 	}
-	if err := r.CheckTenants(rel + "-none"); err == nil || errors.Is(err, ErrNotBottle) {
-		t.Errorf("CheckTenants of a cgroup that does not exist = %v, want an error that is not ErrNotBottle", err)
+}
+
+// A bottle that makes and removes cgroups of its own all the time (a
+// launcher's per-task groups) is judged, not refused: a child cgroup
+// removed while it is read (ENOENT, or ENODEV once open) is none.
+func TestCheckTenantsChurn(t *testing.T) {
+	r := findRoot(t)
+	cg := nftNewCgroup(t, nil)
+	rel, _ := cutDir(cg.dir, r.Mount)
+	startIn(t, cg.dir)
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; !stop.Load(); i++ {
+			d := filepath.Join(cg.dir, fmt.Sprint("task", i%4))
+			os.Mkdir(d, 0o755)
+			os.Mkdir(filepath.Join(d, "sub"), 0o755)
+			os.Remove(filepath.Join(d, "sub"))
+			os.Remove(d)
+		}
+	}()
+	defer func() { stop.Store(true); <-done }()
+	for range 3000 {
+		if err := r.CheckTenants(rel); err != nil {
+			t.Fatalf("CheckTenants(%s) while its children come and go = %v, want nil", rel, err)
+		}
 	}
 }
