@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -312,6 +313,21 @@ func TestConfineFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A process named as a container engine's: --pid must not move it.
+	sleep, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := filepath.Join(t.TempDir(), "dockerd")
+	if err := os.WriteFile(engine, sleep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	eng := startProc(t, exec.Command(engine, "60"))
+	waitComm(t, eng.cmd.Process.Pid, "dockerd")
+	engWas, err := confine.CgroupOf(eng.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var db string
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "ALIASLEASE_DB="); ok {
@@ -336,6 +352,8 @@ func TestConfineFailsClosed(t *testing.T) {
 		{"no mode", []string{"a"}, false, 2, "one of --cgroup PATH, --pid PID or --release"},
 		{"two modes", []string{"a", "--pid", pid, "--cgroup", "/x"}, false, 2, "one of"},
 		{"pid 1", []string{"a", "--pid", "1"}, false, 2, "other than 1"},
+		{"an engine's process", []string{"a", "--pid", strconv.Itoa(eng.cmd.Process.Pid)}, false, 2, "is not a bottle's process: a container engine's, dockerd; nothing confined"},
+		{"what started confine", []string{"a", "--pid", strconv.Itoa(os.Getpid())}, false, 2, "is not a bottle's process: what started this confine"},
 		{"root cgroup", []string{"a", "--cgroup", root.Mount}, false, 2, "root cgroup"},
 		{"own subtree", []string{"a", "--cgroup", root.Dir}, false, 2, "aliaslease's own subtree"},
 		{"no cgroup", []string{"a", "--cgroup", "/aliaslease-test-none"}, false, 2, "no such cgroup"},
@@ -355,6 +373,9 @@ func TestConfineFailsClosed(t *testing.T) {
 	}
 	if now, _ := confine.CgroupOf(cl.cmd.Process.Pid); now != was {
 		t.Errorf("the process moved from %s to %s, though nothing was confined", was, now)
+	}
+	if now, _ := confine.CgroupOf(eng.cmd.Process.Pid); now != engWas {
+		t.Errorf("the engine's process moved from %s to %s, though nothing was confined", engWas, now)
 	}
 	if iso, allows := shownAllows(t, env, "a"); iso == "confined" || allows != nil {
 		t.Errorf("a is %q allowing %v after failed confines, want not confined", iso, allows)

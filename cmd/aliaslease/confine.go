@@ -179,6 +179,9 @@ func pidGroup(root confine.Root, h *lease.ProcessHolder, pid int) (*confine.Grou
 	if root.Holds(cur) {
 		return nil, usagef("--pid %d is already in aliaslease's cgroup %s (a run's tree, or confined already)", pid, escape(cur))
 	}
+	if err := confine.CheckTenant(pid); errors.Is(err, confine.ErrNotBottle) {
+		return nil, usageError{msg: "--pid: " + err.Error() + "; nothing confined", hint: "give the pid of a bottle's own process (its VMM, its command), not the engine or the shell confine runs in"}
+	}
 	if h.Cgroup, err = confine.RunName(h.Slug, h.Generation); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,25 @@ func (r Root) CheckTenants(rel string) error {
 	return nil
 }
 
+// CheckTenant refuses pid, a process confine --pid is to move into a
+// confined group, when it is plainly no bottle's, as CheckTenants refuses
+// a cgroup holding it: the host's init, a container engine's (moving it
+// would cut the engine and every container it starts off), or what
+// started this process (the shell confine was typed in). The error wraps
+// ErrNotBottle; a process gone is no error here (the move then fails).
+func CheckTenant(pid int) error {
+	if what := tenantKind(pid, exeName(pid), ancestorsOf(os.Getppid())); what != "" {
+		return notBottle("pid " + strconv.Itoa(pid) + " is not a bottle's process: " + what)
+	}
+	return nil
+}
+
+// notBottle is ErrNotBottle in words of its own.
+type notBottle string
+
+func (e notBottle) Error() string { return string(e) }
+func (e notBottle) Unwrap() error { return ErrNotBottle }
+
 // tenantKind says what a process of a cgroup to be confined is when it
 // is plainly no bottle's, "" otherwise; exe is its executable's base
 // name, ancestors the processes that started this one.
