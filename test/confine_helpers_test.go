@@ -41,20 +41,7 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=echo, args=(c,), daemon=True).start()
 `
-	cmd := exec.Command("python3", "-c", script, addr)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("python3: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the echo server on %s did not start: %v", addr, err)
-	}
-	return strings.TrimSpace(line)
+	return pythonPort(t, "the echo server on "+addr, script, addr)
 }
 
 // client is a process (python3) that opens connections when told to:

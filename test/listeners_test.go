@@ -24,7 +24,15 @@ if sys.argv[1] == "tcp":
 print(s.getsockname()[1], flush=True)
 time.sleep(600)
 `
-	cmd := exec.Command("python3", "-c", script, proto, addr)
+	return pythonPort(t, "the "+proto+" socket on "+addr, script, proto, addr)
+}
+
+// pythonPort runs script (python3) with args until the test ends and
+// returns the first line it prints, the port of the socket it made; what
+// names that socket in the failure when none is printed.
+func pythonPort(t *testing.T, what, script string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("python3", append([]string{"-c", script}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +43,7 @@ time.sleep(600)
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		t.Fatalf("the %s socket on %s did not start: %v", proto, addr, err)
+		t.Fatalf("%s did not start: %v", what, err)
 	}
 	return strings.TrimSpace(line)
 }
