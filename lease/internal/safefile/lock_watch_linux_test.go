@@ -2,6 +2,7 @@ package safefile
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -55,5 +56,28 @@ func TestSharedLockOpenForWriting(t *testing.T) {
 			t.Errorf("Lock(%s, shared=%v): file flags %#x, %v, want it open for writing", lockName, shared, fl, err)
 		}
 		h.Unlock()
+	}
+}
+
+// TestRetryBrokenWatch: a watch whose reads fail (here, an instance
+// already closed) waits out each delay instead of spinning: the wait ends
+// at its timeout, ErrLocked, after a few tries, not thousands.
+func TestRetryBrokenWatch(t *testing.T) {
+	d := lockDir(t)
+	f, _, err := d.OpenAt(lockName, os.O_RDONLY, "lock file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := watchRelease(f)
+	if w == nil {
+		t.Fatal("watchRelease = nil on Linux, want an inotify watch")
+	}
+	w.in.Close()
+	tries := 0
+	try := func() (bool, error) { tries++; return false, nil }
+	err = retry(context.Background(), f, try, w, 300*time.Millisecond)
+	if !errors.Is(err, ErrLocked) || tries > 10 {
+		t.Errorf("retry with a broken watch = %v after %d tries, want ErrLocked after a few", err, tries)
 	}
 }
