@@ -60,6 +60,9 @@ type LockState struct {
 	PID     int
 	Since   time.Time
 	Command string
+	// InDir says that the error lockStatus returned is the directory's
+	// (its walk refused), not the lock file's.
+	InDir bool
 }
 
 // lockStatus reports whether the lock of the database at dbPath is held,
@@ -73,6 +76,7 @@ func lockStatus(dbPath string) (LockState, error) {
 		return st, nil
 	}
 	if err != nil {
+		st.InDir = true
 		return st, err
 	}
 	defer d.Close()

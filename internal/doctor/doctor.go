@@ -234,7 +234,7 @@ func (r *Report) lock(cfg Config) {
 	if err != nil {
 		r.Lock.Error = err.Error()
 		hint := "remove it; aliaslease creates a regular lock file"
-		if !strings.Contains(err.Error(), st.Path) { // the directory, not the lock file, is at fault
+		if st.InDir {
 			hint = "fix what the message names: the lock file is in the database's directory"
 		}
 		r.problem("lock", hint, "%v", err)
